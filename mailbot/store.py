@@ -1,0 +1,191 @@
+"""The durable store: tables, engine and sessions.
+
+SQLite (WAL) is the embedded default; PostgreSQL works through the same code.
+The schema is owned by the Alembic migrations in ``mailbot/migrations``; the
+tables here must stay in step with them (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, event
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Customer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    domain: str = Field(index=True, unique=True)
+    name: str = ""
+    contract: bool = False
+
+
+class Ticket(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    number: int = Field(index=True, unique=True)
+    subject: str = ""
+    customer_address: str = Field(default="", index=True)
+    customer_domain: str = Field(default="", index=True)
+    customer_name: str = ""
+    contract: bool = False
+    #: open | waiting | solved
+    status: str = Field(default="open", index=True)
+    priority: str = "low"
+    urgency: str = "none"
+    deadline: date | None = None
+    planned_change: bool = False
+    category: str = ""
+    language: str = "de"
+    arrived_at: datetime = Field(default_factory=utcnow)
+    due_at: datetime | None = None
+    #: the host/service key of a monitoring alarm ticket
+    alarm_key: str | None = Field(default=None, index=True)
+    assignee: str | None = None
+    linked_ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Message(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    inbound_id: int | None = Field(default=None, foreign_key="inbound.id")
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    #: in | out
+    direction: str = "in"
+    #: customer | staff | monitoring | bot
+    author_kind: str = "customer"
+    message_id: str = Field(default="", index=True)
+    in_reply_to: str = ""
+    references: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    thread_index: str = ""
+    sender: str = ""
+    recipients: str = ""
+    subject: str = ""
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    #: JSON of the classification and its evidence
+    evidence: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Event(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    inbound_id: int | None = Field(default=None, foreign_key="inbound.id", index=True)
+    at: datetime = Field(default_factory=utcnow)
+    #: who or what decided: "process", "classify", "sla", "threads", a staff address, ...
+    actor: str = ""
+    #: short machine name of the decision ("automated", "ticket_opened", "priority_changed", ...)
+    kind: str = Field(default="", index=True)
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    #: JSON list of the evidence that made the decision
+    reasons: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+
+
+class Inbound(SQLModel, table=True):
+    """Every message as it arrived, raw, before anything else touches it."""
+
+    __table_args__ = (
+        UniqueConstraint("mailbox", "uidvalidity", "uid", name="uq_inbound_mailbox_uid"),
+        Index("ix_inbound_status_id", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox: str = ""
+    uidvalidity: int | None = None
+    uid: int | None = None
+    message_id: str = Field(default="", index=True)
+    content_hash: str = ""
+    #: sha256 over Message-ID and content hash: the same mail fetched twice
+    dedup_key: str = Field(unique=True)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int = 0
+    received_at: datetime = Field(default_factory=utcnow)
+    #: new | processed | quarantined
+    status: str = "new"
+    error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    attempts: int = 0
+    processed_at: datetime | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+
+
+class Outbox(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    #: ack | notify | relay | oncall | reminder | ...
+    kind: str = ""
+    message_id: str = Field(unique=True)
+    envelope_from: str = ""
+    #: JSON list of envelope recipients
+    recipients: str = "[]"
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    #: queued | sent | failed
+    status: str = Field(default="queued", index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    last_error: str = ""
+    smtp_reply: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+
+
+class MailboxState(SQLModel, table=True):
+    mailbox: str = Field(primary_key=True)
+    uidvalidity: int | None = None
+    last_uid: int = 0
+    last_fetch_ok_at: datetime | None = None
+    last_error: str = ""
+    last_error_at: datetime | None = None
+
+
+class Setting(SQLModel, table=True):
+    """Small key/value facts the service keeps between runs (last send, leader lease)."""
+
+    key: str = Field(primary_key=True)
+    value: str = ""
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets the CLI read while the service writes; busy_timeout rides out short locks.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: committed on success, rolled back on any error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
