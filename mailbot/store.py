@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint, event
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, event
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
 
@@ -101,8 +101,9 @@ class Inbound(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     mailbox: str = ""
-    uidvalidity: int | None = None
-    uid: int | None = None
+    # UIDs and UIDVALIDITY are unsigned 32-bit: too big for a signed INTEGER on PostgreSQL.
+    uidvalidity: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    uid: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     message_id: str = Field(default="", index=True)
     content_hash: str = ""
     #: sha256 over Message-ID and content hash: the same mail fetched twice
@@ -143,8 +144,8 @@ class Outbox(SQLModel, table=True):
 
 class MailboxState(SQLModel, table=True):
     mailbox: str = Field(primary_key=True)
-    uidvalidity: int | None = None
-    last_uid: int = 0
+    uidvalidity: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    last_uid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     last_fetch_ok_at: datetime | None = None
     last_error: str = ""
     last_error_at: datetime | None = None
@@ -189,3 +190,32 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision; safe to call on every start."""
+    from alembic import command
+
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two workers starting at once must not both create the tables.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7305747)")
+        command.upgrade(_alembic_config(connection), "head")
+
+
+def open_store(url: str) -> Engine:
+    engine = make_engine(url)
+    migrate(engine)
+    return engine
