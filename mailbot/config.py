@@ -158,6 +158,8 @@ class StaffConfig:
     domains: tuple[str, ...] = ()
     notify: str | None = None
     authserv_id: str | None = None
+    #: language of the mail to technicians
+    language: str = "de"
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,14 @@ class Config:
         domain = address.rpartition("@")[2].lower()
         for customer in self.customers:
             if domain == customer.domain or domain.endswith("." + customer.domain):
+                return customer
+        return None
+
+    def customer_for_host(self, host: str) -> CustomerConfig | None:
+        """Monitoring names hosts like ``fs01.mueller-steuerberatung``: find the customer in it."""
+        labels = set(host.lower().replace("_", "-").split("."))
+        for customer in self.customers:
+            if customer.domain.split(".")[0] in labels:
                 return customer
         return None
 
@@ -361,6 +371,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
         domains=tuple(d.lower() for d in st.str_list("domains", [])),
         notify=st.str("notify"),
         authserv_id=st.str("authserv_id"),
+        language=st.choice("language", ("de", "en"), "de"),
     )
     st.done()
 

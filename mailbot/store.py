@@ -127,6 +127,8 @@ class Outbox(SQLModel, table=True):
     kind: str = ""
     message_id: str = Field(unique=True)
     envelope_from: str = ""
+    #: the main recipient, lower-cased: what the per-recipient caps count
+    to_address: str = Field(default="", index=True)
     #: JSON list of envelope recipients
     recipients: str = "[]"
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

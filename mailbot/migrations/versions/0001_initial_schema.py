@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 04:06:40.928380
+Create Date: 2026-11-24 04:10:10.799130
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('envelope_from', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('to_address', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('recipients', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('raw', sa.LargeBinary(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -145,6 +146,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_outbox_next_attempt_at'), ['next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_ticket_id'), ['ticket_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_outbox_to_address'), ['to_address'], unique=False)
 
     op.create_table('message',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -183,6 +185,7 @@ def downgrade() -> None:
 
     op.drop_table('message')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_outbox_to_address'))
         batch_op.drop_index(batch_op.f('ix_outbox_ticket_id'))
         batch_op.drop_index(batch_op.f('ix_outbox_status'))
         batch_op.drop_index(batch_op.f('ix_outbox_next_attempt_at'))

@@ -1,0 +1,296 @@
+"""The command line (design.md's contract): run, once, ingest, classify, tickets, ticket, ...
+
+Every command takes ``--config``; a configuration problem is one line on stderr and
+exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mailbot.config import Config, load_config
+from mailbot.errors import ConfigError, MailbotError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="mailbot: an email-driven ticket bot for small IT service providers.",
+    pretty_exceptions_enable=False,
+)
+quarantine_app = typer.Typer(help="Messages that could not be processed.", no_args_is_help=True)
+app.add_typer(quarantine_app, name="quarantine")
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML file (else $MAILBOT_CONFIG, else ./mailbot.toml)"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+_state: dict[str, Path | None] = {"config": None}
+err = Console(stderr=True)
+out = Console(soft_wrap=True)
+
+
+@app.callback()
+def _main(config: ConfigOpt = None, verbose: Annotated[bool, typer.Option("-v")] = False) -> None:
+    _state["config"] = config
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _config(explicit: Path | None) -> Config:
+    return load_config(explicit or _state["config"])
+
+
+@contextmanager
+def _friendly() -> Iterator[None]:
+    """Operator errors become one line and exit status 2."""
+    try:
+        yield
+    except ConfigError as exc:
+        err.print(f"mailbot: configuration error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    except MailbotError as exc:
+        err.print(f"mailbot: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _runtime(config: Config) -> Any:
+    from mailbot.runtime import Runtime
+
+    return Runtime.open(config)
+
+
+@app.command()
+def classify(
+    files: Annotated[list[Path], typer.Argument(help="message files (.eml)")],
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Judge messages without storing or sending anything."""
+    with _friendly():
+        cfg = _config(config)
+        from mailbot.report import classify_file
+        from mailbot.judge import Judge
+
+        judge = Judge(cfg)
+        for path in files:
+            result = classify_file(judge, path)
+            if as_json:
+                print(json.dumps(result, ensure_ascii=False), flush=True)
+            else:
+                _print_classification(result)
+
+
+def _print_classification(result: dict[str, Any]) -> None:
+    if "error" in result:
+        out.print(f"[red]{result['file']}: {result['error']}[/red]")
+        return
+    out.print(f"[bold]{result['file']}[/bold]  {result['subject']}")
+    out.print(
+        f"  language={result['language']} priority={result['priority']} "
+        f"urgency={result['urgency']} deadline={result['deadline']} "
+        f"planned_change={result['planned_change']} automated={result['automated']} "
+        f"contract={result['contract']} due_at={result['due_at']}"
+    )
+    for reason in result["reasons"]:
+        out.print(f"  - {reason}", markup=False)
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[str], typer.Argument(help="message files, or - for standard input")],
+    config: ConfigOpt = None,
+) -> None:
+    """Take raw messages from files or standard input (an MTA pipe), process and send."""
+    with _friendly():
+        rt = _runtime(_config(config))
+        raws: list[tuple[str, bytes]] = []
+        for name in files:
+            if name == "-":
+                raws.append(("-", sys.stdin.buffer.read()))
+            else:
+                try:
+                    raws.append((name, Path(name).read_bytes()))
+                except OSError as exc:
+                    err.print(f"mailbot: {name}: {exc.strerror}", markup=False)
+        stored = rt.ingest([raw for _, raw in raws])
+        summary = rt.drain(progress=sys.stderr.isatty())
+        out.print(
+            f"stored {stored} new of {len(raws)}; processed {summary.processed}, "
+            f"quarantined {summary.quarantined}; sent {summary.sent}, "
+            f"send failures {summary.failed}",
+            markup=False,
+        )
+        if len(raws) < len(files):
+            raise typer.Exit(1)
+
+
+@app.command()
+def once(config: ConfigOpt = None) -> None:
+    """One full cycle: fetch all new mail, process it, send what is due; then exit."""
+    with _friendly():
+        rt = _runtime(_config(config))
+        fetched = rt.fetch_all()
+        summary = rt.drain(progress=sys.stderr.isatty())
+        out.print(
+            f"fetched {fetched}; processed {summary.processed}, quarantined "
+            f"{summary.quarantined}; sent {summary.sent}, send failures {summary.failed}",
+            markup=False,
+        )
+
+
+@app.command()
+def run(config: ConfigOpt = None) -> None:
+    """The service: fetch, process and send until stopped (SIGTERM or Ctrl-C)."""
+    with _friendly():
+        rt = _runtime(_config(config))
+        rt.serve()
+
+
+@app.command()
+def tickets(as_json: JsonOpt = False, config: ConfigOpt = None,
+            all_: Annotated[bool, typer.Option("--all", help="include solved")] = False) -> None:
+    """The open tickets in the order of work."""
+    with _friendly():
+        rt = _runtime(_config(config))
+        rows = rt.work_list(include_solved=all_)
+        if as_json:
+            from mailbot.views import as_dicts
+
+            print(json.dumps(as_dicts(rows), ensure_ascii=False, indent=1))
+            return
+        table = Table(title="Tickets in order of work")
+        for col in ("#", "priority", "contract", "urgency", "due", "deadline", "status",
+                    "msgs", "customer", "subject"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(
+                str(r.number), r.priority, "yes" if r.contract else "no", r.urgency,
+                rt.local(r.due_at), r.deadline or "", r.status, str(r.messages), r.customer,
+                r.subject,
+            )
+        out.print(table)
+
+
+@app.command()
+def ticket(number: int, as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """One ticket: its thread, its events, its SLA clock."""
+    with _friendly():
+        rt = _runtime(_config(config))
+        data = rt.ticket(number)
+        if data is None:
+            err.print(f"mailbot: no ticket #{number}")
+            raise typer.Exit(1)
+        if as_json:
+            print(json.dumps(data, ensure_ascii=False, indent=1))
+            return
+        out.print(
+            f"[bold]#{data['number']}[/bold] {data['subject']}\n"
+            f"customer {data['customer_address']} (contract: {data['contract']}), "
+            f"status {data['status']}, priority {data['priority']}, urgency {data['urgency']}, "
+            f"deadline {data['deadline']}, due {rt.local(data['due_at'])}",
+            markup=False,
+        )
+        for m in data["messages"]:
+            out.print(f"\n--- {m['direction']} {m['time']} {m['sender']} -> "
+                      f"{', '.join(m['recipients'])}\n{m['subject']}\n{m['text']}", markup=False)
+        out.print("\nEvents:")
+        for e in data["events"]:
+            reasons = f" [{'; '.join(e['reasons'])}]" if e["reasons"] else ""
+            out.print(f"  {e['time']} {e['actor']}: {e['kind']} {e['detail']}{reasons}",
+                      markup=False)
+
+
+@quarantine_app.command("list")
+def quarantine_list(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Messages held back, with the reason."""
+    with _friendly():
+        rows = _runtime(_config(config)).quarantine()
+        if as_json:
+            print(json.dumps(rows, ensure_ascii=False, indent=1))
+            return
+        table = Table(title=f"Quarantine ({len(rows)})")
+        for col in ("id", "received", "message-id", "size", "reason"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(str(r["id"]), r["received_at"] or "", r["message_id"], str(r["size"]),
+                          r["reason"])
+        out.print(table)
+
+
+@quarantine_app.command("show")
+def quarantine_show(
+    inbound_id: int, config: ConfigOpt = None,
+    raw: Annotated[bool, typer.Option("--raw", help="write the raw message to stdout")] = False,
+) -> None:
+    """The reason and the raw message."""
+    with _friendly():
+        row = _runtime(_config(config)).inbound(inbound_id)
+        if row is None:
+            err.print(f"mailbot: no inbound message {inbound_id}")
+            raise typer.Exit(1)
+        if raw:
+            sys.stdout.buffer.write(row.raw)
+            return
+        out.print(f"id {row.id}, status {row.status}, received {row.received_at}, "
+                  f"{row.size} bytes, attempts {row.attempts}\nreason: {row.error}", markup=False)
+        preview = row.raw[:4000].decode("utf-8", "replace")
+        out.print("\n" + preview, markup=False, highlight=False)
+
+
+@quarantine_app.command("retry")
+def quarantine_retry(
+    inbound_ids: Annotated[list[int], typer.Argument(help="ids from 'quarantine list'")],
+    config: ConfigOpt = None,
+) -> None:
+    """Process quarantined messages again (after a fix)."""
+    with _friendly():
+        rt = _runtime(_config(config))
+        for inbound_id in inbound_ids:
+            outcome = rt.retry(inbound_id)
+            out.print(f"{inbound_id}: {outcome.status} {outcome.detail}", markup=False)
+        rt.send_due()
+
+
+@app.command()
+def evaluate(
+    path: Annotated[Path, typer.Argument(help="folder with labels.jsonl and <id>.eml files")],
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Precision, recall, F1 and confusion matrices of the classifier on a labelled set."""
+    with _friendly():
+        from mailbot.report import evaluate_folder
+
+        text, data = evaluate_folder(_config(config), path)
+        if as_json:
+            print(json.dumps(data, ensure_ascii=False, indent=1))
+        else:
+            print(text)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,29 @@
+"""Header values built from customer text must never smuggle in a line break.
+
+The interpreter here predates the fix for CVE-2024-6923 (the email package could
+emit a folded header containing a raw newline), so every value we put into an
+outgoing header passes through :func:`clean`.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls, DEL, C1 controls and the Unicode line/paragraph separators.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_TAG = re.compile(r"\[#\d+\]\s*")
+
+
+def clean(value: str, max_length: int = 200) -> str:
+    """One line, no control characters, bounded length."""
+    text = _CONTROL.sub(" ", value)
+    text = " ".join(text.split())
+    if len(text) > max_length:
+        text = text[: max_length - 1].rstrip() + "…"
+    return text
+
+
+def tagged_subject(number: int, original: str) -> str:
+    """``[#1042] original`` with any earlier tag of ours removed, so tags never pile up."""
+    base = clean(_TAG.sub("", original)) if original else ""
+    return f"[#{number}] {base}".rstrip()

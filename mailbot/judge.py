@@ -1,0 +1,101 @@
+"""judge: everything mailbot concludes about one message, without touching the store.
+
+Shared by ``mailbot classify`` (which only prints it) and the process stage (which
+acts on it), so both always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mailbot.automated import detect_automated
+from mailbot.classify import Classifier
+from mailbot.config import Config, CustomerConfig
+from mailbot.parse import ParsedMail
+from mailbot.quotes import new_text
+from mailbot.sla import BusinessCalendar, Plan, plan
+from mailbot.triage import Classification
+
+
+@dataclass(frozen=True)
+class Judgement:
+    mail: ParsedMail
+    #: the new text: quoted history and signature removed
+    body: str
+    automated: bool
+    automated_reasons: tuple[str, ...]
+    classification: Classification
+    #: the Date header, or the arrival time when the header is missing or absurd
+    sent_at: datetime
+    customer: CustomerConfig | None
+    contract: bool
+    #: None for automated mail: nobody is promised anything
+    plan: Plan | None
+    staff_sender: bool
+    monitoring_sender: bool
+
+
+class Judge:
+    """Holds what is expensive to load (the spaCy pipelines, the holiday calendar)."""
+
+    def __init__(self, config: Config, classifier: Classifier | None = None) -> None:
+        self.config = config
+        self.classifier = classifier or Classifier.load()
+        self.calendar = BusinessCalendar(config.sla)
+
+    def judge(self, mail: ParsedMail, arrival: datetime | None = None) -> Judgement:
+        arrival = arrival or datetime.now(UTC)
+        sent_at = mail.date if _plausible(mail.date, arrival) else arrival
+        assert sent_at is not None
+        verdict = detect_automated(
+            mail,
+            own_addresses=self.config.own_addresses,
+            monitoring_senders=self.config.monitoring.senders,
+        )
+        monitoring = self.config.is_monitoring(mail.from_addr)
+        body = new_text(mail.text)
+        classification = self.classifier.classify(
+            mail.subject, body, sent_at, sender=mail.from_addr, monitoring_sender=monitoring
+        )
+        reasons = list(verdict.reasons)
+        if classification.alarm is not None and not reasons:
+            reasons.append(f"monitoring alarm ({classification.alarm.system})")
+        automated = bool(reasons)
+        customer = self.config.customer_for(mail.from_addr) if mail.from_addr else None
+        contract = bool(customer and customer.contract)
+        # The customer reported it when the mail was written (a backlog on our side must
+        # not stretch the promise); a Date in the future is a wrong clock, not a delay.
+        clock_from = min(sent_at, arrival)
+        the_plan = None
+        if not automated:
+            the_plan = plan(
+                clock_from,
+                classification.priority,
+                contract,
+                classification.urgency,
+                classification.deadline,
+                classification.planned_change,
+                self.calendar,
+            )
+        return Judgement(
+            mail=mail,
+            body=body,
+            automated=automated,
+            automated_reasons=tuple(reasons),
+            classification=classification,
+            sent_at=sent_at,
+            customer=customer,
+            contract=contract,
+            plan=the_plan,
+            staff_sender=self.config.is_staff(mail.from_addr),
+            monitoring_sender=monitoring,
+        )
+
+
+def _plausible(date: datetime | None, arrival: datetime) -> bool:
+    """A Date header more than a year off, or in the future, is not believed."""
+    if date is None:
+        return False
+    delta = (arrival - date).total_seconds()
+    return -36 * 3600 < delta < 366 * 86400

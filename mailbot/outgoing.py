@@ -1,0 +1,132 @@
+"""Queueing outgoing mail: the Message-ID is fixed here, once, inside the transaction.
+
+Everything that leaves mailbot goes through :meth:`Outgoing.queue`, so every outgoing
+mail is an ``outbox`` row (for the send stage) and a ``message`` row (for the thread).
+The limits that keep mail loops from forming are checked here too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email import policy
+
+from sqlmodel import Session, col, func, select
+
+from mailbot.config import Config
+from mailbot.render import Rendered, compose, domain_of, new_message_id
+from mailbot.store import Message, Outbox, Ticket
+
+#: kinds of mail that answer a customer automatically (and so count against the caps)
+AUTO_REPLY_KINDS = ("ack", "update")
+_SMTP = policy.SMTP.clone(max_line_length=998)
+
+
+@dataclass(frozen=True)
+class Permission:
+    allowed: bool
+    reason: str = ""
+
+
+class Outgoing:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.domain = domain_of(config.service.from_header)
+
+    def may_auto_reply(self, session: Session, address: str, now: datetime) -> Permission:
+        """RFC 3834's "don't reply too often", counted in the database so restarts don't reset it."""
+        address = address.lower()
+        if not address:
+            return Permission(False, "no valid sender address")
+        if address in self.config.own_addresses:
+            return Permission(False, "our own address")
+        if self.config.is_staff(address):
+            return Permission(False, "staff address")
+        bounced = session.exec(
+            select(Outbox.id).where(
+                Outbox.to_address == address,
+                Outbox.status == "failed",
+                col(Outbox.last_error).startswith("5"),
+            )
+        ).first()
+        if bounced is not None:
+            return Permission(False, "address bounced permanently")
+        limits = self.config.limits
+        for window, cap in ((timedelta(hours=1), limits.acks_per_hour),
+                            (timedelta(days=1), limits.acks_per_day)):
+            count = session.exec(
+                select(func.count())
+                .select_from(Outbox)
+                .where(
+                    Outbox.to_address == address,
+                    col(Outbox.kind).in_(AUTO_REPLY_KINDS),
+                    Outbox.created_at >= now - window,
+                )
+            ).one()
+            if count >= cap:
+                return Permission(False, f"cap reached: {count} automatic replies in {window}")
+        return Permission(True)
+
+    def queue(
+        self,
+        session: Session,
+        *,
+        kind: str,
+        ticket: Ticket | None,
+        to: Sequence[str],
+        subject: str,
+        body: Rendered,
+        now: datetime,
+        in_reply_to: str = "",
+        references: Sequence[str] = (),
+        auto_reply: bool = True,
+        reply_to: str | None = None,
+    ) -> Outbox:
+        message_id = new_message_id(self.domain)
+        msg = compose(
+            from_header=self.config.service.from_header,
+            to=to,
+            subject=subject,
+            body=body,
+            message_id=message_id,
+            in_reply_to=in_reply_to,
+            references=references,
+            auto_reply=auto_reply,
+            ticket_number=ticket.number if ticket else None,
+            now=now,
+            reply_to=reply_to,
+        )
+        raw = msg.as_bytes(policy=_SMTP)
+        row = Outbox(
+            ticket_id=ticket.id if ticket else None,
+            kind=kind,
+            message_id=message_id,
+            envelope_from=self.config.service.address,
+            to_address=to[0].lower() if to else "",
+            recipients=json.dumps([a.lower() for a in to]),
+            raw=raw,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        session.add(row)
+        session.flush()
+        if ticket is not None and ticket.id is not None:
+            session.add(
+                Message(
+                    ticket_id=ticket.id,
+                    outbox_id=row.id,
+                    direction="out",
+                    author_kind="bot",
+                    message_id=message_id,
+                    in_reply_to=in_reply_to,
+                    references=" ".join(references),
+                    sender=self.config.service.address,
+                    recipients=", ".join(to),
+                    subject=str(msg["Subject"]),
+                    text=body.text,
+                    created_at=now,
+                )
+            )
+        return row

@@ -1,0 +1,445 @@
+"""process: one inbound message -> ticket, message, events and queued mail, in one transaction.
+
+A message that fails anywhere in here is quarantined with its reason; its raw bytes
+stay in ``inbound`` and the next message goes on (Mailman's "shunt" queue).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from mailbot import headers as hdr
+from mailbot.config import Config
+from mailbot.errors import ParseError
+from mailbot.judge import Judge, Judgement
+from mailbot.outgoing import Outgoing
+from mailbot.parse import ParseLimits, parse_message
+from mailbot.render import AckView, Renderer
+from mailbot.sla import Plan, plan, service_hours_lines
+from mailbot.store import Inbound, Message, Ticket, session_scope
+from mailbot.threads import ThreadMatch, match_thread
+from mailbot.tickets import next_number, record, thread_ids
+from mailbot.triage import Priority, Urgency
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    inbound_id: int
+    #: processed | quarantined | skipped
+    status: str
+    ticket_number: int | None = None
+    queued: tuple[str, ...] = ()
+    detail: str = ""
+
+
+@dataclass
+class ProcessReport:
+    processed: int = 0
+    quarantined: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+class Processor:
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        judge: Judge | None = None,
+        renderer: Renderer | None = None,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.judge = judge or Judge(config)
+        self.renderer = renderer or Renderer()
+        self.outgoing = Outgoing(config)
+        self.limits = ParseLimits(
+            max_bytes=config.limits.max_message_bytes,
+            max_parts=config.limits.max_mime_parts,
+            max_depth=config.limits.max_mime_depth,
+        )
+
+    # -- driving ---------------------------------------------------------------------
+
+    def pending(self, limit: int | None = None) -> list[int]:
+        with Session(self.engine) as session:
+            query = select(Inbound.id).where(Inbound.status == "new").order_by(col(Inbound.id))
+            if limit:
+                query = query.limit(limit)
+            return [i for i in session.exec(query).all() if i is not None]
+
+    def process_pending(
+        self,
+        *,
+        limit: int | None = None,
+        progress: Callable[[Outcome], None] | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> ProcessReport:
+        report = ProcessReport()
+        for inbound_id in self.pending(limit):
+            outcome = self.process_one(inbound_id, now=now() if now else None)
+            report.outcomes.append(outcome)
+            if outcome.status == "processed":
+                report.processed += 1
+            elif outcome.status == "quarantined":
+                report.quarantined += 1
+            if progress is not None:
+                progress(outcome)
+        return report
+
+    def process_one(self, inbound_id: int, now: datetime | None = None) -> Outcome:
+        now = now or datetime.now(UTC)
+        try:
+            with session_scope(self.engine) as session:
+                row = session.get(Inbound, inbound_id)
+                if row is None or row.status != "new":
+                    return Outcome(inbound_id, "skipped")
+                outcome = self._handle(session, row, now)
+                row.status = "processed"
+                row.processed_at = now
+                row.attempts += 1
+                row.error = ""
+            return outcome
+        except Exception as exc:
+            reason = describe(exc)
+            log.warning("inbound %s quarantined: %s", inbound_id, reason.splitlines()[0])
+            # A failure of this second transaction (database gone) propagates: the mail
+            # stays "new" and is tried again once the store is back.
+            with session_scope(self.engine) as session:
+                row = session.get(Inbound, inbound_id)
+                if row is None:
+                    raise
+                row.status = "quarantined"
+                row.error = reason
+                row.attempts += 1
+                record(session, kind="quarantined", actor="process", detail=reason,
+                       inbound_id=inbound_id)
+            return Outcome(inbound_id, "quarantined", detail=reason.splitlines()[0])
+
+    def retry(self, inbound_id: int) -> Outcome:
+        with session_scope(self.engine) as session:
+            row = session.get(Inbound, inbound_id)
+            if row is None or row.status != "quarantined":
+                return Outcome(inbound_id, "skipped", detail="not in quarantine")
+            row.status = "new"
+            record(session, kind="retry", actor="cli", inbound_id=inbound_id)
+        return self.process_one(inbound_id)
+
+    # -- one message -----------------------------------------------------------------
+
+    def _handle(self, session: Session, row: Inbound, now: datetime) -> Outcome:
+        assert row.id is not None
+        mail = parse_message(row.raw, self.limits)
+        judgement = self.judge.judge(mail, arrival=row.received_at)
+        alarm = judgement.classification.alarm
+        if alarm is not None and judgement.automated:
+            return self._alarm(session, row, judgement, now)
+        match = match_thread(session, mail, is_staff=self.config.is_staff)
+        if "our own mail" in judgement.automated_reasons and match.ticket is None:
+            record(session, kind="own_mail_ignored", actor="process", inbound_id=row.id,
+                   detail=f"mail from our own address {mail.from_addr}")
+            return Outcome(row.id, "processed", detail="own mail")
+        if match.ticket is not None:
+            return self._follow_up(session, row, judgement, match.ticket, match, now)
+        return self._open(session, row, judgement, match, now)
+
+    def _open(
+        self, session: Session, row: Inbound, j: Judgement, match: ThreadMatch, now: datetime
+    ) -> Outcome:
+        assert row.id is not None
+        mail, c = j.mail, j.classification
+        ticket = Ticket(
+            number=next_number(session),
+            subject=hdr.clean(mail.subject, 250),
+            customer_address=mail.from_addr,
+            customer_domain=mail.from_addr.rpartition("@")[2],
+            customer_name=j.customer.name if j.customer else "",
+            contract=j.contract,
+            priority=c.priority.value,
+            urgency=c.urgency.value,
+            deadline=c.deadline,
+            planned_change=c.planned_change,
+            category=c.category,
+            language=c.language.value,
+            arrived_at=min(j.sent_at, row.received_at),
+            due_at=self._plan_for(j, row).due_at,
+            linked_ticket_id=match.forwarded_from.id if match.forwarded_from else None,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(ticket)
+        session.flush()
+        self._store_message(session, ticket, row, j)
+        self._record_judgement(session, ticket, row, j, match)
+        queued = self._acknowledge(session, ticket, j, now)
+        queued += self._tell_staff(session, ticket, j, now)
+        return Outcome(row.id, "processed", ticket.number, tuple(queued))
+
+    def _follow_up(
+        self, session: Session, row: Inbound, j: Judgement, ticket: Ticket,
+        match: ThreadMatch, now: datetime,
+    ) -> Outcome:
+        assert row.id is not None
+        self._store_message(session, ticket, row, j)
+        record(session, kind="message_added", actor="threads", ticket=ticket, inbound_id=row.id,
+               detail=f"matched by {match.how}", reasons=[match.detail] if match.detail else [])
+        if j.automated:
+            record(session, kind="ack_suppressed", actor="process", ticket=ticket,
+                   inbound_id=row.id, detail="automated mail", reasons=j.automated_reasons)
+            return Outcome(row.id, "processed", ticket.number)
+        if j.staff_sender:
+            record(session, kind="staff_message", actor=j.mail.from_addr, ticket=ticket,
+                   inbound_id=row.id)
+            return Outcome(row.id, "processed", ticket.number)
+        changes = self._reread(session, ticket, j, row, now)
+        queued: list[str] = []
+        if changes:
+            queued = self._acknowledge(session, ticket, j, now, changes=changes)
+        return Outcome(row.id, "processed", ticket.number, tuple(queued))
+
+    def _reread(
+        self, session: Session, ticket: Ticket, j: Judgement, row: Inbound, now: datetime
+    ) -> list[tuple[str, str]]:
+        """What a customer's follow-up changes; only what its words actually say.
+
+        Changes are (what, value) codes; the templates phrase them for the customer.
+        """
+        c = j.classification
+        changes: list[tuple[str, str]] = []
+        if ticket.status == "solved" and not c.resolved:
+            ticket.status = "open"
+            changes.append(("status", "open"))
+        # A short "thanks, I'll try" reads as low; only an escalation may change impact.
+        if Priority(c.priority).rank < Priority(ticket.priority).rank:
+            ticket.priority = c.priority.value
+            changes.append(("priority", c.priority.value))
+        if c.urgency != Urgency.NONE and c.urgency.value != ticket.urgency:
+            ticket.urgency = c.urgency.value
+            changes.append(("urgency", c.urgency.value))
+        if c.deadline is not None and c.deadline != ticket.deadline:
+            ticket.deadline = c.deadline
+            changes.append(("deadline", c.deadline.isoformat()))
+        if c.planned_change and not ticket.planned_change:
+            ticket.planned_change = True
+            changes.append(("planned_change", "true"))
+        if c.resolved and ticket.status != "solved":
+            ticket.status = "solved"
+            changes.append(("status", "solved"))
+        if changes:
+            new_plan = plan(
+                ticket.arrived_at, Priority(ticket.priority), ticket.contract,
+                Urgency(ticket.urgency), ticket.deadline, ticket.planned_change,
+                self.judge.calendar,
+            )
+            ticket.due_at = new_plan.due_at
+            ticket.updated_at = now
+            record(session, kind="replanned", actor="classify", ticket=ticket, inbound_id=row.id,
+                   detail="; ".join(f"{k}={v}" for k, v in changes), reasons=c.reasons)
+        return changes
+
+    # -- pieces ------------------------------------------------------------------------
+
+    def _plan_for(self, j: Judgement, row: Inbound, contract: bool | None = None) -> Plan:
+        if j.plan is not None and contract is None:
+            return j.plan
+        c = j.classification
+        return plan(
+            min(j.sent_at, row.received_at), c.priority,
+            j.contract if contract is None else contract, c.urgency, c.deadline,
+            c.planned_change, self.judge.calendar,
+        )
+
+    def _store_message(self, session: Session, ticket: Ticket, row: Inbound, j: Judgement) -> None:
+        assert ticket.id is not None
+        mail, c = j.mail, j.classification
+        kind = "staff" if j.staff_sender else "monitoring" if c.alarm else "customer"
+        session.add(
+            Message(
+                ticket_id=ticket.id,
+                inbound_id=row.id,
+                direction="in",
+                author_kind=kind,
+                message_id=mail.message_id,
+                in_reply_to=mail.in_reply_to,
+                references=" ".join(mail.references),
+                thread_index=_thread_root(mail.thread_index),
+                sender=mail.from_addr,
+                recipients=", ".join((*mail.to, *mail.cc)),
+                subject=hdr.clean(mail.subject, 250),
+                text=j.body,
+                evidence=json.dumps(
+                    {
+                        "priority": c.priority.value, "urgency": c.urgency.value,
+                        "deadline": c.deadline.isoformat() if c.deadline else None,
+                        "planned_change": c.planned_change, "language": c.language.value,
+                        "automated": j.automated, "reasons": list(c.reasons),
+                        "automated_reasons": list(j.automated_reasons),
+                    },
+                    ensure_ascii=False,
+                ),
+                created_at=row.received_at,
+            )
+        )
+
+    def _record_judgement(
+        self, session: Session, ticket: Ticket, row: Inbound, j: Judgement, match: ThreadMatch
+    ) -> None:
+        c = j.classification
+        record(session, kind="ticket_opened", actor="process", ticket=ticket, inbound_id=row.id,
+               detail=match.detail or "new conversation",
+               reasons=[f"Kunde: {j.customer.name}"] if j.customer else [])
+        if j.automated:
+            record(session, kind="automated", actor="process", ticket=ticket, inbound_id=row.id,
+                   reasons=j.automated_reasons)
+        record(
+            session, kind="classified", actor="classify", ticket=ticket, inbound_id=row.id,
+            detail=(f"priority={c.priority.value} urgency={c.urgency.value} "
+                    f"deadline={c.deadline} planned_change={c.planned_change} "
+                    f"language={c.language.value}"),
+            reasons=c.reasons,
+        )
+        if ticket.due_at is not None:
+            p = self._plan_for(j, row, ticket.contract)
+            record(session, kind="sla", actor="sla", ticket=ticket, inbound_id=row.id,
+                   detail=f"due {p.due_at.isoformat()} (clock from {p.clock_starts.isoformat()})",
+                   reasons=p.adjustments)
+
+    def _acknowledge(
+        self, session: Session, ticket: Ticket, j: Judgement, now: datetime,
+        changes: list[tuple[str, str]] | None = None,
+    ) -> list[str]:
+        if j.automated:
+            record(session, kind="ack_suppressed", actor="process", ticket=ticket,
+                   detail="automated mail", reasons=j.automated_reasons)
+            return []
+        permission = self.outgoing.may_auto_reply(session, j.mail.from_addr, now)
+        if not permission.allowed:
+            record(session, kind="ack_suppressed", actor="process", ticket=ticket,
+                   detail=permission.reason)
+            return []
+        p = plan(
+            ticket.arrived_at, Priority(ticket.priority), ticket.contract,
+            Urgency(ticket.urgency), ticket.deadline, ticket.planned_change, self.judge.calendar,
+        )
+        lang = ticket.language
+        view = AckView(
+            language=lang,
+            number=ticket.number,
+            subject=ticket.subject,
+            customer_name=hdr.clean(j.mail.from_name, 80),
+            contract=ticket.contract,
+            priority=ticket.priority,
+            urgency=ticket.urgency,
+            reasons=j.classification.reasons,
+            due_at=p.due_at.astimezone(self.judge.calendar.zone) if ticket.status != "solved"
+            else None,
+            clock_starts=(p.clock_starts.astimezone(self.judge.calendar.zone)
+                          if p.clock_starts > ticket.arrived_at else None),
+            on_call_now=p.on_call_now,
+            scheduled_for=p.scheduled_for,
+            deadline=ticket.deadline,
+            adjustments=p.adjustments,
+            service_hours=service_hours_lines(self.config.sla, lang, extended=False),
+            extended_hours=service_hours_lines(self.config.sla, lang, extended=True),
+            hotline=self.config.service.hotline,
+            service_name=self.config.service.name,
+            kind="update" if changes else "new",
+            changes=tuple(changes or ()),
+        )
+        body = self.renderer.render("ack", lang, view=view, customer_name=view.customer_name,
+                                    title=f"[#{ticket.number}] {ticket.subject}")
+        assert ticket.id is not None
+        refs = thread_ids(session, ticket.id)
+        out = self.outgoing.queue(
+            session, kind="update" if changes else "ack", ticket=ticket, to=[j.mail.from_addr],
+            subject=hdr.tagged_subject(ticket.number, j.mail.subject or ticket.subject),
+            body=body, now=now, in_reply_to=j.mail.message_id, references=refs,
+        )
+        record(session, kind="ack_queued", actor="process", ticket=ticket,
+               detail=f"{out.kind} {out.message_id} to {out.to_address}")
+        return [out.kind]
+
+    def _tell_staff(self, session: Session, ticket: Ticket, j: Judgement, now: datetime) -> list[str]:
+        # Filled in by the thread/technician work: announcements and on-call alerts.
+        return []
+
+    def _alarm(self, session: Session, row: Inbound, j: Judgement, now: datetime) -> Outcome:
+        assert row.id is not None and j.classification.alarm is not None
+        alarm = j.classification.alarm
+        open_ticket = session.exec(
+            select(Ticket).where(Ticket.alarm_key == alarm.key, Ticket.status != "solved")
+            .order_by(col(Ticket.id).desc())
+        ).first()
+        if open_ticket is not None:
+            self._store_message(session, open_ticket, row, j)
+            if alarm.recovery:
+                record(session, kind="alarm_recovery", actor="monitoring", ticket=open_ticket,
+                       inbound_id=row.id, detail=f"{alarm.key} is {alarm.state}")
+                if self.config.monitoring.resolve_on_recovery:
+                    open_ticket.status = "solved"
+                    open_ticket.updated_at = now
+                    record(session, kind="status_changed", actor="monitoring",
+                           ticket=open_ticket, detail="solved by recovery")
+            else:
+                record(session, kind="alarm_repeat", actor="monitoring", ticket=open_ticket,
+                       inbound_id=row.id, detail=f"{alarm.key} is {alarm.state}")
+                new = j.classification.priority
+                if new.rank < Priority(open_ticket.priority).rank:
+                    open_ticket.priority = new.value
+                    open_ticket.due_at = self._plan_for(j, row, open_ticket.contract).due_at
+                    record(session, kind="priority_changed", actor="monitoring",
+                           ticket=open_ticket, detail=f"raised to {new.value} by the alarm")
+            return Outcome(row.id, "processed", open_ticket.number)
+        customer = self.config.customer_for_host(alarm.host)
+        contract = bool(customer and customer.contract)
+        c = j.classification
+        ticket = Ticket(
+            number=next_number(session),
+            subject=hdr.clean(j.mail.subject or alarm.key, 250),
+            customer_address=j.mail.from_addr,
+            customer_domain=customer.domain if customer else "",
+            customer_name=customer.name if customer else "",
+            contract=contract,
+            status="solved" if alarm.recovery else "open",
+            priority=c.priority.value,
+            urgency=Urgency.NONE.value,
+            category="monitoring",
+            language=c.language.value,
+            arrived_at=min(j.sent_at, row.received_at),
+            due_at=None if alarm.recovery else self._plan_for(j, row, contract).due_at,
+            alarm_key=alarm.key,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(ticket)
+        session.flush()
+        self._store_message(session, ticket, row, j)
+        self._record_judgement(session, ticket, row, j, ThreadMatch(None, "new", "monitoring alarm"))
+        record(session, kind="ack_suppressed", actor="process", ticket=ticket,
+               detail="monitoring alarm", reasons=j.automated_reasons)
+        queued = self._tell_staff(session, ticket, j, now)
+        return Outcome(row.id, "processed", ticket.number, tuple(queued))
+
+
+def _thread_root(value: str) -> str:
+    from mailbot.threads import thread_index_root
+
+    return thread_index_root(value) if value else ""
+
+
+def describe(exc: BaseException) -> str:
+    """The quarantine reason: one readable first line, then where it happened."""
+    if isinstance(exc, ParseError):
+        return str(exc)
+    tb = traceback.extract_tb(exc.__traceback__)[-3:]
+    where = "; ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in tb)
+    return f"{type(exc).__name__}: {exc}\n{where}"

@@ -1,0 +1,211 @@
+"""render: templates into outgoing mail.
+
+Customer-facing words live in ``templates/`` (German and English); this module only
+fills them and builds a safe MIME message (text plus an HTML alternative).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from mailbot import headers as hdr
+
+_WEEKDAYS = {
+    "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December",
+)
+
+
+def default_template_dir() -> Path:
+    env = os.environ.get("MAILBOT_TEMPLATES")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+def format_day(day: date, lang: str) -> str:
+    """``Montag, 30.11.2026`` / ``Monday, 30 November 2026``."""
+    name = _WEEKDAYS[lang][day.weekday()]
+    if lang == "de":
+        return f"{name}, {day:%d.%m.%Y}"
+    return f"{name}, {day.day} {_MONTHS_EN[day.month - 1]} {day.year}"
+
+
+def format_when(moment: datetime, lang: str) -> str:
+    """``Montag, 30.11.2026, 10:30 Uhr`` / ``Monday, 30 November 2026, 10:30``."""
+    day = format_day(moment.date(), lang)
+    return f"{day}, {moment:%H:%M} Uhr" if lang == "de" else f"{day}, {moment:%H:%M}"
+
+
+@dataclass(frozen=True)
+class HoursLine:
+    days: str
+    hours: str
+
+
+@dataclass(frozen=True)
+class AckView:
+    """Everything an acknowledgement says, already decided; templates only phrase it."""
+
+    language: str
+    number: int
+    subject: str
+    customer_name: str
+    contract: bool
+    priority: str
+    urgency: str
+    reasons: Sequence[str]
+    due_at: datetime | None
+    #: set when the message came outside the applicable hours
+    clock_starts: datetime | None
+    on_call_now: bool
+    scheduled_for: date | None
+    deadline: date | None
+    adjustments: Sequence[str]
+    service_hours: Sequence[HoursLine]
+    extended_hours: Sequence[HoursLine]
+    hotline: str
+    service_name: str
+    #: "new" for the first acknowledgement, "update" after a follow-up changed the plan
+    kind: str = "new"
+    #: (what, value) pairs a follow-up changed, e.g. ("urgency", "not_urgent")
+    changes: Sequence[tuple[str, str]] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    html: str
+
+
+class Renderer:
+    def __init__(self, template_dir: Path | None = None) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(str(template_dir or default_template_dir())),
+            autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters["when"] = format_when
+        self.env.filters["day"] = format_day
+
+    def render(self, name: str, lang: str, *, title: str = "", **context: Any) -> Rendered:
+        """The text template, and the same words in the autoescaping HTML frame."""
+        lang = lang if lang in _WEEKDAYS else "de"
+        text = self.env.get_template(f"{name}.{lang}.txt.j2").render(lang=lang, **context)
+        html = self.env.get_template("frame.html.j2").render(
+            lang=lang, title=title, blocks=text_blocks(text)
+        )
+        return Rendered(text=text, html=html)
+
+
+    def subject(self, name: str, lang: str, **context: Any) -> str:
+        """A one-line subject from ``<name>.<lang>.subject.j2``."""
+        lang = lang if lang in _WEEKDAYS else "de"
+        text = self.env.get_template(f"{name}.{lang}.subject.j2").render(lang=lang, **context)
+        return hdr.clean(text, 250)
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: str  # "para" | "list"
+    lines: tuple[str, ...]
+
+
+def text_blocks(text: str) -> list[Block]:
+    """Paragraphs and "  - " lists of a rendered text, for the HTML alternative.
+
+    The HTML frame escapes every line, so customer words cannot become markup.
+    """
+    blocks: list[Block] = []
+    current: list[str] = []
+    kind = "para"
+
+    def flush() -> None:
+        nonlocal current
+        if current:
+            blocks.append(Block(kind, tuple(current)))
+        current = []
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        item = stripped.startswith("- ") and line.startswith("  ")
+        if not stripped:
+            flush()
+            continue
+        this_kind = "list" if item else "para"
+        if this_kind != kind:
+            flush()
+            kind = this_kind
+        current.append(stripped[2:] if item else stripped)
+    flush()
+    return blocks
+
+
+def new_message_id(domain: str) -> str:
+    return f"<{uuid.uuid4().hex}@{domain or 'mailbot.invalid'}>"
+
+
+def domain_of(address: str) -> str:
+    _, addr = parseaddr(address)
+    return addr.rpartition("@")[2] or "mailbot.invalid"
+
+
+def compose(
+    *,
+    from_header: str,
+    to: Sequence[str],
+    subject: str,
+    body: Rendered,
+    message_id: str,
+    in_reply_to: str = "",
+    references: Sequence[str] = (),
+    auto_reply: bool = True,
+    ticket_number: int | None = None,
+    now: datetime,
+    reply_to: str | None = None,
+) -> EmailMessage:
+    """A MIME message whose every header value is single-line and control-free."""
+    msg = EmailMessage()
+    name, addr = parseaddr(from_header)
+    msg["From"] = formataddr((hdr.clean(name), addr))
+    msg["To"] = ", ".join(hdr.clean(a, 320) for a in to)
+    msg["Subject"] = hdr.clean(subject, 250)
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = message_id
+    if in_reply_to:
+        msg["In-Reply-To"] = hdr.clean(in_reply_to, 998)
+    refs = [hdr.clean(r, 998) for r in references if r]
+    if refs:
+        # Long threads: keep the first and the newest references (RFC 5322 3.6.4 advice).
+        if len(refs) > 20:
+            refs = refs[:1] + refs[-19:]
+        msg["References"] = " ".join(refs)
+    if reply_to:
+        msg["Reply-To"] = hdr.clean(reply_to, 320)
+    if auto_reply:
+        msg["Auto-Submitted"] = "auto-replied"
+    else:
+        msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    if ticket_number is not None:
+        msg["X-Mailbot-Ticket"] = str(ticket_number)
+    msg.set_content(body.text, charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(body.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg

@@ -1,0 +1,190 @@
+"""The running service: wires the stages together for the CLI (once, ingest, run)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from mailbot.config import Config
+from mailbot.intake import store_raw
+from mailbot.process import Outcome, Processor
+from mailbot.store import Customer, Inbound, open_store, session_scope
+from mailbot.views import TicketRow, quarantine_list, ticket_detail, work_list
+
+log = logging.getLogger(__name__)
+
+#: how often the service looks at the outbox and the deadlines when no mail comes in
+_TICK_SECONDS = 15.0
+
+
+@dataclass(frozen=True)
+class DrainSummary:
+    processed: int
+    quarantined: int
+    sent: int
+    failed: int
+
+
+class Runtime:
+    def __init__(self, config: Config, engine: Engine) -> None:
+        self.config = config
+        self.engine = engine
+        self._processor: Processor | None = None
+
+    @classmethod
+    def open(cls, config: Config) -> Runtime:
+        engine = open_store(config.store_url)
+        runtime = cls(config, engine)
+        runtime._sync_customers()
+        return runtime
+
+    @property
+    def processor(self) -> Processor:
+        # Loading the classifier costs a second or two: only commands that process pay it.
+        if self._processor is None:
+            self._processor = Processor(self.config, self.engine)
+        return self._processor
+
+    def _sync_customers(self) -> None:
+        with session_scope(self.engine) as session:
+            known = {c.domain: c for c in session.exec(select(Customer)).all()}
+            for c in self.config.customers:
+                row = known.get(c.domain) or Customer(domain=c.domain)
+                row.name, row.contract = c.name, c.contract
+                session.add(row)
+
+    # -- intake and stages -------------------------------------------------------------
+
+    def ingest(self, raws: list[bytes]) -> int:
+        stored = 0
+        for raw in raws:
+            with session_scope(self.engine) as session:
+                _, created = store_raw(session, raw, mailbox="ingest")
+                stored += created
+        return stored
+
+    def fetch_all(self) -> int:
+        from mailbot.fetch import fetch_new
+
+        total = 0
+        for box in self.config.imap:
+            total += fetch_new(box, self.engine).stored
+        return total
+
+    def send_due(self) -> tuple[int, int]:
+        from mailbot.send import send_due
+
+        report = send_due(self.config, self.engine)
+        return report.sent, report.failed
+
+    def drain(self, progress: bool = False) -> DrainSummary:
+        """Process everything pending, then send what is due."""
+        with self._progress(progress) as tick:
+            report = self.processor.process_pending(progress=tick)
+        self._escalate()
+        sent, failed = self.send_due()
+        return DrainSummary(report.processed, report.quarantined, sent, failed)
+
+    def _escalate(self) -> None:
+        from mailbot.escalate import remind_overdue
+
+        remind_overdue(self.config, self.engine, self.processor.renderer)
+
+    @contextmanager
+    def _progress(self, show: bool) -> Iterator[Any]:
+        pending = len(self.processor.pending()) if show else 0
+        if not show or pending < 20:
+            yield None
+            return
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task("processing", total=pending)
+
+            def tick(_: Outcome) -> None:
+                bar.advance(task)
+
+            yield tick
+
+    def retry(self, inbound_id: int) -> Outcome:
+        return self.processor.retry(inbound_id)
+
+    # -- the service -------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Fetch (IDLE), process and send until SIGTERM or Ctrl-C."""
+        from mailbot.fetch import watch
+
+        stop = threading.Event()
+        wake = threading.Event()
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            log.warning("signal %s: stopping", signum)
+            stop.set()
+            wake.set()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        threads: list[threading.Thread] = []
+        for box in self.config.imap:
+
+            def follow(box: Any = box) -> None:
+                for report in watch(box, self.engine, stop):
+                    if report.stored or report.too_large:
+                        wake.set()
+
+            thread = threading.Thread(target=follow, name=f"fetch-{box.name}", daemon=True)
+            thread.start()
+            threads.append(thread)
+        _ = self.processor  # load the classifier before the first mail, not with it
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    self.drain()
+                except Exception:  # the store may be briefly away; never die on it
+                    log.exception("cycle failed; trying again")
+                    stop.wait(5.0)
+                wake.wait(_TICK_SECONDS)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    # -- views -------------------------------------------------------------------------
+
+    def work_list(self, include_solved: bool = False) -> list[TicketRow]:
+        with Session(self.engine) as session:
+            return work_list(session, include_solved)
+
+    def ticket(self, number: int) -> dict[str, Any] | None:
+        with Session(self.engine) as session:
+            return ticket_detail(session, number)
+
+    def quarantine(self) -> list[dict[str, Any]]:
+        with Session(self.engine) as session:
+            return quarantine_list(session)
+
+    def inbound(self, inbound_id: int) -> Inbound | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(Inbound, inbound_id)
+
+    def local(self, value: str | None) -> str:
+        """An ISO time from the store as local wall-clock text for tables."""
+        if not value:
+            return ""
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(self.processor.judge.calendar.zone).strftime("%a %d.%m. %H:%M")

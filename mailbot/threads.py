@@ -1,0 +1,127 @@
+"""threads: which ticket a message belongs to.
+
+Order, as in design.md: In-Reply-To / References against every stored Message-ID
+(ours and theirs), then Outlook's Thread-Index, then the ``[#number]`` tag in the
+subject — the tag only when the sender belongs to the ticket's customer or to the
+staff, so a stranger cannot attach mail to somebody else's ticket.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from mailbot.parse import ParsedMail
+from mailbot.store import Message, Outbox, Ticket
+
+_TAG = re.compile(r"\[#(\d{1,9})\]")
+_PREFIX = re.compile(
+    r"^\s*((re|aw|antw|wg|fw|fwd|tr|sv|vs|rif|r|enc)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE
+)
+_FORWARD = re.compile(r"^\s*(wg|fw|fwd|tr|enc)\s*:", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ThreadMatch:
+    ticket: Ticket | None
+    #: "references", "thread-index", "tag", "new"
+    how: str
+    detail: str = ""
+    #: a forward of an old thread by someone else: a new ticket that links to ``ticket``
+    forwarded_from: Ticket | None = None
+
+
+def strip_prefixes(subject: str) -> str:
+    """``AW: WG: Re: foo`` -> ``foo`` (and our ``[#n]`` tag removed)."""
+    return _PREFIX.sub("", _TAG.sub("", subject)).strip()
+
+
+def is_forward(subject: str) -> bool:
+    return bool(_FORWARD.match(subject))
+
+
+def subject_tag(subject: str) -> int | None:
+    match = _TAG.search(subject)
+    return int(match.group(1)) if match else None
+
+
+def thread_index_root(value: str) -> str:
+    """The first 22 bytes of Outlook's Thread-Index identify the conversation."""
+    try:
+        raw = base64.b64decode(value.strip() + "==", validate=False)
+    except (ValueError, TypeError):
+        return ""
+    return base64.b64encode(raw[:22]).decode() if len(raw) >= 22 else ""
+
+
+def match_thread(
+    session: Session,
+    mail: ParsedMail,
+    *,
+    is_staff: Callable[[str], bool],
+) -> ThreadMatch:
+    ids = [i for i in (mail.in_reply_to, *reversed(mail.references)) if i]
+    if ids:
+        hit = session.exec(
+            select(Message).where(col(Message.message_id).in_(ids)).order_by(col(Message.id).desc())
+        ).first()
+        ticket_id = hit.ticket_id if hit is not None else None
+        if ticket_id is None:
+            out = session.exec(select(Outbox).where(col(Outbox.message_id).in_(ids))).first()
+            ticket_id = out.ticket_id if out is not None else None
+        if ticket_id is not None:
+            ticket = session.get(Ticket, ticket_id)
+            if ticket is not None:
+                return _maybe_forward(ticket, mail, "references", is_staff)
+
+    root = thread_index_root(mail.thread_index) if mail.thread_index else ""
+    if root:
+        hit = session.exec(
+            select(Message)
+            .where(Message.thread_index == root, Message.direction == "in")
+            .order_by(col(Message.id).desc())
+        ).first()
+        if hit is not None:
+            ticket = session.get(Ticket, hit.ticket_id)
+            if ticket is not None and _sender_may_use(ticket, mail.from_addr, is_staff):
+                return _maybe_forward(ticket, mail, "thread-index", is_staff)
+
+    number = subject_tag(mail.subject)
+    if number is not None:
+        ticket = session.exec(select(Ticket).where(Ticket.number == number)).first()
+        if ticket is not None:
+            if _sender_may_use(ticket, mail.from_addr, is_staff):
+                return _maybe_forward(ticket, mail, "tag", is_staff)
+            return ThreadMatch(
+                None, "new", f"tag [#{number}] ignored: {mail.from_addr or 'unknown sender'}"
+                " is neither the ticket's customer nor staff"
+            )
+    return ThreadMatch(None, "new")
+
+
+def _sender_may_use(ticket: Ticket, sender: str, is_staff: Callable[[str], bool]) -> bool:
+    if not sender:
+        return False
+    domain = sender.rpartition("@")[2]
+    return (bool(ticket.customer_domain) and domain == ticket.customer_domain) or is_staff(sender)
+
+
+def _maybe_forward(
+    ticket: Ticket, mail: ParsedMail, how: str, is_staff: Callable[[str], bool]
+) -> ThreadMatch:
+    """A forward of an old thread by someone else starts a new ticket linked to the old one.
+
+    "Someone else" is anyone but the staff and the person the ticket is for; a
+    forward of a solved ticket is new work whoever sends it.
+    """
+    if (
+        is_forward(mail.subject)
+        and not is_staff(mail.from_addr)
+        and (mail.from_addr != ticket.customer_address or ticket.status == "solved")
+    ):
+        return ThreadMatch(None, "new", f"forward of ticket #{ticket.number}", forwarded_from=ticket)
+    return ThreadMatch(ticket, how)

@@ -1,0 +1,62 @@
+"""Ticket bookkeeping shared by the process stage and the CLI: numbers, events, plans."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from mailbot.store import Event, Message, Ticket
+
+FIRST_NUMBER = 1001
+
+
+def next_number(session: Session) -> int:
+    current = session.exec(select(func.max(Ticket.number))).one()
+    return FIRST_NUMBER if current is None else int(current) + 1
+
+
+def record(
+    session: Session,
+    *,
+    kind: str,
+    actor: str,
+    detail: str = "",
+    reasons: Iterable[str] = (),
+    ticket: Ticket | None = None,
+    inbound_id: int | None = None,
+    at: datetime | None = None,
+) -> Event:
+    """One audit event: who or what decided, what, and on which evidence."""
+    event = Event(
+        ticket_id=ticket.id if ticket is not None else None,
+        inbound_id=inbound_id,
+        actor=actor,
+        kind=kind,
+        detail=detail,
+        reasons=json.dumps(list(reasons), ensure_ascii=False),
+    )
+    if at is not None:
+        event.at = at
+    session.add(event)
+    return event
+
+
+def message_count(session: Session, ticket_id: int) -> int:
+    return int(
+        session.exec(
+            select(func.count()).select_from(Message).where(Message.ticket_id == ticket_id)
+        ).one()
+    )
+
+
+def thread_ids(session: Session, ticket_id: int) -> list[str]:
+    """Message-IDs of the ticket's mail, oldest first, for a References header."""
+    rows: Sequence[str] = session.exec(
+        select(Message.message_id)
+        .where(Message.ticket_id == ticket_id, Message.message_id != "")
+        .order_by(col(Message.id))
+    ).all()
+    return list(dict.fromkeys(rows))

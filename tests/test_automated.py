@@ -1,0 +1,65 @@
+"""RFC 3834 and friends: which mail must never be answered automatically."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailbot.automated import detect_automated
+from mailbot.parse import parse_message
+
+
+def verdict(extra: str, sender: str = "kunde@praxis-weber.example", ctype: str = "text/plain"):
+    raw = (
+        f"From: {sender}\r\nSubject: Drucker\r\nContent-Type: {ctype}\r\n{extra}\r\nHallo"
+    ).encode()
+    return detect_automated(
+        parse_message(raw),
+        own_addresses=["service@itservice.example"],
+        monitoring_senders=["monitoring@itservice.example"],
+    )
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "Auto-Submitted: auto-replied\r\n",
+        "Auto-Submitted: auto-generated; owner-email=x@y.example\r\n",
+        "Precedence: bulk\r\n",
+        "Precedence: junk\r\n",
+        "List-Id: <news.example.org>\r\n",
+        "List-Unsubscribe: <mailto:u@x.example>\r\n",
+        "X-Auto-Response-Suppress: DR, OOF\r\n",
+        "X-Auto-Response-Suppress: All\r\n",
+        "Return-Path: <>\r\n",
+    ],
+)
+def test_header_rules(extra: str) -> None:
+    assert verdict(extra).automated
+
+
+def test_auto_submitted_no_is_human() -> None:
+    assert not verdict("Auto-Submitted: no\r\n").automated
+
+
+def test_read_receipt_suppression_alone_is_not_automated() -> None:
+    # Outlook asks for no delivery/read receipts on ordinary mail too.
+    assert not verdict("X-Auto-Response-Suppress: DR, RN, NRN\r\n").automated
+
+
+@pytest.mark.parametrize(
+    "sender",
+    ["MAILER-DAEMON@mx.example", "postmaster@b.example", "noreply@shop.example",
+     "no-reply@x.example", "service@itservice.example", "monitoring@itservice.example"],
+)
+def test_robot_and_own_senders(sender: str) -> None:
+    assert verdict("", sender=sender).automated
+
+
+def test_delivery_report() -> None:
+    assert verdict("", ctype='multipart/report; report-type=delivery-status; boundary="x"').automated
+
+
+def test_plain_customer_mail_is_not_automated() -> None:
+    result = verdict("Return-Path: <kunde@praxis-weber.example>\r\n")
+    assert not result.automated
+    assert result.reasons == ()

@@ -1,0 +1,102 @@
+"""Configuration: one clear line naming the key and the file for every mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mailbot.config import load_config
+from mailbot.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mailbot.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_without_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MAILBOT_CONFIG", raising=False)
+    cfg = load_config()
+    assert cfg.path is None
+    assert cfg.store_url == f"sqlite:///{tmp_path.resolve()}/mailbot.db"
+    assert cfg.outbox_dir == tmp_path.resolve() / "outbox"
+    assert cfg.smtp is None and cfg.imap == ()
+
+
+def test_env_variable_and_local_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    other = tmp_path / "other.toml"
+    other.write_text('[service]\nname = "From env"\n', encoding="utf-8")
+    write(tmp_path, '[service]\nname = "Local"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MAILBOT_CONFIG", str(other))
+    assert load_config().service.name == "From env"
+    monkeypatch.delenv("MAILBOT_CONFIG")
+    assert load_config().service.name == "Local"
+
+
+def test_password_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IMAP_PW", "s3cret")
+    cfg = load_config(write(tmp_path, """
+[imap]
+host = "imap.example.net"
+username = "service"
+password_env = "IMAP_PW"
+"""))
+    assert cfg.imap[0].password == "s3cret"
+    assert cfg.imap[0].port == 993 and cfg.imap[0].security == "ssl"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[imap]\nusername = "x"\n', "imap.host"),
+        ('[imap]\nhost = "h"\nusername = "x"\nsecurity = "tls"\n', "imap.security"),
+        ('[imap]\nhost = "h"\nusername = "x"\nport = "993"\n', "imap.port"),
+        ('[imap]\nhost = "h"\nusername = "x"\npassword_env = "NOPE_NOT_SET"\n',
+         "imap.password_env"),
+        ('[smtp]\nhost = "h"\nfrom_address = "nobody"\n', "smtp.from_address"),
+        ('[staff]\ndomains = "itservice.example"\n', "staff.domains"),
+        ('[[customers]]\nname = "x"\n', "customers[0].domain"),
+        ('[[customers]]\ndomain = "a.example"\ncontract = "yes"\n', "customers[0].contract"),
+        ('[store]\nurl = "sqlite:///x.db"\nurll = 1\n', "store.urll"),
+        ('[limits]\nacks_per_hour = -1\n', "limits.acks_per_hour"),
+        ("[bogus]\n", "bogus"),
+    ],
+)
+def test_errors_name_key_and_file(tmp_path: Path, text: str, key: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert key in message
+    assert str(path) in message
+    assert "\n" not in message
+
+
+def test_syntax_error_is_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[imap\nhost=")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_explicit_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_customer_lookup_by_domain_and_host(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, """
+[[customers]]
+domain = "mueller-steuerberatung.example"
+name = "Müller"
+contract = true
+"""))
+    found = cfg.customer_for("k.mueller@mueller-steuerberatung.example")
+    assert found is not None and found.contract
+    assert cfg.customer_for("x@mueller-steuerberatung.example.evil.example") is None
+    host = cfg.customer_for_host("fs01.mueller-steuerberatung")
+    assert host is not None and host.name == "Müller"
