@@ -81,7 +81,7 @@ class Outgoing:
         now: datetime,
         in_reply_to: str = "",
         references: Sequence[str] = (),
-        auto_reply: bool = True,
+        auto_reply: bool | None = True,
         reply_to: str | None = None,
     ) -> Outbox:
         message_id = new_message_id(self.domain)

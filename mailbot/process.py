@@ -22,8 +22,9 @@ from mailbot.errors import ParseError
 from mailbot.judge import Judge, Judgement
 from mailbot.outgoing import Outgoing
 from mailbot.parse import ParseLimits, parse_message
-from mailbot.render import AckView, Renderer
-from mailbot.sla import Plan, plan, service_hours_lines
+from mailbot.render import AckView, Renderer, hours_lines
+from mailbot.sla import Plan, plan
+from mailbot.staff import StaffDesk
 from mailbot.store import Inbound, Message, Ticket, session_scope
 from mailbot.threads import ThreadMatch, match_thread
 from mailbot.tickets import next_number, record, thread_ids
@@ -62,6 +63,7 @@ class Processor:
         self.judge = judge or Judge(config)
         self.renderer = renderer or Renderer()
         self.outgoing = Outgoing(config)
+        self.desk = StaffDesk(config, self.outgoing, self.renderer, self.judge.calendar)
         self.limits = ParseLimits(
             max_bytes=config.limits.max_message_bytes,
             max_parts=config.limits.max_mime_parts,
@@ -197,9 +199,8 @@ class Processor:
                    inbound_id=row.id, detail="automated mail", reasons=j.automated_reasons)
             return Outcome(row.id, "processed", ticket.number)
         if j.staff_sender:
-            record(session, kind="staff_message", actor=j.mail.from_addr, ticket=ticket,
-                   inbound_id=row.id)
-            return Outcome(row.id, "processed", ticket.number)
+            queued = self.desk.handle_reply(session, ticket, j, row.id, now)
+            return Outcome(row.id, "processed", ticket.number, tuple(queued))
         changes = self._reread(session, ticket, j, row, now)
         queued: list[str] = []
         if changes:
@@ -348,8 +349,8 @@ class Processor:
             scheduled_for=p.scheduled_for,
             deadline=ticket.deadline,
             adjustments=p.adjustments,
-            service_hours=service_hours_lines(self.config.sla, lang, extended=False),
-            extended_hours=service_hours_lines(self.config.sla, lang, extended=True),
+            service_hours=hours_lines(self.config.sla.hours, lang),
+            extended_hours=hours_lines(self.config.sla.extended_hours, lang),
             hotline=self.config.service.hotline,
             service_name=self.config.service.name,
             kind="update" if changes else "new",
@@ -369,8 +370,7 @@ class Processor:
         return [out.kind]
 
     def _tell_staff(self, session: Session, ticket: Ticket, j: Judgement, now: datetime) -> list[str]:
-        # Filled in by the thread/technician work: announcements and on-call alerts.
-        return []
+        return self.desk.announce(session, ticket, j, now)
 
     def _alarm(self, session: Session, row: Inbound, j: Judgement, now: datetime) -> Outcome:
         assert row.id is not None and j.classification.alarm is not None

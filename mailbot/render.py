@@ -19,6 +19,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from mailbot import headers as hdr
+from mailbot.calendar import WeeklyHours
 
 _WEEKDAYS = {
     "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
@@ -28,6 +29,25 @@ _MONTHS_EN = (
     "January", "February", "March", "April", "May", "June", "July", "August", "September",
     "October", "November", "December",
 )
+
+
+_DAY_ABBR = {
+    "de": ("Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+
+
+def hours_lines(weekly: WeeklyHours, lang: str) -> tuple[HoursLine, ...]:
+    """``Mo–Fr  07:00–19:00`` lines from the configured opening hours."""
+    abbr = _DAY_ABBR.get(lang, _DAY_ABBR["de"])
+    lines = []
+    for group in weekly.groups():
+        days = abbr[group.first_day]
+        if group.last_day != group.first_day:
+            days += ("–" if group.last_day > group.first_day + 1 else ", ") + abbr[group.last_day]
+        hours = ", ".join(f"{r.start_text}–{r.end_text}" for r in group.ranges)
+        lines.append(HoursLine(days, hours))
+    return tuple(lines)
 
 
 def default_template_dir() -> Path:
@@ -176,7 +196,7 @@ def compose(
     message_id: str,
     in_reply_to: str = "",
     references: Sequence[str] = (),
-    auto_reply: bool = True,
+    auto_reply: bool | None = True,
     ticket_number: int | None = None,
     now: datetime,
     reply_to: str | None = None,
@@ -199,9 +219,11 @@ def compose(
         msg["References"] = " ".join(refs)
     if reply_to:
         msg["Reply-To"] = hdr.clean(reply_to, 320)
-    if auto_reply:
+    # True: an automatic answer (RFC 3834 auto-replied); False: a notice we generate;
+    # None: a person's words we pass on (a technician's reply), which may be answered.
+    if auto_reply is True:
         msg["Auto-Submitted"] = "auto-replied"
-    else:
+    elif auto_reply is False:
         msg["Auto-Submitted"] = "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"
     if ticket_number is not None:

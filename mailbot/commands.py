@@ -1,0 +1,71 @@
+"""Technicians' commands: one per line in the new text of their mail.
+
+``#prio kritisch|normal|niedrig`` (critical|normal|low), ``#status offen|wartend|erledigt``
+(open|waiting|solved), ``#übernehmen`` / ``#take``, ``#intern``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LINE = re.compile(r"^\s*#(\w[\w-]*)(?:[ \t]+(\S+))?\s*$", re.UNICODE)
+_PRIORITY = {
+    "kritisch": "critical", "critical": "critical", "hoch": "critical",
+    "normal": "normal", "mittel": "normal",
+    "niedrig": "low", "low": "low", "gering": "low",
+}
+_STATUS = {
+    "offen": "open", "open": "open",
+    "wartend": "waiting", "waiting": "waiting", "warten": "waiting",
+    "erledigt": "solved", "solved": "solved", "geschlossen": "solved", "closed": "solved",
+}
+_TAKE = frozenset({"übernehmen", "uebernehmen", "take"})
+_INTERNAL = frozenset({"intern", "internal"})
+
+
+@dataclass(frozen=True)
+class Command:
+    #: "priority" | "status" | "take" | "internal"
+    name: str
+    value: str = ""
+    line: str = ""
+
+
+@dataclass(frozen=True)
+class CommandScan:
+    commands: tuple[Command, ...]
+    #: what remains for the customer: the text without the command lines
+    text: str
+    #: lines that look like commands but are not understood
+    unknown: tuple[str, ...]
+
+    @property
+    def internal(self) -> bool:
+        return any(c.name == "internal" for c in self.commands)
+
+
+def scan(text: str) -> CommandScan:
+    commands: list[Command] = []
+    unknown: list[str] = []
+    kept: list[str] = []
+    for line in text.splitlines():
+        match = _LINE.match(line)
+        if not match:
+            kept.append(line)
+            continue
+        word, arg = match.group(1).lower(), (match.group(2) or "").lower()
+        if word == "prio" and arg in _PRIORITY:
+            commands.append(Command("priority", _PRIORITY[arg], line.strip()))
+        elif word == "status" and arg in _STATUS:
+            commands.append(Command("status", _STATUS[arg], line.strip()))
+        elif word in _TAKE and not arg:
+            commands.append(Command("take", "", line.strip()))
+        elif word in _INTERNAL and not arg:
+            commands.append(Command("internal", "", line.strip()))
+        elif word in ("prio", "status"):
+            unknown.append(line.strip())
+        else:
+            # "#3 im Flur" or a hashtag in prose is text, not a command
+            kept.append(line)
+    return CommandScan(tuple(commands), "\n".join(kept).strip("\n"), tuple(unknown))
