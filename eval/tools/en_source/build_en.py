@@ -196,7 +196,11 @@ def main():
     for p in sorted(src.glob("e[0-9][0-9][0-9].txt")):
         meta = parse_source(p)
         assert meta["id"] == p.stem, p
-        (out / (meta["id"] + ".eml")).write_bytes(build(meta))
+        try:
+            data = build(meta)
+        except Exception as exc:
+            raise SystemExit("%s: %s" % (p.name, exc))
+        (out / (meta["id"] + ".eml")).write_bytes(data)
         rows.append(labels(meta))
     with open(out / "labels.jsonl", "w", encoding="utf-8") as f:
         for r in rows:
