@@ -362,7 +362,12 @@ def _closed_days(value: Any, path: Path | str | None) -> frozenset[date]:
 
 @dataclass(frozen=True)
 class Plan:
-    """When a ticket is due, and why; see :func:`plan` for the rules."""
+    """When a ticket is due, and why; see :func:`plan` for the rules.
+
+    The instants are in the calendar's zone. Compare them with each other after
+    ``.astimezone(UTC)``: Python compares same-zone datetimes by wall clock, which
+    misorders the repeated hour of the autumn night.
+    """
 
     #: the promise: a technician reacts by then (aware, configured zone)
     due_at: datetime
@@ -407,6 +412,11 @@ def deadline_instant(deadline: date, calendar: BusinessCalendar, extended: bool)
     closing = calendar.closing_on(day, extended)
     assert closing is not None  # a service day has hours
     return closing
+
+
+def _utc(closing: datetime | None) -> datetime:
+    assert closing is not None  # only asked for service days, which have hours
+    return closing.astimezone(UTC)
 
 
 def plan(
@@ -454,8 +464,10 @@ def plan(
     settings = calendar.settings
     extended = contract and priority is Priority.CRITICAL
     target = settings.targets.minutes(priority, contract)
-    clock_starts = calendar.next_open(arrival, extended)
-    base = calendar.add_service_minutes(clock_starts, target, extended)
+    # Compare in UTC only: same-zone comparisons of aware datetimes ignore the
+    # offset, which orders the repeated autumn hour wrongly.
+    clock_starts = calendar.next_open(arrival, extended).astimezone(UTC)
+    base = calendar.add_service_minutes(clock_starts, target, extended).astimezone(UTC)
     due = base
     scheduled: date | None = None
     labels: list[str] = []
@@ -467,13 +479,11 @@ def plan(
 
     if planned_change and deadline is not None:
         scheduled = calendar.service_day_on_or_before(deadline - timedelta(days=1), extended)
-        close = calendar.closing_on(scheduled, extended)
-        assert close is not None  # a service day has hours
+        close = _utc(calendar.closing_on(scheduled, extended))
         if close <= clock_starts:
             # The clock starts in an open range, so its local day is a service day.
             scheduled = calendar.local_date(clock_starts)
-            close = calendar.closing_on(scheduled, extended)
-            assert close is not None
+            close = _utc(calendar.closing_on(scheduled, extended))
             labels.append(CHANGE_TOO_SOON)
         else:
             labels.append(SCHEDULED_BEFORE_CHANGE)
@@ -481,7 +491,7 @@ def plan(
             due = max(close, clock_starts)
             labels.append(PULLED_TO_SCHEDULE)
     elif deadline is not None:
-        by = deadline_instant(deadline, calendar, extended)
+        by = deadline_instant(deadline, calendar, extended).astimezone(UTC)
         if urgency is Urgency.URGENT:
             if by > clock_starts:
                 if by < base:
@@ -491,14 +501,13 @@ def plan(
                 labels.append(DEADLINE_PASSED)
                 quick = calendar.add_service_minutes(
                     clock_starts, settings.urgent_same_day_minutes, extended
-                )
+                ).astimezone(UTC)
                 if quick < base:
                     due = quick
                     labels.append(PULLED_SAME_DAY)
         elif urgency is Urgency.NOT_URGENT:
             window_day = calendar.service_day_on_or_before(deadline, extended)
-            window_end = calendar.closing_on(window_day, extended)
-            assert window_end is not None
+            window_end = _utc(calendar.closing_on(window_day, extended))
             if window_end <= clock_starts:
                 labels.append(DEADLINE_PASSED)
             elif window_end > base:
@@ -515,9 +524,9 @@ def plan(
         and calendar.is_on_call(arrival)
     )
     return Plan(
-        due_at=due,
-        base_due_at=base,
-        clock_starts=clock_starts,
+        due_at=due.astimezone(calendar.zone),
+        base_due_at=base.astimezone(calendar.zone),
+        clock_starts=clock_starts.astimezone(calendar.zone),
         extended_hours=extended,
         target_minutes=target,
         scheduled_for=scheduled,
