@@ -352,14 +352,20 @@ class BusinessCalendar:
         return self._local_date(require_aware(at, "at"))
 
     def is_on_call(self, at: datetime) -> bool:
-        """Inside the on-call hours (wall clock, holidays do not matter) with an address set."""
+        """Inside the on-call hours (local wall clock), with an on-call address set.
+
+        On public holidays and extra closed days Sunday's on-call hours apply as
+        well, since the office is shut as on a Sunday.
+        """
         if self.settings.oncall_address is None:
             return False
         local = require_aware(at, "at").astimezone(self.zone)
+        day = local.date()
+        ranges = self.settings.oncall_hours.on(day.weekday())
+        if day in self.settings.closed_days or self.holiday_name(day) is not None:
+            ranges += self.settings.oncall_hours.on(6)
         minute = local.hour * 60 + local.minute
-        return any(
-            r.start <= minute < r.end for r in self.settings.oncall_hours.on(local.weekday())
-        )
+        return any(r.start <= minute < r.end for r in ranges)
 
     # -- internals --------------------------------------------------------------
 

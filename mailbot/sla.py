@@ -122,7 +122,8 @@ class SlaSettings:
     """Everything the SLA clock needs; the defaults are those of triage.md.
 
     ``half_days`` are (month, day) pairs; ``closed_days`` are extra whole days off
-    (both calendars). ``oncall_hours`` are wall-clock ranges regardless of holidays.
+    (both calendars). ``oncall_hours`` are wall-clock ranges per weekday; on holidays
+    and closed days Sunday's on-call ranges apply too.
     """
 
     timezone: str = "Europe/Berlin"
