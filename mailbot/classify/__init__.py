@@ -1,0 +1,83 @@
+"""The triage classifier: subject + new text -> priority, urgency, deadline, planned change.
+
+Rules over pattern evidence (``models/patterns``), no trained model: every
+decision can be explained by the strings in ``Classification.reasons``.
+
+    clf = Classifier.load()
+    c = clf.classify(subject, new_text(body), sent_at)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from mailbot.classify._deadline import Deadline, find_deadline
+from mailbot.classify._decide import judge
+from mailbot.classify._evidence import gather, is_reply_subject
+from mailbot.classify._language import detect_language
+from mailbot.classify._monitoring import parse_alarm, state_priority
+from mailbot.classify._nlp import Pipelines, default_models_dir, load_pipelines
+from mailbot.classify._reasons import alarm_reason, deadline_reason, render
+from mailbot.triage import Classification, Language, Priority, Urgency
+
+__all__ = ["Classifier", "parse_alarm"]
+
+
+class Classifier:
+    """Holds the spaCy pipelines; load once per process, classify many times."""
+
+    def __init__(self, pipes: Pipelines) -> None:
+        self._pipes = pipes
+
+    @classmethod
+    def load(cls, models_dir: Path | None = None) -> Classifier:
+        return cls(load_pipelines(models_dir or default_models_dir()))
+
+    def classify(
+        self,
+        subject: str,
+        text: str,
+        sent_at: datetime,
+        *,
+        sender: str = "",
+        monitoring_sender: bool = False,
+    ) -> Classification:
+        """Judge one message. ``text`` is the body already passed through ``new_text``."""
+        language = detect_language(text, subject).language
+        alarm = parse_alarm(subject, text)
+        if alarm is not None:
+            priority = Priority(state_priority(alarm))
+            return Classification(
+                language=language,
+                priority=priority,
+                urgency=Urgency.NONE,
+                deadline=None,
+                planned_change=False,
+                reasons=(alarm_reason(alarm, language),),
+                category="monitoring",
+                resolved=alarm.recovery,
+                alarm=alarm,
+            )
+        reply = is_reply_subject(subject)
+        evidence = gather(self._pipes, language.value, subject, text)
+        verdict = judge(evidence, reply_subject=reply)
+        deadline: Deadline | None = find_deadline(
+            text if reply else f"{' '.join(subject.split())}\n{text}", sent_at
+        )
+        reasons = list(render(verdict.reasons, language))
+        if deadline is not None:
+            reasons.append(deadline_reason(deadline, language))
+        return Classification(
+            language=language,
+            priority=Priority(verdict.priority),
+            urgency=Urgency(verdict.urgency),
+            deadline=deadline.day if deadline else None,
+            planned_change=verdict.planned_change,
+            reasons=tuple(reasons),
+            category=verdict.category,
+            resolved=verdict.resolved,
+            alarm=None,
+        )
+
+

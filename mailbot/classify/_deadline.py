@@ -1,0 +1,274 @@
+"""Resolve the customer's deadline against the message date (Europe/Berlin).
+
+Only a stated day counts (triage.md): "bis Freitag", "by December 3rd",
+"innerhalb der nächsten 3 Tage", "Ende der Woche", or the day of a planned
+change ("fängt am 1.12. an"). Vague spans ("Anfang nächster Woche", "in den
+nächsten Tagen") and past days ("am Montag war der Server weg") give nothing.
+The caller passes only the new text, so quoted dates never reach this module.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+__all__ = ["Deadline", "find_deadline", "local_day"]
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+_MONTHS: dict[str, int] = {}
+for _num, _names in enumerate(
+    (
+        "januar jan january jänner",
+        "februar feb february",
+        "märz mär maerz mar march",
+        "april apr",
+        "mai may",
+        "juni jun june",
+        "juli jul july",
+        "august aug",
+        "september sep sept",
+        "oktober okt oct october",
+        "november nov",
+        "dezember dez dec december",
+    ),
+    start=1,
+):
+    for _name in _names.split():
+        _MONTHS[_name] = _num
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+
+_WEEKDAYS: dict[str, int] = {}
+for _num, _names in enumerate(
+    (
+        "montag monday",
+        "dienstag tuesday",
+        "mittwoch wednesday",
+        "donnerstag thursday",
+        "freitag friday",
+        "samstag sonnabend saturday",
+        "sonntag sunday",
+    )
+):
+    for _name in _names.split():
+        _WEEKDAYS[_name] = _num
+_WEEKDAY_RE = "|".join(_WEEKDAYS)
+
+_NUMBERS = {
+    "einem": 1, "einen": 1, "ein": 1, "eines": 1, "one": 1, "a": 1, "zwei": 2, "two": 2,
+    "drei": 3, "three": 3, "vier": 4, "four": 4, "fünf": 5, "five": 5, "sechs": 6, "six": 6,
+    "sieben": 7, "seven": 7, "acht": 8, "eight": 8, "neun": 9, "nine": 9, "zehn": 10, "ten": 10,
+    "vierzehn": 14, "fourteen": 14,
+}  # fmt: skip
+_NUMBER_RE = r"\d{1,2}|" + "|".join(_NUMBERS)
+
+# A day named by a date or a relative word.
+_DAY_EXPR = (
+    rf"(?P<dmy>\b(?P<d1>\d{{1,2}})\.\s?(?P<m1>\d{{1,2}})\.(?P<y1>(?:20)?\d{{2}}\b)?)"
+    rf"|(?P<dmon>\b(?P<d2>\d{{1,2}})(?:\.|st|nd|rd|th)?\s+(?:of\s+)?(?P<m2>{_MONTH_RE})\b\.?"
+    rf"(?:\s+(?P<y2>20\d{{2}}))?)"
+    rf"|(?P<mond>\b(?P<m3>{_MONTH_RE})\.?\s+(?:the\s+)?(?P<d3>\d{{1,2}})(?:st|nd|rd|th)?\b"
+    rf"(?:,?\s+(?P<y3>20\d{{2}}))?)"
+    rf"|(?P<nextweek_wd>\b(?:nächste|kommende)\s+woche\s+(?P<wd1>{_WEEKDAY_RE})\b"
+    rf"|\b(?P<wd2>{_WEEKDAY_RE})\s+(?:nächster|kommender|der\s+nächsten)\s+woche\b"
+    rf"|\b(?P<wd3>{_WEEKDAY_RE})\s+next\s+week\b)"
+    rf"|(?P<wd>\b(?:(?:nächsten|kommenden|diesen|next|this|coming)\s+)?(?P<wd0>{_WEEKDAY_RE})\b)"
+    r"|(?P<rel>\b(?:übermorgen|day after tomorrow|morgen|tomorrow|heute|today|tonight|"
+    r"end of (?:the )?day|eod|cob)\b)"
+)
+_EXPLICIT_PREP = r"(?:bis\s+(?:spätestens\s+)?(?:zum\s+|am\s+|zur\s+)?|spätestens\s+(?:bis\s+)?(?:zum\s+|am\s+)?|by\s+(?:the\s+)?|no later than\s+(?:the\s+)?|before\s+(?:the\s+)?|until\s+(?:the\s+)?|deadline\s*:?\s*|frist\s*:?\s*)"  # noqa: E501
+_SOFT_PREP = r"(?:am\s+|zum\s+|ab\s+(?:dem\s+)?|on\s+(?:the\s+)?|from\s+(?:the\s+)?|starting\s+(?:on\s+)?|für\s+)"  # noqa: E501
+
+_EXPLICIT = re.compile(rf"{_EXPLICIT_PREP}(?:{_DAY_EXPR})", re.IGNORECASE)
+_SOFT = re.compile(rf"{_SOFT_PREP}(?:{_DAY_EXPR})", re.IGNORECASE)
+_BARE_REL = re.compile(r"\b(übermorgen|morgen|tomorrow|heute|today)\b", re.IGNORECASE)
+_SPAN = re.compile(
+    rf"\b(?:innerhalb\s+(?:der\s+nächsten\s+|von\s+|)|in\s+(?:den\s+nächsten\s+)?|"
+    rf"within\s+(?:the\s+next\s+)?|in\s+the\s+next\s+)"
+    rf"(?P<n>{_NUMBER_RE})\s+(?P<unit>werktage[n]?|arbeitstage[n]?|business days|working days|"
+    r"tage[n]?|days?|wochen|woche|weeks?|stunden|hours)\b",
+    re.IGNORECASE,
+)
+_WEEK_END = re.compile(
+    r"\b(?:(?:bis\s+)?(?:zum\s+)?ende\s+(?P<de>der|dieser|diese|nächster|der\s+nächsten|kommender)\s+woche"
+    r"|(?:by\s+)?(?:the\s+)?end\s+of\s+(?P<en>the|this|next)\s+week"
+    r"|(?:bis\s+)?(?:zum\s+)?(?P<mde>monatsende|ende\s+des\s+monats|ende\s+dieses\s+monats)"
+    r"|(?:by\s+)?(?:the\s+)?(?P<men>end\s+of\s+(?:the|this)\s+month))\b",
+    re.IGNORECASE,
+)
+# Words that make a day in a sentence a need or the day of a change, not a mention.
+_NEED = re.compile(
+    r"\b(brauche[nt]?|benötige[nt]?|muss|müssen|musst|fertig|erledigt|bereit|einsatzbereit|"
+    r"soll(?:te)?|need(?:s|ed)?|must|required|have to|has to|ready|done|"
+    r"fängt|fangen|anfangen|beginnt|beginnen|startet|starten|anfängt|kommt|arbeitet|"
+    r"verlässt|aufhören|hört|letzter arbeitstag|scheidet|umzug|ziehen|zieht|umziehen|"
+    r"geliefert|liefert|lieferung|installier\w*|einricht\w*|eingerichtet|"
+    r"starts?|starting|joins?|joining|leaves|leaving|last day|moves?|moving|delivered|"
+    r"install\w*|set up|setup|raus)\b",
+    re.IGNORECASE,
+)
+_PAST = re.compile(
+    r"\b(war|waren|gewesen|hatte[n]?|ging|gingen|seit|gestern|vorgestern|letzte[nm]?|"
+    r"vergangene[nm]?|was|were|had|happened|since|yesterday|last|ago)\b",
+    re.IGNORECASE,
+)
+_ABSENT = re.compile(
+    r"\b(urlaub|nicht im büro|nicht da|abwesend|krank|i'?m off|i am off|out of (?:the )?office|"
+    r"on leave|on holiday|on vacation|away)\b",
+    re.IGNORECASE,
+)
+_VAGUE_BEFORE = re.compile(r"(anfang|mitte|early|mid|beginning of|start of)\s*$", re.IGNORECASE)
+# "Montag bis Freitag erreichbar" is a range of days, not a deadline.
+_RANGE_BEFORE = re.compile(rf"(\b({_WEEKDAY_RE}|mo|di|mi|do|fr|sa)|\d\.)\s*$", re.IGNORECASE)
+_FAREWELL = re.compile(r"^\W*(bis|see you)\s+(morgen|tomorrow|dann|bald)\W*$", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<!\d)(?<!\b[a-zA-Z])[.!?]+\s+|\n+")
+
+
+@dataclass(frozen=True)
+class Deadline:
+    day: date
+    #: the words that stated it, for the reasons
+    phrase: str
+    #: "explicit" (bis/by, spans) or "change" (the day of a planned change or a need)
+    kind: str
+
+
+def local_day(sent_at: datetime) -> date:
+    if sent_at.tzinfo is None:
+        return sent_at.replace(tzinfo=BERLIN).date()
+    return sent_at.astimezone(BERLIN).date()
+
+
+def _next_weekday(base: date, weekday: int, *, strictly_after: bool = True) -> date:
+    delta = (weekday - base.weekday()) % 7
+    if delta == 0 and strictly_after:
+        delta = 7
+    return base + timedelta(days=delta)
+
+
+def _on_or_after(base: date, month: int, day: int, year: int | None) -> date | None:
+    try:
+        if year is not None:
+            return date(year if year > 99 else 2000 + year, month, day)
+        candidate = date(base.year, month, day)
+        if candidate < base:
+            candidate = date(base.year + 1, month, day)
+        return candidate
+    except ValueError:
+        return None
+
+
+def _resolve(m: re.Match[str], base: date) -> date | None:
+    g = m.groupdict()
+    if g["dmy"]:
+        return _on_or_after(base, int(g["m1"]), int(g["d1"]), int(g["y1"]) if g["y1"] else None)
+    if g["dmon"]:
+        return _on_or_after(
+            base, _MONTHS[g["m2"].lower()], int(g["d2"]), int(g["y2"]) if g["y2"] else None
+        )
+    if g["mond"]:
+        return _on_or_after(
+            base, _MONTHS[g["m3"].lower()], int(g["d3"]), int(g["y3"]) if g["y3"] else None
+        )
+    if g["nextweek_wd"]:
+        wd = _WEEKDAYS[(g["wd1"] or g["wd2"] or g["wd3"]).lower()]
+        monday_next = base - timedelta(days=base.weekday()) + timedelta(days=7)
+        return monday_next + timedelta(days=wd)
+    if g["wd"]:
+        return _next_weekday(base, _WEEKDAYS[g["wd0"].lower()])
+    if g["rel"]:
+        word = g["rel"].lower()
+        if word in ("übermorgen", "day after tomorrow"):
+            return base + timedelta(days=2)
+        if word in ("morgen", "tomorrow"):
+            return base + timedelta(days=1)
+        return base
+    return None
+
+
+def _add_business_days(base: date, n: int) -> date:
+    day = base
+    while n > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            n -= 1
+    return day
+
+
+def _span(m: re.Match[str], base: date) -> date:
+    raw = m.group("n").lower()
+    n = int(raw) if raw.isdigit() else _NUMBERS[raw]
+    unit = m.group("unit").lower()
+    if unit.startswith(("werk", "arbeit", "business", "working")):
+        return _add_business_days(base, n)
+    if unit.startswith(("woche", "week")):
+        return base + timedelta(days=7 * n)
+    if unit.startswith(("stunde", "hour")):
+        return base + timedelta(days=max(1, round(n / 24)))
+    return base + timedelta(days=n)
+
+
+def _week_end(m: re.Match[str], base: date) -> date:
+    if m.group("mde") or m.group("men"):
+        first_next = date(base.year + base.month // 12, base.month % 12 + 1, 1)
+        return first_next - timedelta(days=1)
+    which = (m.group("de") or m.group("en") or "").lower()
+    friday = base - timedelta(days=base.weekday()) + timedelta(days=4)
+    if "nächst" in which or "kommend" in which or which == "next":
+        friday += timedelta(days=7)
+    elif friday < base:
+        friday += timedelta(days=7)
+    return friday
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
+
+
+def _vague(sentence: str, start: int) -> bool:
+    return _VAGUE_BEFORE.search(sentence[max(0, start - 15) : start]) is not None
+
+
+def find_deadline(text: str, sent_at: datetime) -> Deadline | None:
+    """The day the customer needs the matter done by, or None."""
+    base = local_day(sent_at)
+    explicit: list[Deadline] = []
+    change: list[Deadline] = []
+    for sentence in _sentences(text):
+        if _ABSENT.search(sentence):
+            continue
+        past = _PAST.search(sentence) is not None
+        need = _NEED.search(sentence) is not None
+        for m in _SPAN.finditer(sentence):
+            explicit.append(Deadline(_span(m, base), m.group(0), "explicit"))
+        for m in _WEEK_END.finditer(sentence):
+            explicit.append(Deadline(_week_end(m, base), m.group(0), "explicit"))
+        taken: list[tuple[int, int]] = []
+        for m in _EXPLICIT.finditer(sentence):
+            day = _resolve(m, base)
+            if _RANGE_BEFORE.search(sentence[: m.start()]) or _FAREWELL.match(sentence):
+                continue
+            if day is not None and day >= base and not _vague(sentence, m.start()):
+                explicit.append(Deadline(day, m.group(0), "explicit"))
+                taken.append(m.span())
+        if not need or past:
+            continue
+        for m in _SOFT.finditer(sentence):
+            day = _resolve(m, base)
+            if day is not None and day >= base and not _vague(sentence, m.start()):
+                change.append(Deadline(day, m.group(0), "change"))
+                taken.append(m.span())
+        for m in _BARE_REL.finditer(sentence):
+            if any(a <= m.start() < b for a, b in taken):
+                continue
+            if re.search(r"guten\s*$|good\s*$", sentence[: m.start()], re.IGNORECASE):
+                continue
+            day = _resolve(re.match(_DAY_EXPR, m.group(0).lower(), re.IGNORECASE) or m, base)
+            if day is not None:
+                change.append(Deadline(day, m.group(0), "change"))
+    for found in (explicit, change):
+        if found:
+            return min(found, key=lambda d: d.day)
+    return None

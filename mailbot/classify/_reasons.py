@@ -1,0 +1,58 @@
+"""Short evidence strings in the language of the message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mailbot.classify._deadline import Deadline
+from mailbot.triage import Alarm, Language
+
+__all__ = ["alarm_reason", "deadline_reason", "render"]
+
+_TEMPLATES: dict[str, dict[Language, str]] = {
+    "outage": {Language.DE: "{} ausgefallen", Language.EN: "{} down"},
+    "scope_all": {Language.DE: "betrifft alle ({})", Language.EN: "affects everyone ({})"},
+    "security": {Language.DE: "Sicherheitsvorfall: {}", Language.EN: "security incident: {}"},
+    "security_single": {
+        Language.DE: "Sicherheitsproblem an einem Gerät: {}",
+        Language.EN: "security problem on one device: {}",
+    },
+    "printer": {Language.DE: "Drucker gestört: {}", Language.EN: "printer fault: {}"},
+    "degradation": {
+        Language.DE: "{} beeinträchtigt, nicht ausgefallen",
+        Language.EN: "{} degraded, not down",
+    },
+    "single": {Language.DE: "einzelner Arbeitsplatz: {}", Language.EN: "single workplace: {}"},
+    "resolved": {Language.DE: "Kunde: erledigt ({})", Language.EN: "customer: resolved ({})"},
+    "planned": {Language.DE: "geplante Änderung: {}", Language.EN: "planned change: {}"},
+    "question": {Language.DE: "Anfrage: {}", Language.EN: "request: {}"},
+    "past": {
+        Language.DE: "vergangene Störung, läuft wieder: {}",
+        Language.EN: "past incident, working again: {}",
+    },
+    "automated": {
+        Language.DE: "automatische Nachricht: {}",
+        Language.EN: "automated message: {}",
+    },
+    "urgent": {Language.DE: "Kunde: dringend ({})", Language.EN: "customer: urgent ({})"},
+    "not_urgent": {
+        Language.DE: "Kunde: nicht dringend ({})",
+        Language.EN: "customer: not urgent ({})",
+    },
+}
+
+
+def render(reasons: Iterable[tuple[str, str]], language: Language) -> tuple[str, ...]:
+    return tuple(_TEMPLATES[key][language].format(words.strip()) for key, words in reasons)
+
+
+def deadline_reason(deadline: Deadline, language: Language) -> str:
+    if language is Language.DE:
+        return f"Frist: {deadline.phrase} ({deadline.day:%d.%m.%Y})"
+    return f"deadline: {deadline.phrase} ({deadline.day.isoformat()})"
+
+
+def alarm_reason(alarm: Alarm, language: Language) -> str:
+    if language is Language.DE:
+        return f"Monitoring ({alarm.system}): {alarm.host}/{alarm.service} ist {alarm.state.upper()}"
+    return f"monitoring ({alarm.system}): {alarm.host}/{alarm.service} is {alarm.state.upper()}"
