@@ -39,7 +39,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")
 
 _state: dict[str, Path | None] = {"config": None}
 err = Console(stderr=True)
-out = Console(soft_wrap=True)
+# Piped output (less, grep, a log) gets wide tables instead of 80 columns of wrapping.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 
 
 @app.callback()
@@ -200,7 +201,7 @@ def ticket(number: int, as_json: JsonOpt = False, config: ConfigOpt = None) -> N
             print(json.dumps(data, ensure_ascii=False, indent=1))
             return
         out.print(
-            f"[bold]#{data['number']}[/bold] {data['subject']}\n"
+            f"#{data['number']} {data['subject']}\n"
             f"customer {data['customer_address']} (contract: {data['contract']}), "
             f"status {data['status']}, priority {data['priority']}, urgency {data['urgency']}, "
             f"deadline {data['deadline']}, due {rt.local(data['due_at'])}",

@@ -173,7 +173,8 @@ class Processor:
             category=c.category,
             language=c.language.value,
             arrived_at=min(j.sent_at, row.received_at),
-            due_at=self._plan_for(j, row).due_at,
+            # Automated mail is kept as a ticket but nobody was promised anything.
+            due_at=None if j.automated else self._plan_for(j, row).due_at,
             linked_ticket_id=match.forwarded_from.id if match.forwarded_from else None,
             created_at=now,
             updated_at=now,

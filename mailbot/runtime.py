@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
@@ -187,4 +188,4 @@ class Runtime:
         moment = datetime.fromisoformat(value)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(self.processor.judge.calendar.zone).strftime("%a %d.%m. %H:%M")
+        return moment.astimezone(ZoneInfo(self.config.sla.timezone)).strftime("%a %d.%m. %H:%M")
