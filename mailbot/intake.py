@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -48,6 +49,7 @@ def store_raw(
     mailbox: str = "ingest",
     uidvalidity: int | None = None,
     uid: int | None = None,
+    received_at: datetime | None = None,
 ) -> tuple[Inbound, bool]:
     """Insert the message unless it is already stored; returns (row, created).
 
@@ -80,6 +82,8 @@ def store_raw(
         raw=raw,
         size=len(raw),
     )
+    if received_at is not None:
+        row.received_at = received_at
     # A concurrent worker may insert the same mail between our check and insert;
     # the unique constraints decide, and the loser takes the winner's row.
     try:

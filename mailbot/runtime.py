@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -18,9 +18,12 @@ from sqlmodel import Session, select
 
 from mailbot.config import Config
 from mailbot.intake import store_raw
-from mailbot.process import Outcome, Processor
 from mailbot.store import Customer, Inbound, open_store, session_scope
 from mailbot.views import TicketRow, quarantine_list, ticket_detail, work_list
+
+if TYPE_CHECKING:
+    from mailbot.classify import Classifier
+    from mailbot.process import Outcome, Processor
 
 log = logging.getLogger(__name__)
 
@@ -37,24 +40,38 @@ class DrainSummary:
 
 
 class Runtime:
-    def __init__(self, config: Config, engine: Engine) -> None:
+    def __init__(
+        self, config: Config, engine: Engine, clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.config = config
         self.engine = engine
+        #: the time source for arrival and processing; tests fix it
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._processor: Processor | None = None
 
     @classmethod
-    def open(cls, config: Config) -> Runtime:
+    def open(cls, config: Config, clock: Callable[[], datetime] | None = None) -> Runtime:
         engine = open_store(config.store_url)
-        runtime = cls(config, engine)
+        runtime = cls(config, engine, clock)
         runtime._sync_customers()
         return runtime
 
     @property
     def processor(self) -> Processor:
+        from mailbot.process import Processor
+
         # Loading the classifier costs a second or two: only commands that process pay it.
         if self._processor is None:
             self._processor = Processor(self.config, self.engine)
         return self._processor
+
+    def use_classifier(self, classifier: Classifier) -> None:
+        """Share an already loaded classifier (tests, several runtimes in one process)."""
+        from mailbot.judge import Judge
+
+        from mailbot.process import Processor
+
+        self._processor = Processor(self.config, self.engine, Judge(self.config, classifier))
 
     def _sync_customers(self) -> None:
         with session_scope(self.engine) as session:
@@ -70,7 +87,9 @@ class Runtime:
         stored = 0
         for raw in raws:
             with session_scope(self.engine) as session:
-                _, created = store_raw(session, raw, mailbox="ingest")
+                _, created = store_raw(
+                    session, raw, mailbox="ingest", received_at=self.clock()
+                )
                 stored += created
         return stored
 
@@ -91,7 +110,7 @@ class Runtime:
     def drain(self, progress: bool = False) -> DrainSummary:
         """Process everything pending, then send what is due."""
         with self._progress(progress) as tick:
-            report = self.processor.process_pending(progress=tick)
+            report = self.processor.process_pending(progress=tick, now=self.clock)
         self._escalate()
         sent, failed = self.send_due()
         return DrainSummary(report.processed, report.quarantined, sent, failed)
@@ -99,7 +118,7 @@ class Runtime:
     def _escalate(self) -> None:
         from mailbot.escalate import remind_overdue
 
-        remind_overdue(self.config, self.engine, self.processor.renderer)
+        remind_overdue(self.config, self.engine, self.processor.renderer, now=self.clock())
 
     @contextmanager
     def _progress(self, show: bool) -> Iterator[Any]:

@@ -1,0 +1,133 @@
+"""Building realistic test mail and reading what mailbot queued."""
+
+from __future__ import annotations
+
+import email
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from mailbot.classify import Classifier
+from mailbot.config import Config, load_config
+from mailbot.store import Event, Outbox, Ticket
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+CONFIG = """
+[service]
+name = "IT-Service Test"
+address = "service@itservice.example"
+
+[store]
+url = "sqlite:///mailbot.db"
+
+[staff]
+domains = ["itservice.example"]
+notify = "technik@itservice.example"
+authserv_id = "mx.itservice.example"
+
+[monitoring]
+senders = ["monitoring@itservice.example"]
+
+[[customers]]
+domain = "mueller-steuerberatung.example"
+name = "Müller Steuerberatung"
+contract = true
+
+[[customers]]
+domain = "praxis-weber.example"
+name = "Praxis Weber"
+contract = true
+"""
+
+
+@lru_cache(maxsize=1)
+def shared_classifier() -> Classifier:
+    """The spaCy pipelines take a second or two to load: once per test session."""
+    return Classifier.load()
+
+
+def write_config(folder: Path, extra: str = "") -> Config:
+    path = folder / "mailbot.toml"
+    path.write_text(CONFIG + extra, encoding="utf-8")
+    return load_config(path)
+
+
+def make_mail(
+    sender: str,
+    subject: str,
+    body: str,
+    *,
+    when: datetime | None = None,
+    headers: dict[str, str] | None = None,
+    msgid: str | None = None,
+    to: str = "service@itservice.example",
+) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(when or datetime(2026, 11, 24, 9, 30, tzinfo=BERLIN))
+    msg["Message-ID"] = msgid or make_msgid(domain=sender.rpartition("@")[2].strip(">"))
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    msg.set_content(body)
+    return msg.as_bytes()
+
+
+@dataclass(frozen=True)
+class Sent:
+    kind: str
+    to: list[str]
+    message: EmailMessage
+    message_id: str
+
+    @property
+    def text(self) -> str:
+        part = self.message.get_body(("plain",))
+        assert part is not None
+        return str(part.get_content())
+
+    @property
+    def html(self) -> str:
+        part = self.message.get_body(("html",))
+        assert part is not None
+        return str(part.get_content())
+
+
+def outbox(session: Session, kind: str | None = None) -> list[Sent]:
+    query = select(Outbox).order_by(col(Outbox.id))
+    if kind:
+        query = query.where(Outbox.kind == kind)
+    rows = session.exec(query).all()
+    return [
+        Sent(
+            r.kind,
+            json.loads(r.recipients),
+            email.message_from_bytes(r.raw, policy=policy.default),  # type: ignore[arg-type]
+            r.message_id,
+        )
+        for r in rows
+    ]
+
+
+def tickets(session: Session) -> list[Ticket]:
+    return list(session.exec(select(Ticket).order_by(col(Ticket.number))).all())
+
+
+def events(session: Session, kind: str) -> list[Event]:
+    return list(session.exec(select(Event).where(Event.kind == kind)).all())
+
+
+def first(items: list[Any]) -> Any:
+    assert items, "expected at least one"
+    return items[0]
