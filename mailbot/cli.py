@@ -269,6 +269,34 @@ def quarantine_retry(
 
 
 @app.command()
+def status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Health for people and monitoring: last fetch and send, outbox, quarantine.
+
+    Exits 1 when fetching has failed for longer than ``[limits] fetch_stale_after``.
+    """
+    with _friendly():
+        rt = _runtime(_config(config))
+        health = rt.health()
+        if as_json:
+            from dataclasses import asdict
+
+            print(json.dumps(asdict(health), ensure_ascii=False, indent=1))
+        else:
+            for box in health.mailboxes:
+                out.print(f"mailbox {box.mailbox}: last fetch {box.last_fetch_ok_at or 'never'}"
+                          + (f", last error {box.last_error_at}: {box.last_error}"
+                             if box.last_error else ""), markup=False)
+            out.print(f"last send: {health.last_send_ok_at or 'never'}", markup=False)
+            out.print(f"outbox: {health.outbox_queued} queued, {health.outbox_failed} failed; "
+                      f"quarantine: {health.quarantined}; unprocessed: {health.unprocessed}",
+                      markup=False)
+            for problem in health.problems:
+                out.print(f"PROBLEM: {problem}", markup=False)
+        if health.problems:
+            raise typer.Exit(1)
+
+
+@app.command()
 def evaluate(
     path: Annotated[Path, typer.Argument(help="folder with labels.jsonl and <id>.eml files")],
     as_json: JsonOpt = False,

@@ -19,7 +19,14 @@ from sqlmodel import Session, select
 from mailbot.config import Config
 from mailbot.intake import store_raw
 from mailbot.store import Customer, Inbound, open_store, session_scope
-from mailbot.views import TicketRow, quarantine_list, ticket_detail, work_list
+from mailbot.views import (
+    Health,
+    TicketRow,
+    health,
+    quarantine_list,
+    ticket_detail,
+    work_list,
+)
 
 if TYPE_CHECKING:
     from mailbot.classify import Classifier
@@ -195,6 +202,13 @@ class Runtime:
     def quarantine(self) -> list[dict[str, Any]]:
         with Session(self.engine) as session:
             return quarantine_list(session)
+
+    def health(self) -> Health:
+        with Session(self.engine) as session:
+            return health(
+                session, [b.name for b in self.config.imap],
+                self.config.limits.fetch_stale_after, self.clock(),
+            )
 
     def inbound(self, inbound_id: int) -> Inbound | None:
         with Session(self.engine, expire_on_commit=False) as session:

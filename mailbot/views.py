@@ -125,3 +125,62 @@ def quarantine_list(session: Session) -> list[dict[str, Any]]:
 
 def as_dicts(rows: list[TicketRow]) -> list[dict[str, Any]]:
     return [asdict(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class MailboxHealth:
+    mailbox: str
+    last_fetch_ok_at: str | None
+    last_error: str
+    last_error_at: str | None
+
+
+@dataclass(frozen=True)
+class Health:
+    mailboxes: list[MailboxHealth]
+    last_send_ok_at: str | None
+    outbox_queued: int
+    outbox_failed: int
+    quarantined: int
+    unprocessed: int
+    #: empty when healthy; otherwise why a monitoring system should alarm
+    problems: list[str]
+
+
+def health(
+    session: Session, mailbox_names: list[str], stale_after_seconds: float, now: datetime
+) -> Health:
+    from mailbot.store import MailboxState, Outbox, Setting
+
+    def count(query: Any) -> int:
+        return int(session.exec(query).one())
+
+    boxes: list[MailboxHealth] = []
+    problems: list[str] = []
+    states = {s.mailbox: s for s in session.exec(select(MailboxState)).all()}
+    for name in mailbox_names:
+        state = states.get(name)
+        ok = state.last_fetch_ok_at if state else None
+        boxes.append(MailboxHealth(name, _iso(ok), state.last_error if state else "",
+                                   _iso(state.last_error_at) if state else None))
+        if ok is None:
+            problems.append(f"{name}: no successful fetch yet")
+        elif (now - ok).total_seconds() > stale_after_seconds:
+            minutes = int((now - ok).total_seconds() // 60)
+            detail = f" (last error: {state.last_error})" if state and state.last_error else ""
+            problems.append(f"{name}: no successful fetch for {minutes} minutes{detail}")
+    sent = session.get(Setting, "last_send_ok_at")
+    result = Health(
+        mailboxes=boxes,
+        last_send_ok_at=sent.value if sent else None,
+        outbox_queued=count(select(func.count()).select_from(Outbox)
+                            .where(Outbox.status == "queued")),
+        outbox_failed=count(select(func.count()).select_from(Outbox)
+                            .where(Outbox.status == "failed")),
+        quarantined=count(select(func.count()).select_from(Inbound)
+                          .where(Inbound.status == "quarantined")),
+        unprocessed=count(select(func.count()).select_from(Inbound)
+                          .where(Inbound.status == "new")),
+        problems=problems,
+    )
+    return result

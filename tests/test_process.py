@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from mailbot.runtime import Runtime
 from mailbot.store import Inbound
@@ -284,7 +284,7 @@ def test_broken_mail_is_quarantined_and_the_next_goes_on(desk: Runtime) -> None:
     report = desk.processor.process_pending(now=desk.clock)
     assert report.quarantined >= 1
     with session(desk) as s:
-        rows = s.query(Inbound).all()
+        rows = list(s.exec(select(Inbound)).all())
         assert all(r.status in ("processed", "quarantined") for r in rows)
         quarantined = [r for r in rows if r.status == "quarantined"]
         assert any("too large" in r.error for r in quarantined)
