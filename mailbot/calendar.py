@@ -5,9 +5,10 @@ An instant is *open* when its local wall-clock time lies inside a range of its
 local day (ranges are half-open: 07:00-19:00 is open at 07:00, closed at 19:00).
 Service time is real elapsed time inside open ranges, so on daylight-saving
 nights a range that spans the jump is one hour shorter (spring) or longer
-(autumn) than its wall-clock width, exactly as a technician's clock runs.
+(autumn) than its wall-clock width, exactly as a technician's clock runs; a
+range inside the repeated autumn hour is open twice.
 
-All arithmetic happens on UTC instants built once per local day from the wall
+All arithmetic happens on UTC intervals built once per local day from the wall
 clock ranges, so the DST rules of ``zoneinfo`` are applied in one place.
 """
 
@@ -130,7 +131,7 @@ class WeeklyHours:
         return cls(((),) * 7)
 
     @classmethod
-    def of(cls, ranges: Mapping[str, str]) -> WeeklyHours:
+    def of(cls, ranges: Mapping[str, str | list[str]]) -> WeeklyHours:
         """``WeeklyHours.of({"mon-fri": "07:00-19:00"})``: the TOML shape, without errors' key."""
         return cls.from_toml(dict(ranges), "hours", None)
 
@@ -376,36 +377,72 @@ class BusinessCalendar:
         key = (day, extended)
         cached = self._intervals.get(key)
         if cached is None:
-            cached = tuple(
-                (s, e)
-                for s, e in (
-                    # fold=0 starts a range at the first occurrence of a repeated
-                    # autumn hour, fold=1 ends it at the last, so the range covers both.
-                    (self._instant(day, r.start, 0), self._instant(day, r.end, 1))
-                    for r in self.hours_on(day, extended)
-                )
-                if s < e  # a range lying wholly in the spring gap has no real time
-            )
+            cached = self._real_intervals(day, self.hours_on(day, extended))
             self._intervals[key] = cached
         return cached
 
-    def _instant(self, day: date, minute: int, fold: int) -> datetime:
-        """The UTC instant the local wall clock of ``day`` reaches ``minute``."""
-        naive = datetime.combine(day, time()) + timedelta(minutes=minute)
-        instant = naive.replace(tzinfo=self.zone, fold=fold).astimezone(UTC)
+    def _real_intervals(self, day: date, ranges: tuple[TimeRange, ...]) -> tuple[Interval, ...]:
+        """The UTC instants of ``day`` whose wall clock lies in ``ranges``.
+
+        The day splits at a DST change into pieces of constant UTC offset; in each
+        the wall clock is monotone, so a range maps to at most one interval per
+        piece. Hence a range in the repeated autumn hour happens twice, and one in
+        the skipped spring hour not at all, as a wall clock on the office wall shows.
+        """
+        if not ranges:
+            return ()
+        midnight = datetime.combine(day, time())
+        pieces: list[Interval] = []
+        for piece_start, piece_end, offset in self._constant_offset_pieces(day):
+            for r in ranges:
+                start = (midnight + timedelta(minutes=r.start) - offset).replace(tzinfo=UTC)
+                end = (midnight + timedelta(minutes=r.end) - offset).replace(tzinfo=UTC)
+                start, end = max(start, piece_start), min(end, piece_end)
+                if start < end:
+                    pieces.append((start, end))
+        merged: list[Interval] = []
+        for start, end in sorted(pieces):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((start, end))
+        return tuple(merged)
+
+    def _constant_offset_pieces(self, day: date) -> list[tuple[datetime, datetime, timedelta]]:
+        # Assumes at most one offset change per local day, true of every real zone today.
+        start, end = self._day_start(day), self._day_start(day + timedelta(days=1))
+        first, last = self._offset(start), self._offset(end - timedelta(seconds=1))
+        if first == last:
+            return [(start, end, first)]
+        jump = self._jump(start, end - timedelta(seconds=1))
+        return [(start, jump, first), (jump, end, last)]
+
+    def _day_start(self, day: date) -> datetime:
+        """The first UTC instant whose local date is ``day``."""
+        naive = datetime.combine(day, time())
+        instant = naive.replace(tzinfo=self.zone, fold=0).astimezone(UTC)
         if instant.astimezone(self.zone).replace(tzinfo=None) == naive:
             return instant
-        # The wall time was skipped by a spring-forward jump: the clock "reaches"
-        # it at the jump itself. fold=1 resolves a skipped time to an instant just
-        # before the jump, fold=0 to one just after; bisect for the jump.
-        lo = naive.replace(tzinfo=self.zone, fold=1).astimezone(UTC)
-        hi = naive.replace(tzinfo=self.zone, fold=0).astimezone(UTC)
-        before = lo.astimezone(self.zone).utcoffset()
-        low, high = 0, int((hi - lo).total_seconds())
+        # Midnight skipped by a jump (zones that change at 00:00): the day starts at the jump.
+        # For a skipped time fold=1 gives an instant before the jump, fold=0 one after.
+        return self._jump(
+            naive.replace(tzinfo=self.zone, fold=1).astimezone(UTC),
+            naive.replace(tzinfo=self.zone, fold=0).astimezone(UTC),
+        )
+
+    def _offset(self, instant: datetime) -> timedelta:
+        offset = instant.astimezone(self.zone).utcoffset()
+        assert offset is not None  # ZoneInfo always knows its offset
+        return offset
+
+    def _jump(self, before: datetime, after: datetime) -> datetime:
+        """The first instant with ``after``'s UTC offset; ``before`` has another one."""
+        old = self._offset(before)
+        low, high = 0, int((after - before).total_seconds())
         while high - low > 1:
             mid = (low + high) // 2
-            if (lo + timedelta(seconds=mid)).astimezone(self.zone).utcoffset() == before:
+            if self._offset(before + timedelta(seconds=mid)) == old:
                 low = mid
             else:
                 high = mid
-        return lo + timedelta(seconds=high)
+        return before + timedelta(seconds=high)

@@ -211,15 +211,31 @@ def test_ranges_in_the_repeated_autumn_hour() -> None:
     cal = BusinessCalendar(
         SlaSettings(hours=WeeklyHours.of({"mon-fri": "07:00-19:00", "sun": "02:15-02:45"}))
     )
-    # 02:15-02:45 happens twice; the range runs from the first 02:15 to the second 02:45.
+    # The wall clock shows 02:15-02:45 twice, so the range is open twice: 60 minutes.
+    assert cal.service_minutes_between(at(2026, 10, 25), at(2026, 10, 26), False) == 60
     # (Compared in UTC: Python never calls an ambiguous local time equal to another zone's.)
     opening = cal.opening_on(date(2026, 10, 25), False)
     closing = cal.closing_on(date(2026, 10, 25), False)
     assert opening is not None and closing is not None
     assert opening.astimezone(UTC) == datetime(2026, 10, 25, 0, 15, tzinfo=UTC)
     assert closing.astimezone(UTC) == datetime(2026, 10, 25, 1, 45, tzinfo=UTC)
-    assert cal.is_open(at(2026, 10, 25, 2, 50, fold=0), False)  # between the two passes
-    assert not cal.is_open(at(2026, 10, 25, 2, 50, fold=1), False)
+    assert cal.is_open(at(2026, 10, 25, 2, 40, fold=0), False)
+    assert not cal.is_open(at(2026, 10, 25, 2, 50, fold=0), False)  # between the two passes
+    assert cal.is_open(at(2026, 10, 25, 2, 40, fold=1), False)
+    # 30 minutes from the first 02:15 end at the first 02:45; one more minute is the second 02:16
+    due = cal.add_service_minutes(at(2026, 10, 25, 2, 15, fold=0), 31, False)
+    assert due.astimezone(UTC) == datetime(2026, 10, 25, 1, 16, tzinfo=UTC)
+
+
+def test_range_ending_in_the_repeated_autumn_hour() -> None:
+    cal = BusinessCalendar(
+        SlaSettings(hours=WeeklyHours.of({"mon-fri": "07:00-19:00", "sun": "01:00-02:30"}))
+    )
+    # 01:00-02:30 CEST (90 min), closed 02:30-02:00 until the clock is set back,
+    # then 02:00-02:30 CET again (30 min).
+    assert cal.service_minutes_between(at(2026, 10, 25), at(2026, 10, 26), False) == 120
+    assert not cal.is_open(datetime(2026, 10, 25, 0, 45, tzinfo=UTC), False)  # 02:45 CEST
+    assert cal.is_open(datetime(2026, 10, 25, 1, 15, tzinfo=UTC), False)  # 02:15 CET
 
 
 def test_default_hours_across_dst_keep_local_wall_clock(cal: BusinessCalendar) -> None:
