@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from mailbot import headers as hdr
@@ -31,6 +32,9 @@ from mailbot.tickets import next_number, record, thread_ids
 from mailbot.triage import Priority, Urgency
 
 log = logging.getLogger(__name__)
+
+#: how often a transaction that lost a unique-constraint race is tried again
+_RACE_RETRIES = 4
 
 
 @dataclass(frozen=True)
@@ -99,33 +103,55 @@ class Processor:
         return report
 
     def process_one(self, inbound_id: int, now: datetime | None = None) -> Outcome:
+        """Process one inbound row exactly once, or quarantine it with the reason.
+
+        Store trouble (locked, unreachable) is not the message's fault: it propagates,
+        the row stays "new" and is tried again. A unique-constraint race with another
+        worker (two tickets numbered alike) is retried a few times before anything else.
+        """
         now = now or datetime.now(UTC)
-        try:
-            with session_scope(self.engine) as session:
-                row = session.get(Inbound, inbound_id)
-                if row is None or row.status != "new":
-                    return Outcome(inbound_id, "skipped")
-                outcome = self._handle(session, row, now)
-                row.status = "processed"
-                row.processed_at = now
-                row.attempts += 1
-                row.error = ""
-            return outcome
-        except Exception as exc:
-            reason = describe(exc)
-            log.warning("inbound %s quarantined: %s", inbound_id, reason.splitlines()[0])
-            # A failure of this second transaction (database gone) propagates: the mail
-            # stays "new" and is tried again once the store is back.
-            with session_scope(self.engine) as session:
-                row = session.get(Inbound, inbound_id)
-                if row is None:
-                    raise
-                row.status = "quarantined"
-                row.error = reason
-                row.attempts += 1
-                record(session, kind="quarantined", actor="process", detail=reason,
-                       inbound_id=inbound_id)
-            return Outcome(inbound_id, "quarantined", detail=reason.splitlines()[0])
+        for attempt in range(_RACE_RETRIES):
+            try:
+                return self._process_once(inbound_id, now)
+            except IntegrityError:
+                if attempt == _RACE_RETRIES - 1:
+                    return self._quarantine(inbound_id, "store conflict persisted")
+            except OperationalError:
+                raise
+            except Exception as exc:
+                return self._quarantine(inbound_id, describe(exc))
+        raise AssertionError("unreachable")
+
+    def _process_once(self, inbound_id: int, now: datetime) -> Outcome:
+        with session_scope(self.engine) as session:
+            # SKIP LOCKED: a second worker passes over a row the first is working on
+            # (PostgreSQL); SQLite serialises writers, and the status check does the rest.
+            row = session.exec(
+                select(Inbound).where(Inbound.id == inbound_id).with_for_update(skip_locked=True)
+            ).first()
+            if row is None or row.status != "new":
+                return Outcome(inbound_id, "skipped")
+            outcome = self._handle(session, row, now)
+            row.status = "processed"
+            row.processed_at = now
+            row.attempts += 1
+            row.error = ""
+        return outcome
+
+    def _quarantine(self, inbound_id: int, reason: str) -> Outcome:
+        log.warning("inbound %s quarantined: %s", inbound_id, reason.splitlines()[0])
+        # A failure of this transaction (database gone) propagates: the mail stays
+        # "new" and is tried again once the store is back.
+        with session_scope(self.engine) as session:
+            row = session.get(Inbound, inbound_id)
+            if row is None:
+                return Outcome(inbound_id, "skipped")
+            row.status = "quarantined"
+            row.error = reason
+            row.attempts += 1
+            record(session, kind="quarantined", actor="process", detail=reason,
+                   inbound_id=inbound_id)
+        return Outcome(inbound_id, "quarantined", detail=reason.splitlines()[0])
 
     def retry(self, inbound_id: int) -> Outcome:
         with session_scope(self.engine) as session:
