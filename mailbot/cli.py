@@ -85,8 +85,8 @@ def classify(
     """Judge messages without storing or sending anything."""
     with _friendly():
         cfg = _config(config)
-        from mailbot.report import classify_file
         from mailbot.judge import Judge
+        from mailbot.report import classify_file
 
         judge = Judge(cfg)
         for path in files:

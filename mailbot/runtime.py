@@ -75,7 +75,6 @@ class Runtime:
     def use_classifier(self, classifier: Classifier) -> None:
         """Share an already loaded classifier (tests, several runtimes in one process)."""
         from mailbot.judge import Judge
-
         from mailbot.process import Processor
 
         self._processor = Processor(self.config, self.engine, Judge(self.config, classifier))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import email
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -56,9 +56,11 @@ def shared_classifier() -> Classifier:
     return Classifier.load()
 
 
-def write_config(folder: Path, extra: str = "") -> Config:
+def write_config(folder: Path, extra: str = "", store: str = "") -> Config:
+    """The test configuration; ``store`` replaces the SQLite ``[store]`` table."""
     path = folder / "mailbot.toml"
-    path.write_text(CONFIG + extra, encoding="utf-8")
+    text = CONFIG.replace('[store]\nurl = "sqlite:///mailbot.db"\n', store) if store else CONFIG
+    path.write_text(text + extra, encoding="utf-8")
     return load_config(path)
 
 

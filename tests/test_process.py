@@ -11,7 +11,16 @@ from sqlmodel import Session, select
 
 from mailbot.runtime import Runtime
 from mailbot.store import Inbound
-from tests.helpers import BERLIN, events, shared_classifier, make_mail, outbox, tickets, write_config
+from tests.helpers import (
+    BERLIN,
+    events,
+    make_mail,
+    outbox,
+    shared_classifier,
+    tickets,
+    write_config,
+)
+from tests.pgserver import postgres, postgres_url  # noqa: F401  (fixtures)
 
 OUR_AUTH = "mx.itservice.example; dkim=pass header.d=itservice.example; spf=pass smtp.mailfrom=t.nowak@itservice.example"
 
@@ -20,9 +29,12 @@ OUR_AUTH = "mx.itservice.example; dkim=pass header.d=itservice.example; spf=pass
 NOW = datetime(2026, 11, 24, 9, 35, tzinfo=BERLIN)
 
 
-@pytest.fixture()
-def desk(tmp_path: Path) -> Iterator[Runtime]:
-    runtime = Runtime.open(write_config(tmp_path), clock=lambda: NOW)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
+    extra = ""
+    if request.param == "postgresql":
+        extra = f'\n[store]\nurl = "{request.getfixturevalue("postgres_url")}"\n'
+    runtime = Runtime.open(write_config(tmp_path, store=extra), clock=lambda: NOW)
     runtime.use_classifier(shared_classifier())
     yield runtime
     runtime.engine.dispose()

@@ -22,7 +22,7 @@ from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc
 
-__all__ = ["Pipelines", "load_pipelines", "default_models_dir"]
+__all__ = ["Pipelines", "default_models_dir", "load_pipelines"]
 
 _GAP = {"OP": "{0,4}"}
 
