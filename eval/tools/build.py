@@ -371,9 +371,12 @@ def render(msg) -> bytes:
     for name, value in ordered:
         headers.append((name, conv(name, value)))
 
+    # trace headers such as Return-Path sit on top, as the receiving MTA adds them
+    headers = ([h for h in headers if h[0].lower() == "return-path"]
+               + [h for h in headers if h[0].lower() != "return-path"])
     head_lines = []
     for name, value in headers:
-        v = value.replace("\n", "\n") 
+        v = value
         head_lines.append(f"{name}: {v}" if v else f"{name}:")
     head = "\n".join(head_lines).encode("utf-8")
     data = head + b"\n\n" + body
