@@ -68,6 +68,20 @@ def _sentence_spans(text: str, subject_end: int) -> list[tuple[int, int]]:
     return spans or [(0, len(text))]
 
 
+def _find(sentences: list[SentenceEvidence], pos: int) -> SentenceEvidence | None:
+    lo, hi = 0, len(sentences) - 1
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        sent = sentences[mid]
+        if pos < sent.start:
+            hi = mid - 1
+        elif pos >= sent.end:
+            lo = mid + 1
+        else:
+            return sent
+    return None
+
+
 def gather(pipes: Pipelines, lang: str, subject: str, text: str) -> Evidence:
     """Evidence of the subject (first sentence, marked) and of the new text."""
     subject = " ".join(subject.split())
@@ -81,14 +95,17 @@ def gather(pipes: Pipelines, lang: str, subject: str, text: str) -> Evidence:
     quoted = [m.span() for m in _QUOTED.finditer(combined)]
     doc = pipes.nlp[lang](combined)
     strings = pipes.nlp[lang].vocab.strings
-    raw: list[tuple[str, int, int]] = []
+    # Keep only matches inside one sentence, each with its sentence.
+    placed: list[tuple[str, int, int, SentenceEvidence]] = []
     for match_id, s, e in pipes.matchers[lang](doc):
-        raw.append((strings[match_id], doc[s].idx, doc[e - 1].idx + len(doc[e - 1])))
+        a, b = doc[s].idx, doc[e - 1].idx + len(doc[e - 1])
+        sent = _find(sentences, a)
+        if sent is not None and b <= sent.end:
+            placed.append((strings[match_id], a, b, sent))
     by_label: dict[str, list[tuple[int, int]]] = {}
-    for label, a, b in raw:
+    for label, a, b, _ in placed:
         by_label.setdefault(label, []).append((a, b))
-    index = 0
-    for label, a, b in sorted(raw, key=lambda r: r[1]):
+    for label, a, b, sent in sorted(placed, key=lambda r: r[1]):
         if any(
             x <= a and b <= y
             for other in _SHADOWED_BY.get(label, ())
@@ -98,11 +115,6 @@ def gather(pipes: Pipelines, lang: str, subject: str, text: str) -> Evidence:
         # Words inside quotation marks are an error message or a subject line the
         # customer cites ("rufen Sie sofort den Support an"), not the customer's urgency.
         if label == "URGENT" and any(x <= a and b <= y for x, y in quoted):
-            continue
-        while index < len(sentences) - 1 and a >= sentences[index].end:
-            index += 1
-        sent = next((s for s in sentences[index:] if s.start <= a < s.end), None)
-        if sent is None or b > sent.end:
             continue
         sent.hits.setdefault(label, []).append(combined[a:b])
     return Evidence(tuple(sentences))
