@@ -92,17 +92,17 @@ def fetch_new(
             _fetch(config, engine, session, report, initial_scan_all)
         finally:
             session.close()
+        with session_scope(engine) as db:
+            state = _state(db, config.name)
+            state.last_fetch_ok_at = utcnow()
+            state.last_error = ""
+            db.add(state)
     except FetchError as exc:
         _record_error(engine, config.name, str(exc))
         raise
     except SQLAlchemyError as exc:
         _record_error(engine, config.name, f"store: {exc}")
         raise FetchError(f"storing mail from {config.name} failed: {exc}") from exc
-    with session_scope(engine) as db:
-        state = _state(db, config.name)
-        state.last_fetch_ok_at = utcnow()
-        state.last_error = ""
-        db.add(state)
     return report
 
 

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from mailbot._imap import ImapClientSession
 from mailbot.config import ImapConfig
 from mailbot.errors import FetchError, FetchTimeoutError
-from mailbot.fetch import Backoff, IdleWatcher, WakeReason, fetch_new
+from mailbot.fetch import Backoff, FetchReport, IdleWatcher, WakeReason, fetch_new, watch
 from mailbot.store import Inbound, MailboxState
 from tests.servers import Dovecot
 
@@ -405,3 +405,27 @@ def test_without_idle_it_polls(mailbox: Dovecot, imap_config: ImapConfig) -> Non
         assert watcher.wait() == "timeout"
         assert watcher.uses_idle is False
         assert 0.4 < time.monotonic() - started < 3
+
+
+def test_watch_fetches_on_wake_up_until_stopped(
+    mailbox: Dovecot, imap_config: ImapConfig, engine: Engine
+) -> None:
+    stop = threading.Event()
+    reports: list[FetchReport] = []
+
+    def run() -> None:
+        for report in watch(imap_config, engine, stop):
+            reports.append(report)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    time.sleep(1.0)  # first fetch done, waiting in IDLE
+    mailbox.append(mail(1))
+    deadline = time.monotonic() + 10
+    while not any(r.stored for r in reports) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    stop.set()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert [r.stored for r in reports if r.stored] == [1]
+    assert seen(mailbox) == {mailbox.uids()[0]: True}
