@@ -1,0 +1,328 @@
+"""Send: claim due ``outbox`` rows and deliver them over SMTP (or into a Maildir).
+
+Each row is claimed first (``claimed_by``/``claimed_until``, one UPDATE) so two
+workers never send the same mail; a crashed worker's claim runs out after the
+lease. The raw bytes go out exactly as queued: the Message-ID inside was fixed
+when the mail was queued, so a resend after a crash is recognisably the same mail.
+
+Outcome per row, written right after its SMTP transaction:
+
+* 2xx: ``sent`` with the reply.
+* 4xx, lost connection, timeout: retried with exponential backoff (1 min, 2, 4, ...
+  capped at 6 h); after 5 days since queuing the row is ``failed``.
+* 5xx: ``failed`` with the reply, never retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import logging
+import mailbox
+import os
+import socket
+import ssl
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import aiosmtplib
+from sqlalchemy import or_, update
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from mailbot.config import Config, SmtpConfig
+from mailbot.errors import PermanentSendError, SendTimeoutError, TransientSendError
+from mailbot.store import Outbox, Setting, session_scope
+
+log = logging.getLogger(__name__)
+
+LAST_SEND_OK = "last_send_ok_at"
+Verdict = Literal["sent", "transient", "permanent"]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    first: timedelta = timedelta(minutes=1)
+    maximum: timedelta = timedelta(hours=6)
+    give_up_after: timedelta = timedelta(days=5)
+    #: how long a claim holds; a worker that dies mid-batch releases its rows after this
+    lease: timedelta = timedelta(minutes=15)
+
+    def delay(self, attempts: int) -> timedelta:
+        """Wait before the next try, after ``attempts`` failed ones (1 -> first)."""
+        if attempts >= 32:  # 2**31 minutes is far beyond any sane cap
+            return self.maximum
+        delay: timedelta = self.first * (2 ** max(attempts - 1, 0))
+        return min(delay, self.maximum)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outbox_id: int
+    verdict: Verdict
+    reply: str
+
+
+@dataclass
+class SendReport:
+    claimed: int = 0
+    sent: int = 0
+    #: transient failures, queued again for later
+    deferred: int = 0
+    #: permanent failures and rows given up after the retry window
+    failed: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def send_due(
+    config: Config,
+    engine: Engine,
+    *,
+    now: datetime | None = None,
+    limit: int | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+) -> SendReport:
+    """Send what is due at ``now`` (the clock for this run; tests move it forward).
+
+    Safe to call from inside a running event loop: the SMTP work then gets a loop
+    of its own in a helper thread.
+    """
+    coro_args = (config, engine, now, limit, policy)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(send_due_async(*coro_args))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(send_due_async(*coro_args))).result()
+
+
+async def send_due_async(
+    config: Config,
+    engine: Engine,
+    now: datetime | None = None,
+    limit: int | None = None,
+    policy: RetryPolicy = RetryPolicy(),
+) -> SendReport:
+    clock = _aware(now) if now is not None else datetime.now(UTC)
+    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    rows = claim(engine, worker=worker, now=clock, limit=limit, lease=policy.lease)
+    report = SendReport(claimed=len(rows))
+    if not rows:
+        return report
+    recorder = _Recorder(engine, worker, clock, policy, report)
+    if config.smtp is None:
+        box = _maildir(config)
+        for row in rows:
+            recorder.record(row, _to_maildir(box, row, config))
+    else:
+        await _over_smtp(config.smtp, rows, recorder)
+    if report.sent:
+        _set_last_ok(engine, clock)
+    return report
+
+
+def claim(
+    engine: Engine, *, worker: str, now: datetime, limit: int | None, lease: timedelta
+) -> list[Outbox]:
+    """Take up to ``limit`` due rows for ``worker``; rows claimed by others are skipped."""
+    free = or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now)
+    due = (
+        select(Outbox.id)
+        .where(Outbox.status == "queued", Outbox.next_attempt_at <= now, free)
+        .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serialises writers anyway
+    )
+    with session_scope(engine) as db:
+        # One UPDATE as the first statement: on SQLite it takes the write lock at once
+        # (waiting out busy_timeout) instead of failing to upgrade a read snapshot.
+        # The outer conditions are re-checked on PostgreSQL after a row lock wait.
+        db.execute(
+            update(Outbox)
+            .where(col(Outbox.id).in_(due.scalar_subquery()), col(Outbox.status) == "queued", free)
+            .values(claimed_by=worker, claimed_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+    with session_scope(engine) as db:
+        rows = db.exec(
+            select(Outbox)
+            .where(Outbox.claimed_by == worker, Outbox.status == "queued")
+            .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
+        )
+        return list(rows)
+
+
+async def _over_smtp(cfg: SmtpConfig, rows: Sequence[Outbox], recorder: _Recorder) -> None:
+    client: aiosmtplib.SMTP | None = None
+    try:
+        for index, row in enumerate(rows):
+            if client is None:
+                try:
+                    client = await _connect(cfg)
+                except (TransientSendError, PermanentSendError) as exc:
+                    # Nobody to talk to (even a 5xx greeting or a refused login is about
+                    # the server or our config, not the mail): all wait for a later round.
+                    log.error("SMTP unavailable: %s", exc)
+                    for rest in rows[index:]:
+                        recorder.record(rest, ("transient", str(exc)))
+                    return
+            result = await _send_one(client, row)
+            recorder.record(row, result)
+            if result[0] == "transient" and (
+                not client.is_connected or result[1].startswith("421")
+            ):
+                client.close()
+                client = None  # the server hung up: reconnect for the next one
+    finally:
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except aiosmtplib.SMTPException:
+                client.close()
+
+
+async def _connect(cfg: SmtpConfig) -> aiosmtplib.SMTP:
+    context = ssl.create_default_context(cafile=cfg.ca_file)
+    if not cfg.verify:
+        # Only on explicit request (verify = false), e.g. a relay with a self-signed cert.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    client = aiosmtplib.SMTP(
+        hostname=cfg.host,
+        port=cfg.port,
+        username=cfg.username or None,
+        password=cfg.password if cfg.username else None,
+        timeout=cfg.timeout,
+        use_tls=cfg.security == "ssl",
+        start_tls=cfg.security == "starttls",
+        tls_context=context if cfg.security != "none" else None,
+    )
+    try:
+        await client.connect()
+    except aiosmtplib.SMTPAuthenticationError as exc:
+        raise PermanentSendError(f"SMTP login as {cfg.username}: {exc.code} {exc.message}") from exc
+    except aiosmtplib.SMTPResponseException as exc:
+        raise _by_code(exc.code, f"SMTP connect: {exc.code} {exc.message}") from exc
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise _transport(f"SMTP connect to {cfg.host}:{cfg.port}", exc) from exc
+    return client
+
+
+async def _send_one(client: aiosmtplib.SMTP, row: Outbox) -> tuple[Verdict, str]:
+    try:
+        recipients = json.loads(row.recipients)
+    except ValueError:
+        return "permanent", f"recipients are not JSON: {row.recipients[:200]!r}"
+    if not isinstance(recipients, list) or not recipients:
+        return "permanent", "no recipients"
+    options = []
+    if any(b > 0x7F for b in row.raw) and client.supports_extension("8bitmime"):
+        options.append("BODY=8BITMIME")
+    if not all(addr.isascii() for addr in [row.envelope_from, *recipients]):
+        options.append("SMTPUTF8")
+    try:
+        refused, reply = await client.sendmail(
+            row.envelope_from, [str(r) for r in recipients], row.raw, mail_options=options
+        )
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        codes = [r.code for r in exc.recipients]
+        detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
+        return ("transient" if any(400 <= c < 500 for c in codes) else "permanent"), detail
+    except aiosmtplib.SMTPResponseException as exc:
+        verdict: Verdict = "transient" if 400 <= exc.code < 500 else "permanent"
+        return verdict, f"{exc.code} {exc.message}"
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        return "transient", str(_transport("SMTP", exc))
+    except ValueError as exc:  # an address aiosmtplib will not put on the wire
+        return "permanent", f"unsendable address: {exc}"
+    text = reply.strip()
+    if refused:
+        # Accepted for some: a retry would duplicate it for those; keep who was refused.
+        text += " (refused: " + "; ".join(f"{a}: {r.code} {r.message}" for a, r in refused.items())
+        text += ")"
+    return "sent", text
+
+
+def _by_code(code: int, text: str) -> TransientSendError | PermanentSendError:
+    return PermanentSendError(text) if code >= 500 else TransientSendError(text)
+
+
+def _transport(what: str, exc: BaseException) -> TransientSendError:
+    if isinstance(exc, TimeoutError):
+        return SendTimeoutError(f"{what}: timed out")
+    return TransientSendError(f"{what}: {exc or type(exc).__name__}")
+
+
+def _maildir(config: Config) -> mailbox.Maildir:
+    # Maildir(create=True) makes the folder and tmp/new/cur, but not its parents.
+    config.outbox_dir.parent.mkdir(parents=True, exist_ok=True)
+    return mailbox.Maildir(config.outbox_dir, factory=None, create=True)
+
+
+def _to_maildir(box: mailbox.Maildir, row: Outbox, config: Config) -> tuple[Verdict, str]:
+    try:
+        key = box.add(row.raw)  # written to tmp/, then renamed into new/
+    except OSError as exc:
+        return "transient", f"maildir {config.outbox_dir}: {exc}"
+    return "sent", f"maildir: new/{key}"
+
+
+class _Recorder:
+    """Writes each outcome in its own transaction, right after the send."""
+
+    def __init__(
+        self, engine: Engine, worker: str, now: datetime, policy: RetryPolicy, report: SendReport
+    ) -> None:
+        self.engine = engine
+        self.worker = worker
+        self.now = now
+        self.policy = policy
+        self.report = report
+
+    def record(self, row: Outbox, result: tuple[Verdict, str]) -> None:
+        verdict, reply = result
+        assert row.id is not None
+        values: dict[str, object] = {"claimed_by": None, "claimed_until": None}
+        if verdict == "sent":
+            values |= {"status": "sent", "smtp_reply": reply[:2000], "sent_at": self.now,
+                       "last_error": ""}
+            self.report.sent += 1
+        else:
+            attempts = row.attempts + 1
+            values |= {"attempts": attempts, "last_error": reply[:2000]}
+            expired = self.now - _aware(row.created_at) >= self.policy.give_up_after
+            if verdict == "permanent" or expired:
+                if verdict == "transient":
+                    values["last_error"] = f"gave up after {self.policy.give_up_after}: {reply}"
+                values["status"] = "failed"
+                self.report.failed += 1
+                log.warning("outbox %s failed: %s", row.id, values["last_error"])
+            else:
+                values["next_attempt_at"] = self.now + self.policy.delay(attempts)
+                self.report.deferred += 1
+                log.info("outbox %s deferred to %s: %s", row.id, values["next_attempt_at"], reply)
+        with session_scope(self.engine) as db:
+            db.execute(
+                update(Outbox)
+                .where(col(Outbox.id) == row.id, col(Outbox.claimed_by) == self.worker)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        self.report.outcomes.append(Outcome(row.id, verdict, reply))
+
+
+def _set_last_ok(engine: Engine, now: datetime) -> None:
+    with session_scope(engine) as db:
+        setting = db.get(Setting, LAST_SEND_OK) or Setting(key=LAST_SEND_OK)
+        setting.value = now.isoformat()
+        setting.updated_at = now
+        db.add(setting)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -1,0 +1,376 @@
+"""Real mail servers for the tests: a throwaway Dovecot and a recording SMTP server.
+
+Nothing here mocks a protocol. Dovecot runs as its own instance with its own
+config, sockets and mail store in a temp dir, so the host's system Dovecot (if
+any) is neither needed nor touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from imapclient import IMAPClient
+
+DOVECOT_BIN = shutil.which("dovecot") or (
+    "/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None
+)
+DOVEADM_BIN = shutil.which("doveadm") or (
+    "/usr/bin/doveadm" if Path("/usr/bin/doveadm").exists() else None
+)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float, *, greeting: bytes | None = None) -> None:
+    """Until the port accepts a connection (and, if given, sends the greeting prefix)."""
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1) as s:
+                if greeting is None or s.recv(64).startswith(greeting):
+                    return
+        except OSError as exc:
+            last = exc
+        time.sleep(0.05)
+    raise TimeoutError(f"{host}:{port} did not answer within {timeout}s ({last})")
+
+
+_DOVECOT_CONF = """\
+protocols = imap
+listen = 127.0.0.1
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/log/dovecot.log
+info_log_path = {root}/log/dovecot.log
+default_login_user = dovenull
+default_internal_user = dovecot
+mail_uid = dovecot
+mail_gid = dovecot
+first_valid_uid = 1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+mail_location = maildir:{root}/mail/%u
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={root}/mail/%u
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+service stats {{
+  unix_listener stats-reader {{
+    mode = 0600
+  }}
+}}
+"""
+
+
+@dataclass
+class Dovecot:
+    """One Dovecot instance on loopback with a single user.
+
+    ``append``/``uids``/``flags`` talk IMAP through their own short connections,
+    so they act like another mail client (or the MTA) next to the code under test.
+    """
+
+    root: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    user: str = "bot@example.test"
+    password: str = "s3cret-test"
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def conf(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    @property
+    def maildir(self) -> Path:
+        return self.root / "mail" / self.user
+
+    def setup(self) -> None:
+        ids = pwd.getpwnam("dovecot")
+        for sub in ("run", "state", "log", "mail"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        self.conf.write_text(_DOVECOT_CONF.format(root=self.root, port=self.port))
+        (self.root / "passwd").write_text(f"{self.user}:{{PLAIN}}{self.password}\n")
+        # Dovecot drops privileges: its own users must reach the config, passwd and mail.
+        os.chmod(self.root, 0o755)
+        for path in (self.conf, self.root / "passwd"):
+            os.chmod(path, 0o644)
+        os.chown(self.root / "mail", ids.pw_uid, ids.pw_gid)
+
+    def start(self, timeout: float = 15.0) -> None:
+        assert DOVECOT_BIN is not None
+        log = open(self.root / "log" / "stderr.log", "ab")  # noqa: SIM115 - lives with the process
+        self._proc = subprocess.Popen(
+            [DOVECOT_BIN, "-F", "-c", str(self.conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            # Its own process group: stop() can end the imap children with the master.
+            start_new_session=True,
+        )
+        log.close()
+        try:
+            wait_for_port(self.host, self.port, timeout, greeting=b"* OK")
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"dovecot did not start:\n{self.log_tail()}") from None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        # The whole group: imap processes outlive a lone master by ~10 s; TERM makes
+        # each send "* BYE Server shutting down." and close, like a real restart.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stop (clients see BYE and a closed socket), optionally stay down, start again."""
+        self.stop()
+        time.sleep(down_for)
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        out = []
+        for name in ("dovecot.log", "stderr.log"):
+            path = self.root / "log" / name
+            if path.exists():
+                out.extend(path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(out)
+
+    # -- acting as another client -------------------------------------------------
+
+    @contextlib.contextmanager
+    def client(self) -> Iterator[IMAPClient]:
+        c = IMAPClient(self.host, self.port, ssl=False, timeout=10)
+        try:
+            c.login(self.user, self.password)
+            yield c
+        finally:
+            with contextlib.suppress(Exception):
+                c.logout()
+
+    def append(self, raw: bytes, folder: str = "INBOX", flags: Sequence[str] = ()) -> int:
+        """Deliver ``raw`` into ``folder``; returns the new UID (Dovecot has UIDPLUS)."""
+        with self.client() as c:
+            if not c.folder_exists(folder):
+                c.create_folder(folder)
+            reply = c.append(folder, raw, flags=[f.encode() for f in flags])
+        # reply looks like b"[APPENDUID 1700000000 7] Append completed."
+        text = reply.decode() if isinstance(reply, bytes) else str(reply)
+        return int(text.split("]")[0].split()[-1])
+
+    def uids(self, folder: str = "INBOX") -> list[int]:
+        with self.client() as c:
+            if not c.folder_exists(folder):
+                return []
+            c.select_folder(folder, readonly=True)
+            return sorted(int(u) for u in c.search("ALL"))
+
+    def flags(self, folder: str = "INBOX") -> dict[int, set[str]]:
+        with self.client() as c:
+            c.select_folder(folder, readonly=True)
+            found = c.get_flags(c.search("ALL"))
+        return {int(uid): {f.decode() for f in fl} for uid, fl in found.items()}
+
+    def uidvalidity(self, folder: str = "INBOX") -> int:
+        with self.client() as c:
+            return int(c.folder_status(folder, [b"UIDVALIDITY"])[b"UIDVALIDITY"])
+
+    def set_uidvalidity(self, value: int, folder: str = "INBOX") -> None:
+        """Change UIDVALIDITY in place (as a server migration would): mails stay."""
+        assert DOVEADM_BIN is not None
+        subprocess.run(
+            [DOVEADM_BIN, "-c", str(self.conf), "mailbox", "update", "-u", self.user,
+             "--uid-validity", str(value), folder],
+            check=True, capture_output=True, timeout=30,
+        )
+
+    def clean(self) -> None:
+        """Empty INBOX and drop every other folder: each test starts from nothing."""
+        with self.client() as c:
+            for _flags, _delim, name in c.list_folders():
+                folder = name if isinstance(name, str) else name.decode()
+                if folder.upper() != "INBOX":
+                    c.delete_folder(folder)
+            c.select_folder("INBOX")
+            uids = c.search("ALL")
+            if uids:
+                c.delete_messages(uids)
+                c.expunge()
+
+
+def start_dovecot() -> Dovecot:
+    # Not under pytest's tmp dir: that is mode 0700 and the dovecot user cannot enter it.
+    root = Path(tempfile.mkdtemp(prefix="mailbot-dovecot-"))
+    server = Dovecot(root=root)
+    server.setup()
+    server.start()
+    return server
+
+
+def destroy_dovecot(server: Dovecot) -> None:
+    server.stop()
+    shutil.rmtree(server.root, ignore_errors=True)
+
+
+# -- SMTP -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Received:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    content: bytes
+    #: (host, port) of the client: one value per SMTP connection
+    peer: tuple[str, int]
+
+
+class RecordingHandler:
+    """aiosmtpd handler that keeps every accepted envelope and answers as told."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.received: list[Received] = []
+        self.connections: list[tuple[str, int]] = []
+        self._fail_next: list[str] = []
+        self._fail_rcpt: dict[str, str] = {}
+
+    def fail_next(self, count: int, reply: str = "451 4.3.0 try again later") -> None:
+        """Answer DATA of the next ``count`` messages with ``reply`` (4xx or 5xx)."""
+        with self._lock:
+            self._fail_next.extend([reply] * count)
+
+    def fail_recipient(self, address: str, reply: str = "550 5.1.1 no such user") -> None:
+        with self._lock:
+            self._fail_rcpt[address.lower()] = reply
+
+    def reset(self) -> None:
+        with self._lock:
+            self.received.clear()
+            self.connections.clear()
+            self._fail_next.clear()
+            self._fail_rcpt.clear()
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        with self._lock:
+            self.connections.append(tuple(session.peer))
+        return responses
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        with self._lock:
+            reply = self._fail_rcpt.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self._lock:
+            if self._fail_next:
+                return self._fail_next.pop(0)
+            self.received.append(
+                Received(
+                    mail_from=envelope.mail_from,
+                    rcpt_tos=tuple(envelope.rcpt_tos),
+                    content=bytes(envelope.original_content),
+                    peer=tuple(session.peer),
+                )
+            )
+        return "250 2.0.0 queued as test"
+
+
+class SmtpServer:
+    """aiosmtpd in a thread on loopback; ``stop``/``start`` keep the port."""
+
+    def __init__(self) -> None:
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.handler = RecordingHandler()
+        self._controller: Controller | None = None
+
+    @property
+    def received(self) -> list[Received]:
+        with self.handler._lock:
+            return list(self.handler.received)
+
+    def start(self) -> None:
+        if self._controller is not None:
+            return
+        controller = Controller(
+            self.handler, hostname=self.host, port=self.port, decode_data=False,
+            ready_timeout=10,
+        )
+        controller.start()
+        self._controller = controller
+
+    def stop(self) -> None:
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._controller is not None
