@@ -216,9 +216,7 @@ def _week_end(m: re.Match[str], base: date) -> date:
         return first_next - timedelta(days=1)
     which = (m.group("de") or m.group("en") or "").lower()
     friday = base - timedelta(days=base.weekday()) + timedelta(days=4)
-    if "nächst" in which or "kommend" in which or which == "next":
-        friday += timedelta(days=7)
-    elif friday < base:
+    if "nächst" in which or "kommend" in which or which == "next" or friday < base:
         friday += timedelta(days=7)
     return friday
 

@@ -22,8 +22,7 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
-__all__ = ["Pipelines", "load_pipelines", "default_models_dir"]
-
+__all__ = ["Pipelines", "default_models_dir", "load_pipelines"]
 
 
 def default_models_dir() -> Path:
@@ -97,7 +96,9 @@ class EvidenceMatcher:
             plain: list[Doc] = []
             for phrase in phrases:
                 words = phrase.lower().split()
-                if any(w == "~" or "|" in w or (len(w) > 1 and "*" in (w[0], w[-1])) for w in words):
+                if any(
+                    w == "~" or "|" in w or (len(w) > 1 and "*" in (w[0], w[-1])) for w in words
+                ):
                     specs = tuple(_spec(w) for w in self._split_words(nlp, words))
                     if specs[0].kind == "word":
                         for value in specs[0].values:
@@ -128,6 +129,7 @@ class EvidenceMatcher:
 
     def _extend(self, specs: tuple[_Spec, ...], lowers: list[str], start: int) -> int | None:
         """End (exclusive) of the shortest match of specs at start, or None."""
+
         def walk(k: int, i: int) -> int | None:
             if k == len(specs):
                 return i
