@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -62,7 +62,7 @@ def test_no_deadline(text: str) -> None:
 
 def test_berlin_day_not_utc_day() -> None:
     # 23:30 UTC on Monday is already Tuesday in Berlin: "bis morgen" is Wednesday.
-    sent = datetime(2026, 11, 23, 23, 30, tzinfo=timezone.utc)
+    sent = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)
     found = find_deadline("Bitte bis morgen.", sent)
     assert found is not None and found.day == date(2026, 11, 25)
 

@@ -40,7 +40,10 @@ def test_original_message_separator_and_greeting_signature() -> None:
 
 
 def test_mobile_signature_and_english_reply() -> None:
-    body = "Server is down again.\n\nSent from my iPhone\n\nOn Mon, Nov 23, 2026 at 9:00 AM Bob wrote:\n> ok"
+    body = (
+        "Server is down again.\n\nSent from my iPhone\n\n"
+        "On Mon, Nov 23, 2026 at 9:00 AM Bob wrote:\n> ok"
+    )
     assert new_text(body) == "Server is down again."
 
 
