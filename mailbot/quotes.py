@@ -123,11 +123,11 @@ def _cut_index(lines: list[str]) -> int:
             return i
         if _UNDERSCORES.match(line) and any(_HEADER_FROM.match(ln) for ln in lines[i + 1 : i + 3]):
             return i
-        if line.lstrip().lower().startswith(("am ", "on ", "le ")) or re.search(
+        maybe_header = line.lstrip().lower().startswith(("am ", "on ", "le ")) or re.search(
             r"(schrieb|wrote|geschrieben)", line, re.IGNORECASE
-        ):
-            if _is_reply_header(lines, i):
-                return i
+        )
+        if maybe_header and _is_reply_header(lines, i):
+            return i
     return len(lines)
 
 

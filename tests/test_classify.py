@@ -30,9 +30,15 @@ CRITICAL = [
     ("Dringend: Internet", "Seit 8 Uhr haben wir kein Internet mehr im ganzen Büro."),
     ("DATEV", "DATEV startet bei keinem Mitarbeiter, alle bekommen eine Fehlermeldung."),
     ("", "Der Terminalserver ist ausgefallen, keiner kann arbeiten."),
-    ("Telefonanlage tot", "Unsere Telefonanlage ist komplett ausgefallen, die Praxis ist nicht erreichbar."),
+    (
+        "Telefonanlage tot",
+        "Unsere Telefonanlage ist komplett ausgefallen, die Praxis ist nicht erreichbar.",
+    ),
     ("VPN", "Das VPN geht bei allen Außendienstlern nicht mehr."),
-    ("Verschlüsselt!", "Auf dem Fileserver sind alle Dateien verschlüsselt, da liegt eine Lösegeldforderung."),
+    (
+        "Verschlüsselt!",
+        "Auf dem Fileserver sind alle Dateien verschlüsselt, da liegt eine Lösegeldforderung.",
+    ),
     ("Server down", "Our file server is down, nobody can open any files."),
     ("Email outage", "Nobody in the office can send or receive email since 9am."),
     ("Internet", "The internet connection is down for the whole office."),
@@ -128,8 +134,11 @@ def test_new_issue_after_resolved_one_counts(clf: Classifier) -> None:
         ("No rush, whenever you get a chance.", "not_urgent"),
         ("Hilfe!!! Mein Drucker geht nicht!!!", "none"),
         ("Mein Drucker druckt nicht.", "none"),
-        ("Auf dem Bildschirm steht \"Rufen Sie sofort den Support an\".", "none"),
-        ("Kein Stress, es reicht, wenn das innerhalb der nächsten 3 Tage bearbeitet wird.", "not_urgent"),
+        ('Auf dem Bildschirm steht "Rufen Sie sofort den Support an".', "none"),
+        (
+            "Kein Stress, es reicht, wenn das innerhalb der nächsten 3 Tage bearbeitet wird.",
+            "not_urgent",
+        ),
     ],
 )
 def test_urgency(clf: Classifier, text: str, expected: str) -> None:

@@ -19,7 +19,7 @@ from mailbot.classify._language import detect_language
 from mailbot.classify._monitoring import parse_alarm, state_priority
 from mailbot.classify._nlp import Pipelines, default_models_dir, load_pipelines
 from mailbot.classify._reasons import alarm_reason, deadline_reason, render
-from mailbot.triage import Classification, Language, Priority, Urgency
+from mailbot.triage import Classification, Priority, Urgency
 
 __all__ = ["Classifier", "parse_alarm"]
 

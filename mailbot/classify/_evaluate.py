@@ -137,7 +137,8 @@ def format_report(report: EvaluationReport) -> str:
         lines.append(f"\n{name}: accuracy {fr.accuracy:.3f}, macro-F1 {fr.macro_f1:.3f}")
         for label, sc in fr.per_label.items():
             lines.append(
-                f"  {label:<12} P {sc.precision:.2f}  R {sc.recall:.2f}  F1 {sc.f1:.2f}  n={sc.support}"
+                f"  {label:<12} P {sc.precision:.2f}  R {sc.recall:.2f}  "
+                f"F1 {sc.f1:.2f}  n={sc.support}"
             )
         labels = sorted({e for e, _ in fr.confusion} | {p for _, p in fr.confusion})
         lines.append("  confusion (rows expected, columns predicted): " + " ".join(labels))

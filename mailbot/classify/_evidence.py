@@ -93,15 +93,15 @@ def gather(pipes: Pipelines, lang: str, subject: str, text: str) -> Evidence:
         for a, b in spans
     ]
     quoted = [m.span() for m in _QUOTED.finditer(combined)]
-    doc = pipes.nlp[lang](combined)
-    strings = pipes.nlp[lang].vocab.strings
+    # Tokenizer only: the evidence is matched on token text, lemmas are not needed here.
+    doc = pipes.nlp[lang].make_doc(combined)
     # Keep only matches inside one sentence, each with its sentence.
     placed: list[tuple[str, int, int, SentenceEvidence]] = []
-    for match_id, s, e in pipes.matchers[lang](doc):
+    for label_name, s, e in pipes.matchers[lang](doc):
         a, b = doc[s].idx, doc[e - 1].idx + len(doc[e - 1])
         sent = _find(sentences, a)
         if sent is not None and b <= sent.end:
-            placed.append((strings[match_id], a, b, sent))
+            placed.append((label_name, a, b, sent))
     by_label: dict[str, list[tuple[int, int]]] = {}
     for label, a, b, _ in placed:
         by_label.setdefault(label, []).append((a, b))

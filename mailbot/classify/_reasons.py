@@ -54,5 +54,7 @@ def deadline_reason(deadline: Deadline, language: Language) -> str:
 
 def alarm_reason(alarm: Alarm, language: Language) -> str:
     if language is Language.DE:
-        return f"Monitoring ({alarm.system}): {alarm.host}/{alarm.service} ist {alarm.state.upper()}"
+        return (
+            f"Monitoring ({alarm.system}): {alarm.host}/{alarm.service} ist {alarm.state.upper()}"
+        )
     return f"monitoring ({alarm.system}): {alarm.host}/{alarm.service} is {alarm.state.upper()}"

@@ -1,0 +1,68 @@
+"""Alarm formats: state -> priority, stable key per host and service."""
+
+from __future__ import annotations
+
+from mailbot.classify import parse_alarm
+from mailbot.classify._monitoring import state_priority
+
+
+def test_icinga_service_warning() -> None:
+    a = parse_alarm(
+        "** PROBLEM Service Alert: fs01.kanzlei/disk D: is WARNING **",
+        "***** Icinga 2 *****\nNotification Type: PROBLEM\nService: disk D:\nHost: fs01.kanzlei\n"
+        "State: WARNING\n",
+    )
+    assert a is not None and a.state == "warning" and state_priority(a) == "normal"
+    assert a.key == "fs01.kanzlei/disk d:"
+
+
+def test_nagios_host_down_and_recovery_share_key() -> None:
+    down = parse_alarm("** PROBLEM Host Alert: router01 is DOWN **", "Host: router01\nState: DOWN")
+    up = parse_alarm("** RECOVERY Host Alert: router01 is UP **", "Host: router01\nState: UP")
+    assert down is not None and up is not None
+    assert state_priority(down) == "critical" and state_priority(up) == "low"
+    assert up.recovery and down.key == up.key
+
+
+def test_zabbix_problem_and_resolved() -> None:
+    body = "Problem name: Ping lost on srv01\nHost: srv01\nSeverity: High\n"
+    problem = parse_alarm("Problem: Ping lost on srv01", body)
+    resolved = parse_alarm("Resolved in 3m: Ping lost on srv01", body)
+    assert problem is not None and resolved is not None
+    assert state_priority(problem) == "critical"
+    assert resolved.recovery and state_priority(resolved) == "low"
+    assert problem.key == resolved.key
+
+
+def test_zabbix_average_is_normal() -> None:
+    a = parse_alarm("Problem: High CPU on app01", "Host: app01\nSeverity: Average\n")
+    assert a is not None and state_priority(a) == "normal"
+
+
+def test_prtg_down_and_up() -> None:
+    down = parse_alarm(
+        "[PRTG Network Monitor] Ping (fw01) Down", "Sensor: Ping\nDevice: fw01\nStatus: Down"
+    )
+    up = parse_alarm(
+        "[PRTG Network Monitor] Ping (fw01) Down ended (now: Up)",
+        "Sensor: Ping\nDevice: fw01\nStatus: Down ended (now: Up)",
+    )
+    assert down is not None and up is not None
+    assert state_priority(down) == "critical" and state_priority(up) == "low"
+    assert down.key == up.key == "fw01/ping"
+
+
+def test_checkmk_transitions() -> None:
+    crit = parse_alarm(
+        "Check_MK: dc01/CPU load OK -> CRIT", "Host: dc01\nService: CPU load\nState: OK -> CRIT"
+    )
+    warn = parse_alarm(
+        "Check_MK: dc01/CPU load CRIT -> WARN", "Host: dc01\nService: CPU load\nState: CRIT -> WARN"
+    )
+    assert crit is not None and warn is not None
+    assert state_priority(crit) == "critical" and state_priority(warn) == "normal"
+    assert crit.key == warn.key
+
+
+def test_customer_mail_is_no_alarm() -> None:
+    assert parse_alarm("Server down!", "Hallo, der Server ist down. State: schlecht") is None
