@@ -113,7 +113,9 @@ class ImapClientSession:
             with mapped(f"login as {config.username}"):
                 client.login(config.username, config.password)
         except BaseException:
-            with mapped("shutdown"):
+            # The first error is the one worth reporting; a failed TLS wrap can leave
+            # a socket that even shutdown() trips over.
+            with suppress(OSError, IMAPClientError):
                 client.shutdown()
             raise
         return cls(client, config)

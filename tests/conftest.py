@@ -9,6 +9,7 @@ CI (``CI`` set), where a missing server is a failure rather than a silent skip.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,6 +51,19 @@ def own_dovecot(dovecot: Dovecot) -> Iterator[Dovecot]:
     about a wrong password must not slow down the rest of the session.
     """
     server = start_dovecot()
+    try:
+        yield server
+    finally:
+        destroy_dovecot(server)
+
+
+@pytest.fixture(scope="session")
+def tls_dovecot(dovecot: Dovecot) -> Iterator[Dovecot]:
+    """A second instance with a self-signed certificate (``.cert``) for 127.0.0.1:
+    STARTTLS on ``.port``, implicit TLS on ``.tls_port``."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    server = start_dovecot(tls=True)
     try:
         yield server
     finally:

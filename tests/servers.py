@@ -66,7 +66,7 @@ default_internal_user = dovecot
 mail_uid = dovecot
 mail_gid = dovecot
 first_valid_uid = 1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -86,7 +86,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
@@ -113,6 +114,9 @@ class Dovecot:
     port: int = 0
     user: str = "bot@example.test"
     password: str = "s3cret-test"
+    #: with TLS: STARTTLS on ``port``, implicit TLS on ``tls_port``, cert for 127.0.0.1
+    tls: bool = False
+    tls_port: int = 0
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -128,13 +132,34 @@ class Dovecot:
         for sub in ("run", "state", "log", "mail"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
-        self.conf.write_text(_DOVECOT_CONF.format(root=self.root, port=self.port))
+        ssl = "ssl = no"
+        if self.tls:
+            self.tls_port = self.tls_port or free_port()
+            self._make_cert()
+            ssl = f"ssl = yes\nssl_cert = <{self.cert}\nssl_key = <{self.root}/key.pem"
+        self.conf.write_text(
+            _DOVECOT_CONF.format(root=self.root, port=self.port, tls_port=self.tls_port, ssl=ssl)
+        )
         (self.root / "passwd").write_text(f"{self.user}:{{PLAIN}}{self.password}\n")
         # Dovecot drops privileges: its own users must reach the config, passwd and mail.
         os.chmod(self.root, 0o755)
         for path in (self.conf, self.root / "passwd"):
             os.chmod(path, 0o644)
         os.chown(self.root / "mail", ids.pw_uid, ids.pw_gid)
+
+    @property
+    def cert(self) -> Path:
+        """The self-signed certificate (PEM), usable as a CA file by clients."""
+        return self.root / "cert.pem"
+
+    def _make_cert(self) -> None:
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+             "-keyout", str(self.root / "key.pem"), "-out", str(self.cert),
+             "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+            check=True, capture_output=True, timeout=60,
+        )
+        os.chmod(self.cert, 0o644)
 
     def start(self, timeout: float = 15.0) -> None:
         assert DOVECOT_BIN is not None
@@ -257,10 +282,10 @@ class Dovecot:
                 c.expunge()
 
 
-def start_dovecot() -> Dovecot:
+def start_dovecot(*, tls: bool = False) -> Dovecot:
     # Not under pytest's tmp dir: that is mode 0700 and the dovecot user cannot enter it.
     root = Path(tempfile.mkdtemp(prefix="mailbot-dovecot-"))
-    server = Dovecot(root=root)
+    server = Dovecot(root=root, tls=tls)
     server.setup()
     server.start()
     return server

@@ -429,3 +429,19 @@ def test_watch_fetches_on_wake_up_until_stopped(
     assert not thread.is_alive()
     assert [r.stored for r in reports if r.stored] == [1]
     assert seen(mailbox) == {mailbox.uids()[0]: True}
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_tls_certificate_is_checked(
+    tls_dovecot: Dovecot, imap_config: ImapConfig, engine: Engine, security: str
+) -> None:
+    port = tls_dovecot.tls_port if security == "ssl" else tls_dovecot.port
+    config = dataclasses.replace(imap_config, security=security, port=port)
+    tls_dovecot.append(mail(1))
+
+    with pytest.raises(FetchError, match="CERTIFICATE_VERIFY_FAILED"):
+        fetch_new(config, engine)  # self-signed: refused by default
+    assert fetch_new(dataclasses.replace(config, ca_file=str(tls_dovecot.cert)), engine).stored == 1
+    tls_dovecot.append(mail(2))
+    assert fetch_new(dataclasses.replace(config, verify=False), engine).stored == 1
+    tls_dovecot.clean()
