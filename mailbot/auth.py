@@ -14,8 +14,9 @@ from mailbot.config import Config
 from mailbot.parse import ParsedMail
 
 _RESULT = re.compile(r"\b(dkim|spf|dmarc)\s*=\s*([a-z]+)\b([^;]*)", re.IGNORECASE)
-_PROP = re.compile(r"\b(header\.d|header\.i|header\.from|smtp\.mailfrom)\s*=\s*([^\s;()]+)",
-                   re.IGNORECASE)
+_PROP = re.compile(
+    r"\b(header\.d|header\.i|header\.from|smtp\.mailfrom)\s*=\s*([^\s;()]+)", re.IGNORECASE
+)
 _COMMENT = re.compile(r"\([^()]*\)")
 
 
@@ -49,12 +50,17 @@ def staff_authenticated(mail: ParsedMail, config: Config) -> AuthVerdict:
             continue
         props = {k.lower(): v for k, v in _PROP.findall(rest)}
         method = method.lower()
-        if method == "dkim" and any(staff_domain(props.get(k, "")) for k in
-                                    ("header.d", "header.i")):
+        if method == "dkim" and any(
+            staff_domain(props.get(k, "")) for k in ("header.d", "header.i")
+        ):
             return AuthVerdict(True, f"dkim=pass for {props.get('header.d') or props['header.i']}")
-        if method == "spf" and staff_domain(props.get("smtp.mailfrom", "")) and (
-            "@" not in props.get("smtp.mailfrom", "")
-            or props["smtp.mailfrom"].lower().strip("<>") == mail.from_addr
+        if (
+            method == "spf"
+            and staff_domain(props.get("smtp.mailfrom", ""))
+            and (
+                "@" not in props.get("smtp.mailfrom", "")
+                or props["smtp.mailfrom"].lower().strip("<>") == mail.from_addr
+            )
         ):
             return AuthVerdict(True, f"spf=pass for {props['smtp.mailfrom']}")
         if method == "dmarc" and staff_domain(props.get("header.from", "")):

@@ -164,8 +164,11 @@ def run(config: ConfigOpt = None) -> None:
 
 
 @app.command()
-def tickets(as_json: JsonOpt = False, config: ConfigOpt = None,
-            all_: Annotated[bool, typer.Option("--all", help="include solved")] = False) -> None:
+def tickets(
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="include solved")] = False,
+) -> None:
     """The open tickets in the order of work."""
     with _friendly():
         rt = _runtime(_config(config))
@@ -176,13 +179,30 @@ def tickets(as_json: JsonOpt = False, config: ConfigOpt = None,
             print(json.dumps(as_dicts(rows), ensure_ascii=False, indent=1))
             return
         table = Table(title="Tickets in order of work")
-        for col in ("#", "priority", "contract", "urgency", "due", "deadline", "status",
-                    "msgs", "customer", "subject"):
+        for col in (
+            "#",
+            "priority",
+            "contract",
+            "urgency",
+            "due",
+            "deadline",
+            "status",
+            "msgs",
+            "customer",
+            "subject",
+        ):
             table.add_column(col)
         for r in rows:
             table.add_row(
-                str(r.number), r.priority, "yes" if r.contract else "no", r.urgency,
-                rt.local(r.due_at), r.deadline or "", r.status, str(r.messages), r.customer,
+                str(r.number),
+                r.priority,
+                "yes" if r.contract else "no",
+                r.urgency,
+                rt.local(r.due_at),
+                r.deadline or "",
+                r.status,
+                str(r.messages),
+                r.customer,
                 r.subject,
             )
         out.print(table)
@@ -208,13 +228,17 @@ def ticket(number: int, as_json: JsonOpt = False, config: ConfigOpt = None) -> N
             markup=False,
         )
         for m in data["messages"]:
-            out.print(f"\n--- {m['direction']} {m['time']} {m['sender']} -> "
-                      f"{', '.join(m['recipients'])}\n{m['subject']}\n{m['text']}", markup=False)
+            out.print(
+                f"\n--- {m['direction']} {m['time']} {m['sender']} -> "
+                f"{', '.join(m['recipients'])}\n{m['subject']}\n{m['text']}",
+                markup=False,
+            )
         out.print("\nEvents:")
         for e in data["events"]:
             reasons = f" [{'; '.join(e['reasons'])}]" if e["reasons"] else ""
-            out.print(f"  {e['time']} {e['actor']}: {e['kind']} {e['detail']}{reasons}",
-                      markup=False)
+            out.print(
+                f"  {e['time']} {e['actor']}: {e['kind']} {e['detail']}{reasons}", markup=False
+            )
 
 
 @quarantine_app.command("list")
@@ -229,14 +253,16 @@ def quarantine_list(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
         for col in ("id", "received", "message-id", "size", "reason"):
             table.add_column(col)
         for r in rows:
-            table.add_row(str(r["id"]), r["received_at"] or "", r["message_id"], str(r["size"]),
-                          r["reason"])
+            table.add_row(
+                str(r["id"]), r["received_at"] or "", r["message_id"], str(r["size"]), r["reason"]
+            )
         out.print(table)
 
 
 @quarantine_app.command("show")
 def quarantine_show(
-    inbound_id: int, config: ConfigOpt = None,
+    inbound_id: int,
+    config: ConfigOpt = None,
     raw: Annotated[bool, typer.Option("--raw", help="write the raw message to stdout")] = False,
 ) -> None:
     """The reason and the raw message."""
@@ -248,8 +274,11 @@ def quarantine_show(
         if raw:
             sys.stdout.buffer.write(row.raw)
             return
-        out.print(f"id {row.id}, status {row.status}, received {row.received_at}, "
-                  f"{row.size} bytes, attempts {row.attempts}\nreason: {row.error}", markup=False)
+        out.print(
+            f"id {row.id}, status {row.status}, received {row.received_at}, "
+            f"{row.size} bytes, attempts {row.attempts}\nreason: {row.error}",
+            markup=False,
+        )
         preview = row.raw[:4000].decode("utf-8", "replace")
         out.print("\n" + preview, markup=False, highlight=False)
 
@@ -283,13 +312,21 @@ def status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
             print(json.dumps(asdict(health), ensure_ascii=False, indent=1))
         else:
             for box in health.mailboxes:
-                out.print(f"mailbox {box.mailbox}: last fetch {box.last_fetch_ok_at or 'never'}"
-                          + (f", last error {box.last_error_at}: {box.last_error}"
-                             if box.last_error else ""), markup=False)
+                out.print(
+                    f"mailbox {box.mailbox}: last fetch {box.last_fetch_ok_at or 'never'}"
+                    + (
+                        f", last error {box.last_error_at}: {box.last_error}"
+                        if box.last_error
+                        else ""
+                    ),
+                    markup=False,
+                )
             out.print(f"last send: {health.last_send_ok_at or 'never'}", markup=False)
-            out.print(f"outbox: {health.outbox_queued} queued, {health.outbox_failed} failed; "
-                      f"quarantine: {health.quarantined}; unprocessed: {health.unprocessed}",
-                      markup=False)
+            out.print(
+                f"outbox: {health.outbox_queued} queued, {health.outbox_failed} failed; "
+                f"quarantine: {health.quarantined}; unprocessed: {health.unprocessed}",
+                markup=False,
+            )
             for problem in health.problems:
                 out.print(f"PROBLEM: {problem}", markup=False)
         if health.problems:

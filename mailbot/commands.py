@@ -11,14 +11,25 @@ from dataclasses import dataclass
 
 _LINE = re.compile(r"^\s*#(\w[\w-]*)(?:[ \t]+(\S+))?\s*$", re.UNICODE)
 _PRIORITY = {
-    "kritisch": "critical", "critical": "critical", "hoch": "critical",
-    "normal": "normal", "mittel": "normal",
-    "niedrig": "low", "low": "low", "gering": "low",
+    "kritisch": "critical",
+    "critical": "critical",
+    "hoch": "critical",
+    "normal": "normal",
+    "mittel": "normal",
+    "niedrig": "low",
+    "low": "low",
+    "gering": "low",
 }
 _STATUS = {
-    "offen": "open", "open": "open",
-    "wartend": "waiting", "waiting": "waiting", "warten": "waiting",
-    "erledigt": "solved", "solved": "solved", "geschlossen": "solved", "closed": "solved",
+    "offen": "open",
+    "open": "open",
+    "wartend": "waiting",
+    "waiting": "waiting",
+    "warten": "waiting",
+    "erledigt": "solved",
+    "solved": "solved",
+    "geschlossen": "solved",
+    "closed": "solved",
 }
 _TAKE = frozenset({"übernehmen", "uebernehmen", "take"})
 _INTERNAL = frozenset({"intern", "internal"})

@@ -52,22 +52,22 @@ class _Table:
             raise ConfigError(self.key(name), self.path, f"expected {what}, got {value!r}")
         return value
 
-    def str(self, name: str, default: Any = None) -> Any:
+    def get_str(self, name: str, default: Any = None) -> Any:
         return self._get(name, str, default, "a string")
 
-    def int(self, name: str, default: Any = None, minimum: int | None = 0) -> Any:
+    def get_int(self, name: str, default: Any = None, minimum: int | None = 0) -> Any:
         value = self._get(name, int, default, "an integer")
         if value is not None and minimum is not None and value < minimum:
             raise ConfigError(self.key(name), self.path, f"must be at least {minimum}")
         return value
 
-    def float(self, name: str, default: Any = None) -> Any:
+    def get_float(self, name: str, default: Any = None) -> Any:
         value = self._get(name, (int, float), default, "a number")
         if value is not None and value < 0:
             raise ConfigError(self.key(name), self.path, "must not be negative")
         return None if value is None else float(value)
 
-    def bool(self, name: str, default: Any = None) -> Any:
+    def get_bool(self, name: str, default: Any = None) -> Any:
         return self._get(name, bool, default, "true or false")
 
     def str_list(self, name: str, default: Any = None) -> Any:
@@ -77,15 +77,15 @@ class _Table:
         return value
 
     def choice(self, name: str, choices: tuple[str, ...], default: Any) -> Any:
-        value = self.str(name, default)
+        value = self.get_str(name, default)
         if value not in choices:
             raise ConfigError(self.key(name), self.path, f"must be one of {', '.join(choices)}")
         return value
 
     def secret(self, name: str) -> str:
         """A password given inline or through ``<name>_env`` naming an environment variable."""
-        inline = self.str(name)
-        env = self.str(f"{name}_env")
+        inline = self.get_str(name)
+        env = self.get_str(f"{name}_env")
         if env is not None:
             if env not in os.environ:
                 raise ConfigError(
@@ -263,25 +263,25 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
 def _imap(table: _Table, name: str) -> ImapConfig:
     security = table.choice("security", _SECURITY, "ssl")
     default_port = {"ssl": 993, "starttls": 143, "none": 143}[security]
-    idle = table.float("idle_timeout", 540.0)
+    idle = table.get_float("idle_timeout", 540.0)
     if idle > 1740:
         raise ConfigError(table.key("idle_timeout"), table.path, "must be below 29 minutes")
     cfg = ImapConfig(
-        name=table.str("name", name),
-        host=table.str("host", _REQUIRED),
-        port=table.int("port", default_port, minimum=1),
+        name=table.get_str("name", name),
+        host=table.get_str("host", _REQUIRED),
+        port=table.get_int("port", default_port, minimum=1),
         security=security,
-        username=table.str("username", _REQUIRED),
+        username=table.get_str("username", _REQUIRED),
         password=table.secret("password"),
-        folder=table.str("folder", "INBOX"),
-        processed_folder=table.str("processed_folder"),
-        poll_interval=table.float("poll_interval", 60.0),
+        folder=table.get_str("folder", "INBOX"),
+        processed_folder=table.get_str("processed_folder"),
+        poll_interval=table.get_float("poll_interval", 60.0),
         idle_timeout=idle,
-        timeout=table.float("timeout", 30.0),
-        verify=table.bool("verify", True),
-        ca_file=table.str("ca_file"),
-        max_message_bytes=table.int("max_message_bytes", 25 * 1024 * 1024, minimum=1),
-        batch_size=table.int("batch_size", 100, minimum=1),
+        timeout=table.get_float("timeout", 30.0),
+        verify=table.get_bool("verify", True),
+        ca_file=table.get_str("ca_file"),
+        max_message_bytes=table.get_int("max_message_bytes", 25 * 1024 * 1024, minimum=1),
+        batch_size=table.get_int("batch_size", 100, minimum=1),
     )
     table.done()
     return cfg
@@ -293,12 +293,12 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
 
     store = _Table(root.data.get("store", {}), "store", path)
     root.used.add("store")
-    url = store.str("url", "sqlite:///mailbot.db")
+    url = store.get_str("url", "sqlite:///mailbot.db")
     if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         rel = url[len("sqlite:///") :]
         if rel and rel != ":memory:":
             url = "sqlite:///" + str((base / rel).resolve())
-    outbox = store.str("outbox")
+    outbox = store.get_str("outbox")
     if outbox is not None:
         outbox_dir = (base / outbox).resolve()
     elif url.startswith("sqlite:///") and url != "sqlite:///:memory:":
@@ -310,10 +310,10 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
     svc = _Table(root.data.get("service", {}), "service", path)
     root.used.add("service")
     service = ServiceConfig(
-        name=svc.str("name", "IT-Service"),
-        address=svc.str("address", "service@localhost"),
-        hotline=svc.str("hotline", ServiceConfig.hotline),
-        from_address=svc.str("from_address", ""),
+        name=svc.get_str("name", "IT-Service"),
+        address=svc.get_str("address", "service@localhost"),
+        hotline=svc.get_str("hotline", ServiceConfig.hotline),
+        from_address=svc.get_str("from_address", ""),
     )
     svc.done()
 
@@ -339,16 +339,16 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
         security = t.choice("security", _SECURITY, "starttls")
         default_port = {"ssl": 465, "starttls": 587, "none": 25}[security]
         smtp = SmtpConfig(
-            host=t.str("host", _REQUIRED),
-            port=t.int("port", default_port, minimum=1),
+            host=t.get_str("host", _REQUIRED),
+            port=t.get_int("port", default_port, minimum=1),
             security=security,
-            username=t.str("username", ""),
+            username=t.get_str("username", ""),
             password=t.secret("password"),
-            timeout=t.float("timeout", 30.0),
-            verify=t.bool("verify", True),
-            ca_file=t.str("ca_file"),
+            timeout=t.get_float("timeout", 30.0),
+            verify=t.get_bool("verify", True),
+            ca_file=t.get_str("ca_file"),
         )
-        from_address = t.str("from_address")
+        from_address = t.get_str("from_address")
         t.done()
         if from_address:
             _, addr = parseaddr(from_address)
@@ -356,12 +356,16 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
                 raise ConfigError("smtp.from_address", path, "not a mail address")
             if "address" not in svc.data:
                 service = ServiceConfig(
-                    name=service.name, address=addr, hotline=service.hotline,
+                    name=service.name,
+                    address=addr,
+                    hotline=service.hotline,
                     from_address=from_address,
                 )
             else:
                 service = ServiceConfig(
-                    name=service.name, address=service.address, hotline=service.hotline,
+                    name=service.name,
+                    address=service.address,
+                    hotline=service.hotline,
                     from_address=from_address,
                 )
 
@@ -369,8 +373,8 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
     root.used.add("staff")
     staff = StaffConfig(
         domains=tuple(d.lower() for d in st.str_list("domains", [])),
-        notify=st.str("notify"),
-        authserv_id=st.str("authserv_id"),
+        notify=st.get_str("notify"),
+        authserv_id=st.get_str("authserv_id"),
         language=st.choice("language", ("de", "en"), "de"),
     )
     st.done()
@@ -379,7 +383,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
     root.used.add("monitoring")
     monitoring = MonitoringConfig(
         senders=tuple(s.lower() for s in mon.str_list("senders", [])),
-        resolve_on_recovery=mon.bool("resolve_on_recovery", True),
+        resolve_on_recovery=mon.get_bool("resolve_on_recovery", True),
     )
     mon.done()
 
@@ -393,9 +397,9 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
             c = _Table(entry, f"customers[{i}]", path)
             customers.append(
                 CustomerConfig(
-                    domain=c.str("domain", _REQUIRED).lower(),
-                    name=c.str("name", ""),
-                    contract=c.bool("contract", False),
+                    domain=c.get_str("domain", _REQUIRED).lower(),
+                    name=c.get_str("name", ""),
+                    contract=c.get_bool("contract", False),
                 )
             )
             c.done()
@@ -408,12 +412,12 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
     lim = _Table(root.data.get("limits", {}), "limits", path)
     root.used.add("limits")
     limits = LimitsConfig(
-        max_message_bytes=lim.int("max_message_bytes", LimitsConfig.max_message_bytes, 1),
-        max_mime_parts=lim.int("max_mime_parts", LimitsConfig.max_mime_parts, 1),
-        max_mime_depth=lim.int("max_mime_depth", LimitsConfig.max_mime_depth, 1),
-        acks_per_hour=lim.int("acks_per_hour", LimitsConfig.acks_per_hour, 0),
-        acks_per_day=lim.int("acks_per_day", LimitsConfig.acks_per_day, 0),
-        fetch_stale_after=lim.float("fetch_stale_after", LimitsConfig.fetch_stale_after),
+        max_message_bytes=lim.get_int("max_message_bytes", LimitsConfig.max_message_bytes, 1),
+        max_mime_parts=lim.get_int("max_mime_parts", LimitsConfig.max_mime_parts, 1),
+        max_mime_depth=lim.get_int("max_mime_depth", LimitsConfig.max_mime_depth, 1),
+        acks_per_hour=lim.get_int("acks_per_hour", LimitsConfig.acks_per_hour, 0),
+        acks_per_day=lim.get_int("acks_per_day", LimitsConfig.acks_per_day, 0),
+        fetch_stale_after=lim.get_float("fetch_stale_after", LimitsConfig.fetch_stale_after),
     )
     lim.done()
     root.done()

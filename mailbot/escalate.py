@@ -57,10 +57,15 @@ def remind_overdue(
             context = {"ticket": ticket, "due_local": ticket.due_at.astimezone(zone)}
             lang = config.staff.language
             outgoing.queue(
-                session, kind="reminder", ticket=ticket, to=[config.staff.notify],
+                session,
+                kind="reminder",
+                ticket=ticket,
+                to=[config.staff.notify],
                 subject=renderer.subject("reminder", lang, **context),
                 body=renderer.render("reminder", lang, title=f"#{ticket.number}", **context),
-                now=now, references=thread_ids(session, ticket.id), auto_reply=False,
+                now=now,
+                references=thread_ids(session, ticket.id),
+                auto_reply=False,
             )
             record(session, kind="escalated", actor="sla", ticket=ticket, detail=marker)
             sent += 1

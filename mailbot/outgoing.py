@@ -36,7 +36,7 @@ class Outgoing:
         self.domain = domain_of(config.service.from_header)
 
     def may_auto_reply(self, session: Session, address: str, now: datetime) -> Permission:
-        """RFC 3834's "don't reply too often", counted in the database so restarts don't reset it."""
+        """RFC 3834's "don't reply too often", counted in the store so restarts don't reset it."""
         address = address.lower()
         if not address:
             return Permission(False, "no valid sender address")
@@ -54,8 +54,10 @@ class Outgoing:
         if bounced is not None:
             return Permission(False, "address bounced permanently")
         limits = self.config.limits
-        for window, cap in ((timedelta(hours=1), limits.acks_per_hour),
-                            (timedelta(days=1), limits.acks_per_day)):
+        for window, cap in (
+            (timedelta(hours=1), limits.acks_per_hour),
+            (timedelta(days=1), limits.acks_per_day),
+        ):
             count = session.exec(
                 select(func.count())
                 .select_from(Outbox)

@@ -143,7 +143,7 @@ def _walk(msg: Message, limits: ParseLimits) -> list[Message]:
 
 def _headers(msg: EmailMessage, defects: list[str]) -> dict[str, tuple[str, ...]]:
     result: dict[str, list[str]] = {}
-    for name in set(k.lower() for k in msg.keys()):
+    for name in {k.lower() for k in msg.keys()}:  # noqa: SIM118  (Message is no dict)
         values: list[str] = []
         for raw_value in msg.get_all(name, []) or []:
             try:

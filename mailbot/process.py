@@ -149,8 +149,9 @@ class Processor:
             row.status = "quarantined"
             row.error = reason
             row.attempts += 1
-            record(session, kind="quarantined", actor="process", detail=reason,
-                   inbound_id=inbound_id)
+            record(
+                session, kind="quarantined", actor="process", detail=reason, inbound_id=inbound_id
+            )
         return Outcome(inbound_id, "quarantined", detail=reason.splitlines()[0])
 
     def retry(self, inbound_id: int) -> Outcome:
@@ -173,8 +174,13 @@ class Processor:
             return self._alarm(session, row, judgement, now)
         match = match_thread(session, mail, is_staff=self.config.is_staff)
         if "our own mail" in judgement.automated_reasons and match.ticket is None:
-            record(session, kind="own_mail_ignored", actor="process", inbound_id=row.id,
-                   detail=f"mail from our own address {mail.from_addr}")
+            record(
+                session,
+                kind="own_mail_ignored",
+                actor="process",
+                inbound_id=row.id,
+                detail=f"mail from our own address {mail.from_addr}",
+            )
             return Outcome(row.id, "processed", detail="own mail")
         if match.ticket is not None:
             return self._follow_up(session, row, judgement, match.ticket, match, now)
@@ -214,20 +220,39 @@ class Processor:
         return Outcome(row.id, "processed", ticket.number, tuple(queued))
 
     def _follow_up(
-        self, session: Session, row: Inbound, j: Judgement, ticket: Ticket,
-        match: ThreadMatch, now: datetime,
+        self,
+        session: Session,
+        row: Inbound,
+        j: Judgement,
+        ticket: Ticket,
+        match: ThreadMatch,
+        now: datetime,
     ) -> Outcome:
         assert row.id is not None
         self._store_message(session, ticket, row, j)
-        record(session, kind="message_added", actor="threads", ticket=ticket, inbound_id=row.id,
-               detail=f"matched by {match.how}", reasons=[match.detail] if match.detail else [])
+        record(
+            session,
+            kind="message_added",
+            actor="threads",
+            ticket=ticket,
+            inbound_id=row.id,
+            detail=f"matched by {match.how}",
+            reasons=[match.detail] if match.detail else [],
+        )
         if j.automated:
-            record(session, kind="ack_suppressed", actor="process", ticket=ticket,
-                   inbound_id=row.id, detail="automated mail", reasons=j.automated_reasons)
+            record(
+                session,
+                kind="ack_suppressed",
+                actor="process",
+                ticket=ticket,
+                inbound_id=row.id,
+                detail="automated mail",
+                reasons=j.automated_reasons,
+            )
             return Outcome(row.id, "processed", ticket.number)
         if j.staff_sender:
-            queued = self.desk.handle_reply(session, ticket, j, row.id, now)
-            return Outcome(row.id, "processed", ticket.number, tuple(queued))
+            relayed = self.desk.handle_reply(session, ticket, j, row.id, now)
+            return Outcome(row.id, "processed", ticket.number, tuple(relayed))
         changes = self._reread(session, ticket, j, row, now)
         queued: list[str] = []
         if changes:
@@ -264,14 +289,25 @@ class Processor:
             changes.append(("status", "solved"))
         if changes:
             new_plan = plan(
-                ticket.arrived_at, Priority(ticket.priority), ticket.contract,
-                Urgency(ticket.urgency), ticket.deadline, ticket.planned_change,
+                ticket.arrived_at,
+                Priority(ticket.priority),
+                ticket.contract,
+                Urgency(ticket.urgency),
+                ticket.deadline,
+                ticket.planned_change,
                 self.judge.calendar,
             )
             ticket.due_at = new_plan.due_at
             ticket.updated_at = now
-            record(session, kind="replanned", actor="classify", ticket=ticket, inbound_id=row.id,
-                   detail="; ".join(f"{k}={v}" for k, v in changes), reasons=c.reasons)
+            record(
+                session,
+                kind="replanned",
+                actor="classify",
+                ticket=ticket,
+                inbound_id=row.id,
+                detail="; ".join(f"{k}={v}" for k, v in changes),
+                reasons=c.reasons,
+            )
         return changes
 
     # -- pieces ------------------------------------------------------------------------
@@ -281,9 +317,13 @@ class Processor:
             return j.plan
         c = j.classification
         return plan(
-            min(j.sent_at, row.received_at), c.priority,
-            j.contract if contract is None else contract, c.urgency, c.deadline,
-            c.planned_change, self.judge.calendar,
+            min(j.sent_at, row.received_at),
+            c.priority,
+            j.contract if contract is None else contract,
+            c.urgency,
+            c.deadline,
+            c.planned_change,
+            self.judge.calendar,
         )
 
     def _store_message(self, session: Session, ticket: Ticket, row: Inbound, j: Judgement) -> None:
@@ -306,10 +346,13 @@ class Processor:
                 text=j.body,
                 evidence=json.dumps(
                     {
-                        "priority": c.priority.value, "urgency": c.urgency.value,
+                        "priority": c.priority.value,
+                        "urgency": c.urgency.value,
                         "deadline": c.deadline.isoformat() if c.deadline else None,
-                        "planned_change": c.planned_change, "language": c.language.value,
-                        "automated": j.automated, "reasons": list(c.reasons),
+                        "planned_change": c.planned_change,
+                        "language": c.language.value,
+                        "automated": j.automated,
+                        "reasons": list(c.reasons),
                         "automated_reasons": list(j.automated_reasons),
                     },
                     ensure_ascii=False,
@@ -322,41 +365,85 @@ class Processor:
         self, session: Session, ticket: Ticket, row: Inbound, j: Judgement, match: ThreadMatch
     ) -> None:
         c = j.classification
-        record(session, kind="ticket_opened", actor="process", ticket=ticket, inbound_id=row.id,
-               detail=match.detail or "new conversation",
-               reasons=[f"Kunde: {j.customer.name}"] if j.customer else [])
-        if j.automated:
-            record(session, kind="automated", actor="process", ticket=ticket, inbound_id=row.id,
-                   reasons=j.automated_reasons)
         record(
-            session, kind="classified", actor="classify", ticket=ticket, inbound_id=row.id,
-            detail=(f"priority={c.priority.value} urgency={c.urgency.value} "
-                    f"deadline={c.deadline} planned_change={c.planned_change} "
-                    f"language={c.language.value}"),
+            session,
+            kind="ticket_opened",
+            actor="process",
+            ticket=ticket,
+            inbound_id=row.id,
+            detail=match.detail or "new conversation",
+            reasons=[f"Kunde: {j.customer.name}"] if j.customer else [],
+        )
+        if j.automated:
+            record(
+                session,
+                kind="automated",
+                actor="process",
+                ticket=ticket,
+                inbound_id=row.id,
+                reasons=j.automated_reasons,
+            )
+        record(
+            session,
+            kind="classified",
+            actor="classify",
+            ticket=ticket,
+            inbound_id=row.id,
+            detail=(
+                f"priority={c.priority.value} urgency={c.urgency.value} "
+                f"deadline={c.deadline} planned_change={c.planned_change} "
+                f"language={c.language.value}"
+            ),
             reasons=c.reasons,
         )
         if ticket.due_at is not None:
             p = self._plan_for(j, row, ticket.contract)
-            record(session, kind="sla", actor="sla", ticket=ticket, inbound_id=row.id,
-                   detail=f"due {p.due_at.isoformat()} (clock from {p.clock_starts.isoformat()})",
-                   reasons=p.adjustments)
+            record(
+                session,
+                kind="sla",
+                actor="sla",
+                ticket=ticket,
+                inbound_id=row.id,
+                detail=f"due {p.due_at.isoformat()} (clock from {p.clock_starts.isoformat()})",
+                reasons=p.adjustments,
+            )
 
     def _acknowledge(
-        self, session: Session, ticket: Ticket, j: Judgement, now: datetime,
+        self,
+        session: Session,
+        ticket: Ticket,
+        j: Judgement,
+        now: datetime,
         changes: list[tuple[str, str]] | None = None,
     ) -> list[str]:
         if j.automated:
-            record(session, kind="ack_suppressed", actor="process", ticket=ticket,
-                   detail="automated mail", reasons=j.automated_reasons)
+            record(
+                session,
+                kind="ack_suppressed",
+                actor="process",
+                ticket=ticket,
+                detail="automated mail",
+                reasons=j.automated_reasons,
+            )
             return []
         permission = self.outgoing.may_auto_reply(session, j.mail.from_addr, now)
         if not permission.allowed:
-            record(session, kind="ack_suppressed", actor="process", ticket=ticket,
-                   detail=permission.reason)
+            record(
+                session,
+                kind="ack_suppressed",
+                actor="process",
+                ticket=ticket,
+                detail=permission.reason,
+            )
             return []
         p = plan(
-            ticket.arrived_at, Priority(ticket.priority), ticket.contract,
-            Urgency(ticket.urgency), ticket.deadline, ticket.planned_change, self.judge.calendar,
+            ticket.arrived_at,
+            Priority(ticket.priority),
+            ticket.contract,
+            Urgency(ticket.urgency),
+            ticket.deadline,
+            ticket.planned_change,
+            self.judge.calendar,
         )
         lang = ticket.language
         view = AckView(
@@ -368,10 +455,14 @@ class Processor:
             priority=ticket.priority,
             urgency=ticket.urgency,
             reasons=j.classification.reasons,
-            due_at=p.due_at.astimezone(self.judge.calendar.zone) if ticket.status != "solved"
+            due_at=p.due_at.astimezone(self.judge.calendar.zone)
+            if ticket.status != "solved"
             else None,
-            clock_starts=(p.clock_starts.astimezone(self.judge.calendar.zone)
-                          if p.clock_starts > ticket.arrived_at else None),
+            clock_starts=(
+                p.clock_starts.astimezone(self.judge.calendar.zone)
+                if p.clock_starts > ticket.arrived_at
+                else None
+            ),
             on_call_now=p.on_call_now,
             scheduled_for=p.scheduled_for,
             deadline=ticket.deadline,
@@ -383,48 +474,89 @@ class Processor:
             kind="update" if changes else "new",
             changes=tuple(changes or ()),
         )
-        body = self.renderer.render("ack", lang, view=view, customer_name=view.customer_name,
-                                    title=f"[#{ticket.number}] {ticket.subject}")
+        body = self.renderer.render(
+            "ack",
+            lang,
+            view=view,
+            customer_name=view.customer_name,
+            title=f"[#{ticket.number}] {ticket.subject}",
+        )
         assert ticket.id is not None
         refs = thread_ids(session, ticket.id)
         out = self.outgoing.queue(
-            session, kind="update" if changes else "ack", ticket=ticket, to=[j.mail.from_addr],
+            session,
+            kind="update" if changes else "ack",
+            ticket=ticket,
+            to=[j.mail.from_addr],
             subject=hdr.tagged_subject(ticket.number, j.mail.subject or ticket.subject),
-            body=body, now=now, in_reply_to=j.mail.message_id, references=refs,
+            body=body,
+            now=now,
+            in_reply_to=j.mail.message_id,
+            references=refs,
         )
-        record(session, kind="ack_queued", actor="process", ticket=ticket,
-               detail=f"{out.kind} {out.message_id} to {out.to_address}")
+        record(
+            session,
+            kind="ack_queued",
+            actor="process",
+            ticket=ticket,
+            detail=f"{out.kind} {out.message_id} to {out.to_address}",
+        )
         return [out.kind]
 
-    def _tell_staff(self, session: Session, ticket: Ticket, j: Judgement, now: datetime) -> list[str]:
+    def _tell_staff(
+        self, session: Session, ticket: Ticket, j: Judgement, now: datetime
+    ) -> list[str]:
         return self.desk.announce(session, ticket, j, now)
 
     def _alarm(self, session: Session, row: Inbound, j: Judgement, now: datetime) -> Outcome:
         assert row.id is not None and j.classification.alarm is not None
         alarm = j.classification.alarm
         open_ticket = session.exec(
-            select(Ticket).where(Ticket.alarm_key == alarm.key, Ticket.status != "solved")
+            select(Ticket)
+            .where(Ticket.alarm_key == alarm.key, Ticket.status != "solved")
             .order_by(col(Ticket.id).desc())
         ).first()
         if open_ticket is not None:
             self._store_message(session, open_ticket, row, j)
             if alarm.recovery:
-                record(session, kind="alarm_recovery", actor="monitoring", ticket=open_ticket,
-                       inbound_id=row.id, detail=f"{alarm.key} is {alarm.state}")
+                record(
+                    session,
+                    kind="alarm_recovery",
+                    actor="monitoring",
+                    ticket=open_ticket,
+                    inbound_id=row.id,
+                    detail=f"{alarm.key} is {alarm.state}",
+                )
                 if self.config.monitoring.resolve_on_recovery:
                     open_ticket.status = "solved"
                     open_ticket.updated_at = now
-                    record(session, kind="status_changed", actor="monitoring",
-                           ticket=open_ticket, detail="solved by recovery")
+                    record(
+                        session,
+                        kind="status_changed",
+                        actor="monitoring",
+                        ticket=open_ticket,
+                        detail="solved by recovery",
+                    )
             else:
-                record(session, kind="alarm_repeat", actor="monitoring", ticket=open_ticket,
-                       inbound_id=row.id, detail=f"{alarm.key} is {alarm.state}")
+                record(
+                    session,
+                    kind="alarm_repeat",
+                    actor="monitoring",
+                    ticket=open_ticket,
+                    inbound_id=row.id,
+                    detail=f"{alarm.key} is {alarm.state}",
+                )
                 new = j.classification.priority
                 if new.rank < Priority(open_ticket.priority).rank:
                     open_ticket.priority = new.value
                     open_ticket.due_at = self._plan_for(j, row, open_ticket.contract).due_at
-                    record(session, kind="priority_changed", actor="monitoring",
-                           ticket=open_ticket, detail=f"raised to {new.value} by the alarm")
+                    record(
+                        session,
+                        kind="priority_changed",
+                        actor="monitoring",
+                        ticket=open_ticket,
+                        detail=f"raised to {new.value} by the alarm",
+                    )
             return Outcome(row.id, "processed", open_ticket.number)
         customer = self.config.customer_for_host(alarm.host)
         contract = bool(customer and customer.contract)
@@ -450,9 +582,17 @@ class Processor:
         session.add(ticket)
         session.flush()
         self._store_message(session, ticket, row, j)
-        self._record_judgement(session, ticket, row, j, ThreadMatch(None, "new", "monitoring alarm"))
-        record(session, kind="ack_suppressed", actor="process", ticket=ticket,
-               detail="monitoring alarm", reasons=j.automated_reasons)
+        self._record_judgement(
+            session, ticket, row, j, ThreadMatch(None, "new", "monitoring alarm")
+        )
+        record(
+            session,
+            kind="ack_suppressed",
+            actor="process",
+            ticket=ticket,
+            detail="monitoring alarm",
+            reasons=j.automated_reasons,
+        )
         queued = self._tell_staff(session, ticket, j, now)
         return Outcome(row.id, "processed", ticket.number, tuple(queued))
 

@@ -26,8 +26,18 @@ _WEEKDAYS = {
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
 }
 _MONTHS_EN = (
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
 
 
@@ -133,7 +143,6 @@ class Renderer:
             lang=lang, title=title, blocks=text_blocks(text)
         )
         return Rendered(text=text, html=html)
-
 
     def subject(self, name: str, lang: str, **context: Any) -> str:
         """A one-line subject from ``<name>.<lang>.subject.j2``."""

@@ -13,7 +13,7 @@ from mailbot.parse import parse_message
 
 
 def classify_file(judge: Judge, path: Path) -> dict[str, Any]:
-    """One object of ``classify --json``; a file that cannot be read gives ``file`` and ``error``."""
+    """One ``classify --json`` object; an unreadable file gives ``file`` and ``error``."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -57,8 +57,14 @@ def evaluate_folder(config: Config, path: Path) -> tuple[str, dict[str, Any]]:
     def predict(eml: Path) -> dict[str, object]:
         result = classify_file(judge, eml)
         if "error" in result:
-            return {"language": None, "priority": None, "urgency": None, "deadline": None,
-                    "planned_change": None, "automated": None}
+            return {
+                "language": None,
+                "priority": None,
+                "urgency": None,
+                "deadline": None,
+                "planned_change": None,
+                "automated": None,
+            }
         return result
 
     report = evaluate(path, predict)

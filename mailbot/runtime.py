@@ -93,9 +93,7 @@ class Runtime:
         stored = 0
         for raw in raws:
             with session_scope(self.engine) as session:
-                _, created = store_raw(
-                    session, raw, mailbox="ingest", received_at=self.clock()
-                )
+                _, created = store_raw(session, raw, mailbox="ingest", received_at=self.clock())
                 stored += created
         return stored
 
@@ -205,8 +203,10 @@ class Runtime:
     def health(self) -> Health:
         with Session(self.engine) as session:
             return health(
-                session, [b.name for b in self.config.imap],
-                self.config.limits.fetch_stale_after, self.clock(),
+                session,
+                [b.name for b in self.config.imap],
+                self.config.limits.fetch_stale_after,
+                self.clock(),
             )
 
     def inbound(self, inbound_id: int) -> Inbound | None:

@@ -30,8 +30,13 @@ class StaffDesk:
 
     def replan(self, ticket: Ticket) -> Plan:
         return plan(
-            ticket.arrived_at, Priority(ticket.priority), ticket.contract,
-            Urgency(ticket.urgency), ticket.deadline, ticket.planned_change, self.calendar,
+            ticket.arrived_at,
+            Priority(ticket.priority),
+            ticket.contract,
+            Urgency(ticket.urgency),
+            ticket.deadline,
+            ticket.planned_change,
+            self.calendar,
         )
 
     # -- to the technicians --------------------------------------------------------------
@@ -44,7 +49,10 @@ class StaffDesk:
         the_plan = self.replan(ticket) if ticket.due_at is not None else None
         outside = the_plan is not None and the_plan.clock_starts > ticket.arrived_at
         context = {
-            "ticket": ticket, "j": j, "plan": the_plan, "outside_hours": outside,
+            "ticket": ticket,
+            "j": j,
+            "plan": the_plan,
+            "outside_hours": outside,
             "due_local": ticket.due_at.astimezone(self.calendar.zone) if ticket.due_at else None,
         }
         lang = self.config.staff.language
@@ -56,15 +64,26 @@ class StaffDesk:
             targets.append(("oncall", oncall))
         for kind, address in targets:
             out = self.outgoing.queue(
-                session, kind=kind, ticket=ticket, to=[address],
+                session,
+                kind=kind,
+                ticket=ticket,
+                to=[address],
                 subject=self.renderer.subject(kind, lang, **context),
-                body=self.renderer.render("notify", lang, title=f"#{ticket.number}",
-                                          oncall=kind == "oncall", **context),
-                now=now, in_reply_to=j.mail.message_id,
-                references=thread_ids(session, ticket.id), auto_reply=False,
+                body=self.renderer.render(
+                    "notify", lang, title=f"#{ticket.number}", oncall=kind == "oncall", **context
+                ),
+                now=now,
+                in_reply_to=j.mail.message_id,
+                references=thread_ids(session, ticket.id),
+                auto_reply=False,
             )
-            record(session, kind=f"{kind}_queued", actor="process", ticket=ticket,
-                   detail=f"{out.message_id} to {address}")
+            record(
+                session,
+                kind=f"{kind}_queued",
+                actor="process",
+                ticket=ticket,
+                detail=f"{out.message_id} to {address}",
+            )
             queued.append(kind)
         return queued
 
@@ -79,40 +98,82 @@ class StaffDesk:
         commands = scan(j.body)
         verdict = staff_authenticated(j.mail, self.config)
         if not verdict.authenticated:
-            record(session, kind="staff_unverified", actor="auth", ticket=ticket,
-                   inbound_id=inbound_id,
-                   detail=f"nothing executed or relayed: {verdict.reason}",
-                   reasons=[c.line for c in commands.commands])
+            record(
+                session,
+                kind="staff_unverified",
+                actor="auth",
+                ticket=ticket,
+                inbound_id=inbound_id,
+                detail=f"nothing executed or relayed: {verdict.reason}",
+                reasons=[c.line for c in commands.commands],
+            )
             return []
-        record(session, kind="staff_verified", actor="auth", ticket=ticket,
-               inbound_id=inbound_id, detail=verdict.reason)
+        record(
+            session,
+            kind="staff_verified",
+            actor="auth",
+            ticket=ticket,
+            inbound_id=inbound_id,
+            detail=verdict.reason,
+        )
         changed_plan = False
         for command in commands.commands:
             if command.name == "priority" and command.value != ticket.priority:
-                record(session, kind="priority_changed", actor=sender, ticket=ticket,
-                       inbound_id=inbound_id, detail=f"{ticket.priority} -> {command.value}",
-                       reasons=[command.line])
+                record(
+                    session,
+                    kind="priority_changed",
+                    actor=sender,
+                    ticket=ticket,
+                    inbound_id=inbound_id,
+                    detail=f"{ticket.priority} -> {command.value}",
+                    reasons=[command.line],
+                )
                 ticket.priority = command.value
                 changed_plan = True
             elif command.name == "status" and command.value != ticket.status:
-                record(session, kind="status_changed", actor=sender, ticket=ticket,
-                       inbound_id=inbound_id, detail=f"{ticket.status} -> {command.value}",
-                       reasons=[command.line])
+                record(
+                    session,
+                    kind="status_changed",
+                    actor=sender,
+                    ticket=ticket,
+                    inbound_id=inbound_id,
+                    detail=f"{ticket.status} -> {command.value}",
+                    reasons=[command.line],
+                )
                 ticket.status = command.value
             elif command.name == "take":
-                record(session, kind="assigned", actor=sender, ticket=ticket,
-                       inbound_id=inbound_id, detail=f"assigned to {sender}",
-                       reasons=[command.line])
+                record(
+                    session,
+                    kind="assigned",
+                    actor=sender,
+                    ticket=ticket,
+                    inbound_id=inbound_id,
+                    detail=f"assigned to {sender}",
+                    reasons=[command.line],
+                )
                 ticket.assignee = sender
         if commands.unknown:
-            record(session, kind="commands_unknown", actor=sender, ticket=ticket,
-                   inbound_id=inbound_id, detail="not understood", reasons=commands.unknown)
+            record(
+                session,
+                kind="commands_unknown",
+                actor=sender,
+                ticket=ticket,
+                inbound_id=inbound_id,
+                detail="not understood",
+                reasons=commands.unknown,
+            )
         if changed_plan:
             ticket.due_at = self.replan(ticket).due_at
         ticket.updated_at = now
         if commands.internal:
-            record(session, kind="internal_note", actor=sender, ticket=ticket,
-                   inbound_id=inbound_id, detail="#intern: not relayed to the customer")
+            record(
+                session,
+                kind="internal_note",
+                actor=sender,
+                ticket=ticket,
+                inbound_id=inbound_id,
+                detail="#intern: not relayed to the customer",
+            )
             return []
         if not commands.text.strip():
             return []
@@ -123,24 +184,51 @@ class StaffDesk:
     ) -> list[str]:
         assert ticket.id is not None
         if not ticket.customer_address or self.config.is_staff(ticket.customer_address):
-            record(session, kind="relay_skipped", actor="process", ticket=ticket,
-                   inbound_id=inbound_id, detail="the ticket has no customer address")
+            record(
+                session,
+                kind="relay_skipped",
+                actor="process",
+                ticket=ticket,
+                inbound_id=inbound_id,
+                detail="the ticket has no customer address",
+            )
             return []
         last_customer = session.exec(
             select(Message.message_id)
-            .where(Message.ticket_id == ticket.id, Message.direction == "in",
-                   Message.author_kind == "customer", Message.message_id != "")
+            .where(
+                Message.ticket_id == ticket.id,
+                Message.direction == "in",
+                Message.author_kind == "customer",
+                Message.message_id != "",
+            )
             .order_by(col(Message.id).desc())
         ).first()
         lang = ticket.language
         out = self.outgoing.queue(
-            session, kind="relay", ticket=ticket, to=[ticket.customer_address],
+            session,
+            kind="relay",
+            ticket=ticket,
+            to=[ticket.customer_address],
             subject=hdr.tagged_subject(ticket.number, ticket.subject),
-            body=self.renderer.render("relay", lang, title=f"#{ticket.number}", text=text,
-                                      ticket=ticket, service_name=self.config.service.name),
-            now=now, in_reply_to=last_customer or "", references=thread_ids(session, ticket.id),
+            body=self.renderer.render(
+                "relay",
+                lang,
+                title=f"#{ticket.number}",
+                text=text,
+                ticket=ticket,
+                service_name=self.config.service.name,
+            ),
+            now=now,
+            in_reply_to=last_customer or "",
+            references=thread_ids(session, ticket.id),
             auto_reply=None,
         )
-        record(session, kind="relayed", actor="process", ticket=ticket, inbound_id=inbound_id,
-               detail=f"{out.message_id} to {ticket.customer_address}")
+        record(
+            session,
+            kind="relayed",
+            actor="process",
+            ticket=ticket,
+            inbound_id=inbound_id,
+            detail=f"{out.message_id} to {ticket.customer_address}",
+        )
         return ["relay"]

@@ -97,8 +97,10 @@ def match_thread(
             if _sender_may_use(ticket, mail.from_addr, is_staff):
                 return _maybe_forward(ticket, mail, "tag", is_staff)
             return ThreadMatch(
-                None, "new", f"tag [#{number}] ignored: {mail.from_addr or 'unknown sender'}"
-                " is neither the ticket's customer nor staff"
+                None,
+                "new",
+                f"tag [#{number}] ignored: {mail.from_addr or 'unknown sender'}"
+                " is neither the ticket's customer nor staff",
             )
     return ThreadMatch(None, "new")
 
@@ -123,5 +125,7 @@ def _maybe_forward(
         and not is_staff(mail.from_addr)
         and (mail.from_addr != ticket.customer_address or ticket.status == "solved")
     ):
-        return ThreadMatch(None, "new", f"forward of ticket #{ticket.number}", forwarded_from=ticket)
+        return ThreadMatch(
+            None, "new", f"forward of ticket #{ticket.number}", forwarded_from=ticket
+        )
     return ThreadMatch(ticket, how)

@@ -40,10 +40,8 @@ def work_list(session: Session, include_solved: bool = False) -> list[TicketRow]
     if not include_solved:
         query = query.where(col(Ticket.status).in_(OPEN_STATES))
     tickets = list(session.exec(query).all())
-    counts = dict(
-        session.exec(  # type: ignore[arg-type]
-            select(Message.ticket_id, func.count()).group_by(col(Message.ticket_id))
-        ).all()
+    counts: dict[int | None, int] = dict(
+        session.exec(select(Message.ticket_id, func.count()).group_by(col(Message.ticket_id))).all()
     )
     tickets.sort(
         key=lambda t: work_order_key(
@@ -161,8 +159,14 @@ def health(
     for name in mailbox_names:
         state = states.get(name)
         ok = state.last_fetch_ok_at if state else None
-        boxes.append(MailboxHealth(name, _iso(ok), state.last_error if state else "",
-                                   _iso(state.last_error_at) if state else None))
+        boxes.append(
+            MailboxHealth(
+                name,
+                _iso(ok),
+                state.last_error if state else "",
+                _iso(state.last_error_at) if state else None,
+            )
+        )
         if ok is None:
             problems.append(f"{name}: no successful fetch yet")
         elif (now - ok).total_seconds() > stale_after_seconds:
@@ -173,14 +177,16 @@ def health(
     result = Health(
         mailboxes=boxes,
         last_send_ok_at=sent.value if sent else None,
-        outbox_queued=count(select(func.count()).select_from(Outbox)
-                            .where(Outbox.status == "queued")),
-        outbox_failed=count(select(func.count()).select_from(Outbox)
-                            .where(Outbox.status == "failed")),
-        quarantined=count(select(func.count()).select_from(Inbound)
-                          .where(Inbound.status == "quarantined")),
-        unprocessed=count(select(func.count()).select_from(Inbound)
-                          .where(Inbound.status == "new")),
+        outbox_queued=count(
+            select(func.count()).select_from(Outbox).where(Outbox.status == "queued")
+        ),
+        outbox_failed=count(
+            select(func.count()).select_from(Outbox).where(Outbox.status == "failed")
+        ),
+        quarantined=count(
+            select(func.count()).select_from(Inbound).where(Inbound.status == "quarantined")
+        ),
+        unprocessed=count(select(func.count()).select_from(Inbound).where(Inbound.status == "new")),
         problems=problems,
     )
     return result

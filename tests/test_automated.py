@@ -48,15 +48,23 @@ def test_read_receipt_suppression_alone_is_not_automated() -> None:
 
 @pytest.mark.parametrize(
     "sender",
-    ["MAILER-DAEMON@mx.example", "postmaster@b.example", "noreply@shop.example",
-     "no-reply@x.example", "service@itservice.example", "monitoring@itservice.example"],
+    [
+        "MAILER-DAEMON@mx.example",
+        "postmaster@b.example",
+        "noreply@shop.example",
+        "no-reply@x.example",
+        "service@itservice.example",
+        "monitoring@itservice.example",
+    ],
 )
 def test_robot_and_own_senders(sender: str) -> None:
     assert verdict("", sender=sender).automated
 
 
 def test_delivery_report() -> None:
-    assert verdict("", ctype='multipart/report; report-type=delivery-status; boundary="x"').automated
+    assert verdict(
+        "", ctype='multipart/report; report-type=delivery-status; boundary="x"'
+    ).automated
 
 
 def test_plain_customer_mail_is_not_automated() -> None:

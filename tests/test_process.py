@@ -22,7 +22,10 @@ from tests.helpers import (
 )
 from tests.pgserver import postgres, postgres_url  # noqa: F401  (fixtures)
 
-OUR_AUTH = "mx.itservice.example; dkim=pass header.d=itservice.example; spf=pass smtp.mailfrom=t.nowak@itservice.example"
+OUR_AUTH = (
+    "mx.itservice.example; dkim=pass header.d=itservice.example; "
+    "spf=pass smtp.mailfrom=t.nowak@itservice.example"
+)
 
 
 #: "now" for these tests: five minutes after the test mails are dated
