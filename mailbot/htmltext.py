@@ -7,8 +7,11 @@ from html import unescape
 from html.parser import HTMLParser
 
 _BLOCK = frozenset(
-    "p div br tr li h1 h2 h3 h4 h5 h6 table ul ol blockquote pre hr section article"
-    " header footer address dd dt".split()
+    (
+        "p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol",
+        "blockquote", "pre", "hr", "section", "article", "header", "footer", "address", "dd",
+        "dt",
+    )
 )
 _SKIP = frozenset(("script", "style", "head", "title", "noscript", "template"))
 
