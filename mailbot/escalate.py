@@ -35,6 +35,8 @@ def remind_overdue(
                 col(Ticket.due_at).is_not(None),
                 col(Ticket.due_at) < now,
             )
+            # Two workers: each overdue ticket is reminded by whoever locks it first.
+            .with_for_update(skip_locked=True)
         ).all()
         for ticket in overdue:
             assert ticket.id is not None and ticket.due_at is not None

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,8 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from mailbot.config import Config
+from mailbot.config import Config, ImapConfig
 from mailbot.intake import store_raw
+from mailbot.leader import LeaderLease
 from mailbot.store import Customer, Inbound, open_store, session_scope
 from mailbot.views import (
     Health,
@@ -34,8 +38,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: how often the service looks at the outbox and the deadlines when no mail comes in
-_TICK_SECONDS = 15.0
+#: how often the service looks for work when no mail wakes it: the outbox's retries,
+#: deadlines, and mail another worker fetched
+_TICK_SECONDS = 2.0
+#: a fetching worker that died is replaced after this long
+_LEASE_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -146,9 +153,12 @@ class Runtime:
     # -- the service -------------------------------------------------------------------
 
     def serve(self) -> None:
-        """Fetch (IDLE), process and send until SIGTERM or Ctrl-C."""
-        from mailbot.fetch import watch
+        """Fetch (IDLE), process and send until SIGTERM or Ctrl-C.
 
+        Several workers may serve the same mailboxes and store: per mailbox, the one
+        holding the lease (see :mod:`mailbot.leader`) keeps the IDLE connection and
+        fetches; every worker processes and sends, claiming rows so nothing is done twice.
+        """
         stop = threading.Event()
         wake = threading.Event()
 
@@ -158,17 +168,16 @@ class Runtime:
             wake.set()
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-        threads: list[threading.Thread] = []
-        for box in self.config.imap:
-
-            def follow(box: Any = box) -> None:
-                for report in watch(box, self.engine, stop):
-                    if report.stored or report.too_large:
-                        wake.set()
-
-            thread = threading.Thread(target=follow, name=f"fetch-{box.name}", daemon=True)
+        worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        threads = [
+            threading.Thread(
+                target=self._follow, args=(box, worker, stop, wake), name=f"fetch-{box.name}",
+                daemon=True,
+            )
+            for box in self.config.imap
+        ]
+        for thread in threads:
             thread.start()
-            threads.append(thread)
         _ = self.processor  # load the classifier before the first mail, not with it
         try:
             while not stop.is_set():
@@ -182,9 +191,58 @@ class Runtime:
         finally:
             stop.set()
             for thread in threads:
-                thread.join(timeout=10)
+                thread.join(timeout=15)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+    def _follow(
+        self, box: ImapConfig, worker: str, stop: threading.Event, wake: threading.Event
+    ) -> None:
+        """While this worker holds the mailbox's lease: IDLE, fetch, wake the processor."""
+        from mailbot.fetch import watch
+
+        lease = LeaderLease(self.engine, box.name, worker, ttl=_LEASE_SECONDS)
+        while not stop.is_set():
+            try:
+                leader = lease.acquire()
+            except Exception:
+                log.exception("%s: lease check failed", box.name)
+                leader = False
+            if not leader:
+                stop.wait(_LEASE_SECONDS / 3)
+                continue
+            log.info("%s: this worker fetches (%s)", box.name, worker)
+            box_stop = threading.Event()
+            renewer = threading.Thread(
+                target=self._renew, args=(lease, stop, box_stop), daemon=True,
+                name=f"lease-{box.name}",
+            )
+            renewer.start()
+            for report in watch(box, self.engine, box_stop):
+                if report.stored or report.too_large:
+                    wake.set()
+            box_stop.set()
+            renewer.join(timeout=5)
+        try:
+            lease.release()
+        except Exception:
+            log.warning("%s: could not release the lease; it runs out by itself", box.name)
+
+    @staticmethod
+    def _renew(lease: LeaderLease, stop: threading.Event, box_stop: threading.Event) -> None:
+        while not box_stop.is_set():
+            if stop.wait(_LEASE_SECONDS / 6):
+                box_stop.set()
+                return
+            try:
+                still = lease.acquire()
+            except Exception:
+                # The store is away: nobody else can take the lease either; keep going.
+                log.warning("lease renewal failed; retrying")
+                continue
+            if not still:
+                log.warning("lease lost to another worker; stopping the fetch here")
+                box_stop.set()
 
     # -- views -------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
 from mailbot.store import Event, Message, Ticket
@@ -14,6 +15,12 @@ FIRST_NUMBER = 1001
 
 
 def next_number(session: Session) -> int:
+    """The next ticket number: a sequence on PostgreSQL (several workers), else max+1.
+
+    SQLite transactions here start with BEGIN IMMEDIATE, so max+1 cannot race.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return int(session.connection().execute(text("SELECT nextval('ticket_number_seq')")).scalar_one())
     current = session.exec(select(func.max(Ticket.number))).one()
     return FIRST_NUMBER if current is None else int(current) + 1
 

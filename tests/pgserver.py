@@ -47,10 +47,33 @@ class PostgresServer:
             except KeyError:
                 pytest.skip("running as root and there is no postgres user")
             os.chown(self.dir, self.user.pw_uid, self.user.pw_gid)
-        self._run([initdb, "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                   "--no-sync", "-E", "UTF8"])
-        self._run([pg_ctl, "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "-o",
-                   f"-p {self.port} -h 127.0.0.1 -k {self.dir} -F", "start"])
+        self._run(
+            [
+                initdb,
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ]
+        )
+        self._run(
+            [
+                pg_ctl,
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.dir / "log"),
+                "-w",
+                "-o",
+                f"-p {self.port} -h 127.0.0.1 -k {self.dir} -F",
+                "start",
+            ]
+        )
 
     def _run(self, cmd: list[str]) -> None:
         def demote() -> None:
@@ -63,8 +86,9 @@ class PostgresServer:
     def create_database(self, name: str) -> str:
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
             conn.execute(f'CREATE DATABASE "{name}"')
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"

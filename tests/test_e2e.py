@@ -71,7 +71,10 @@ contract = true
 def mailbot(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "mailbot", "--config", str(config), *args],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
         env={**os.environ, "TEST_IMAP_PASSWORD": "s3cret-test"},
     )
 
@@ -91,16 +94,18 @@ def corpus() -> list[tuple[bytes, bool]]:
         if b"In-Reply-To:" in raw:
             continue  # a follow-up belongs to another mail's ticket
         msg = parsed(raw)
-        automated = bool(msg["Auto-Submitted"] or msg["List-Id"]
-                         or "monitoring@" in str(msg["From"]))
+        automated = bool(
+            msg["Auto-Submitted"] or msg["List-Id"] or "monitoring@" in str(msg["From"])
+        )
         picked.append((raw, automated))
     for folder, count in (("eval/en", 4), ("eval/de", 20)):
         labels = [json.loads(line) for line in (ROOT / folder / "labels.jsonl").open()]
         for label in labels[:count]:
             if len(picked) >= 20:
                 break
-            picked.append(((ROOT / folder / f"{label['id']}.eml").read_bytes(),
-                           bool(label["automated"])))
+            picked.append(
+                ((ROOT / folder / f"{label['id']}.eml").read_bytes(), bool(label["automated"]))
+            )
     assert len(picked) == 20
     assert any(a for _, a in picked) and not all(a for _, a in picked)
     return picked
@@ -119,8 +124,9 @@ def test_once_acknowledges_every_customer_and_no_robot(
 
     tickets = json.loads(mailbot(config, "tickets", "--json", "--all").stdout)
     assert len(tickets) == 20
-    acks = [r for r in smtp_server.received if parsed(r.content)["Auto-Submitted"]
-            == "auto-replied"]
+    acks = [
+        r for r in smtp_server.received if parsed(r.content)["Auto-Submitted"] == "auto-replied"
+    ]
     expected = {parsed(raw)["Message-ID"]: parsed(raw) for raw, auto in mails if not auto}
     assert len(acks) == len(expected)
     for ack in acks:
@@ -149,7 +155,10 @@ def test_run_acknowledges_a_new_mail_within_seconds_through_idle(
     config = write_config(tmp_path, mailbox, smtp_server, poll=600)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mailbot", "--config", str(config), "run"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "TEST_IMAP_PASSWORD": "s3cret-test"},
     )
     try:
@@ -159,8 +168,13 @@ def test_run_acknowledges_a_new_mail_within_seconds_through_idle(
             time.sleep(0.2)
         time.sleep(6)
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        mailbox.append(make_mail("b.lange@mueller-steuerberatung.example", "Drucker",
-                                 "Der Drucker im Flur druckt nur leere Seiten."))
+        mailbox.append(
+            make_mail(
+                "b.lange@mueller-steuerberatung.example",
+                "Drucker",
+                "Der Drucker im Flur druckt nur leere Seiten.",
+            )
+        )
         appended = time.monotonic()
         while time.monotonic() - appended < 30 and not smtp_server.received:
             time.sleep(0.05)
