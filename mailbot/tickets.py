@@ -20,7 +20,8 @@ def next_number(session: Session) -> int:
     SQLite transactions here start with BEGIN IMMEDIATE, so max+1 cannot race.
     """
     if session.get_bind().dialect.name == "postgresql":
-        return int(session.connection().execute(text("SELECT nextval('ticket_number_seq')")).scalar_one())
+        seq = text("SELECT nextval('ticket_number_seq')")
+        return int(session.connection().execute(seq).scalar_one())
     current = session.exec(select(func.max(Ticket.number))).one()
     return FIRST_NUMBER if current is None else int(current) + 1
 

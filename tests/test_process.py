@@ -20,7 +20,6 @@ from tests.helpers import (
     tickets,
     write_config,
 )
-from tests.pgserver import postgres, postgres_url  # noqa: F401  (fixtures)
 
 OUR_AUTH = (
     "mx.itservice.example; dkim=pass header.d=itservice.example; "

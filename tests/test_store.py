@@ -13,7 +13,6 @@ from sqlmodel import Session, SQLModel, func, select
 from mailbot.intake import store_raw
 from mailbot.store import Inbound, open_store, session_scope
 from tests.helpers import make_mail
-from tests.pgserver import postgres, postgres_url  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -19,7 +19,6 @@ import pytest
 from mailbot.leader import LeaderLease
 from mailbot.store import open_store
 from tests.helpers import make_mail
-from tests.pgserver import postgres, postgres_url  # noqa: F401  (fixtures)
 from tests.servers import Dovecot, SmtpServer
 
 ROOT = Path(__file__).resolve().parents[1]
