@@ -18,7 +18,6 @@ from sqlalchemy.engine import Engine
 
 from mailbot.config import ImapConfig
 from mailbot.store import open_store
-
 from tests.servers import DOVECOT_BIN, Dovecot, SmtpServer, destroy_dovecot, start_dovecot
 
 pytest_plugins = ["tests.pgserver"]
