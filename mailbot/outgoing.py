@@ -11,8 +11,8 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email import policy
 
+from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from mailbot.config import Config
@@ -21,7 +21,6 @@ from mailbot.store import Message, Outbox, Ticket
 
 #: kinds of mail that answer a customer automatically (and so count against the caps)
 AUTO_REPLY_KINDS = ("ack", "update")
-_SMTP = policy.SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -54,21 +53,20 @@ class Outgoing:
         if bounced is not None:
             return Permission(False, "address bounced permanently")
         limits = self.config.limits
-        for window, cap in (
-            (timedelta(hours=1), limits.acks_per_hour),
-            (timedelta(days=1), limits.acks_per_day),
-        ):
-            count = session.exec(
-                select(func.count())
-                .select_from(Outbox)
-                .where(
-                    Outbox.to_address == address,
-                    col(Outbox.kind).in_(AUTO_REPLY_KINDS),
-                    Outbox.created_at >= now - window,
-                )
-            ).one()
-            if count >= cap:
-                return Permission(False, f"cap reached: {count} automatic replies in {window}")
+        recent = case((col(Outbox.created_at) >= now - timedelta(hours=1), 1), else_=0)
+        day, hour = session.exec(
+            select(func.count(), func.coalesce(func.sum(recent), 0))
+            .select_from(Outbox)
+            .where(
+                Outbox.to_address == address,
+                col(Outbox.kind).in_(AUTO_REPLY_KINDS),
+                Outbox.created_at >= now - timedelta(days=1),
+            )
+        ).one()
+        if hour >= limits.acks_per_hour:
+            return Permission(False, f"cap reached: {hour} automatic replies in the last hour")
+        if day >= limits.acks_per_day:
+            return Permission(False, f"cap reached: {day} automatic replies in the last day")
         return Permission(True)
 
     def queue(
@@ -87,7 +85,7 @@ class Outgoing:
         reply_to: str | None = None,
     ) -> Outbox:
         message_id = new_message_id(self.domain)
-        msg = compose(
+        raw = compose(
             from_header=self.config.service.from_header,
             to=to,
             subject=subject,
@@ -100,7 +98,6 @@ class Outgoing:
             now=now,
             reply_to=reply_to,
         )
-        raw = msg.as_bytes(policy=_SMTP)
         row = Outbox(
             ticket_id=ticket.id if ticket else None,
             kind=kind,
@@ -126,7 +123,7 @@ class Outgoing:
                     references=" ".join(references),
                     sender=self.config.service.address,
                     recipients=", ".join(to),
-                    subject=str(msg["Subject"]),
+                    subject=subject,
                     text=body.text,
                     created_at=now,
                 )

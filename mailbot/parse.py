@@ -28,6 +28,7 @@ _ADDR = re.compile(
 )
 _MSGID = re.compile(r"<[^<>\s]+>")
 _HEADER_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+_FOLD = re.compile(r"\r?\n[ \t]*")
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
 
     return ParsedMail(
         message_id=_first_msgid(first("message-id")),
-        subject=first("subject"),
+        subject=_subject(msg, first("subject"), defects),
         from_addr=from_addr,
         from_name=from_name,
         reply_to=reply_to,
@@ -142,18 +143,30 @@ def _walk(msg: Message, limits: ParseLimits) -> list[Message]:
 
 
 def _headers(msg: EmailMessage, defects: list[str]) -> dict[str, tuple[str, ...]]:
+    """Every header as written (unfolded), without the policy's costly parsing.
+
+    The rules read machine headers (Auto-Submitted, List-Id, Authentication-Results,
+    ...); only the Subject needs decoding, which :func:`_subject` does.
+    """
     result: dict[str, list[str]] = {}
-    for name in {k.lower() for k in msg.keys()}:  # noqa: SIM118  (Message is no dict)
-        values: list[str] = []
-        for raw_value in msg.get_all(name, []) or []:
-            try:
-                value = str(raw_value)
-            except Exception:  # a header the policy cannot decode: keep what is readable
-                defects.append(f"undecodable header {name}")
-                value = ""
-            values.append(_HEADER_CONTROL.sub("", value).strip())
-        result[name] = values
+    for name, value in msg.raw_items():
+        text = value if isinstance(value, str) else str(value)
+        # Raw 8-bit header bytes arrive as surrogate escapes: make them real text.
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        text = _FOLD.sub(" ", text)
+        result.setdefault(name.lower(), []).append(_HEADER_CONTROL.sub("", text).strip())
     return {k: tuple(v) for k, v in result.items()}
+
+
+def _subject(msg: EmailMessage, raw: str, defects: list[str]) -> str:
+    try:
+        value = msg.get("subject")
+    except Exception:  # an encoded word the policy cannot decode: keep what is readable
+        defects.append("undecodable subject")
+        return raw
+    if value is None:
+        return ""
+    return _HEADER_CONTROL.sub("", " ".join(str(value).split()))
 
 
 def _single_address(msg: EmailMessage, name: str, defects: list[str]) -> tuple[str, str]:

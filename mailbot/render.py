@@ -11,7 +11,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.message import EmailMessage
+import email.charset
+import email.policy
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any
@@ -196,6 +200,28 @@ def domain_of(address: str) -> str:
     return addr.rpartition("@")[2] or "mailbot.invalid"
 
 
+_SMTP_COMPAT = email.policy.compat32.clone(linesep="\r\n", max_line_length=78)
+_UTF8_QP = email.charset.Charset("utf-8")
+_UTF8_QP.body_encoding = email.charset.QP
+_UTF8_QP.header_encoding = email.charset.QP
+
+
+def _header_text(value: str) -> str:
+    """ASCII as is; anything else as RFC 2047 encoded words."""
+    if value.isascii():
+        return value
+    return Header(value, _UTF8_QP).encode()
+
+
+def _address(name: str, addr: str) -> str:
+    name = hdr.clean(name)
+    if not name:
+        return addr
+    if name.isascii():
+        return formataddr((name, addr))
+    return f"{Header(name, _UTF8_QP).encode()} <{addr}>"
+
+
 def compose(
     *,
     from_header: str,
@@ -209,13 +235,17 @@ def compose(
     ticket_number: int | None = None,
     now: datetime,
     reply_to: str | None = None,
-) -> EmailMessage:
-    """A MIME message whose every header value is single-line and control-free."""
-    msg = EmailMessage()
+) -> bytes:
+    """The raw bytes of a text + HTML message whose every header is single-line and clean.
+
+    Built with the compat32 MIME classes: they are several times faster than the
+    ``policy.default`` header registry, and every value is cleaned here anyway.
+    """
+    msg = MIMEMultipart("alternative")
     name, addr = parseaddr(from_header)
-    msg["From"] = formataddr((hdr.clean(name), addr))
+    msg["From"] = _address(name, addr)
     msg["To"] = ", ".join(hdr.clean(a, 320) for a in to)
-    msg["Subject"] = hdr.clean(subject, 250)
+    msg["Subject"] = _header_text(hdr.clean(subject, 250))
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = message_id
     if in_reply_to:
@@ -237,6 +267,8 @@ def compose(
     msg["X-Auto-Response-Suppress"] = "All"
     if ticket_number is not None:
         msg["X-Mailbot-Ticket"] = str(ticket_number)
-    msg.set_content(body.text, charset="utf-8", cte="quoted-printable")
-    msg.add_alternative(body.html, subtype="html", charset="utf-8", cte="quoted-printable")
-    return msg
+    for subtype, content in (("plain", body.text), ("html", body.html)):
+        part = MIMENonMultipart("text", subtype)
+        part.set_payload(content, _UTF8_QP)
+        msg.attach(part)
+    return msg.as_bytes(policy=_SMTP_COMPAT)
