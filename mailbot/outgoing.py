@@ -12,15 +12,30 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case
+from sqlalchemy import case, insert
 from sqlmodel import Session, col, func, select
 
+from mailbot import headers as hdr
 from mailbot.config import Config
 from mailbot.render import Rendered, compose, domain_of, new_message_id
 from mailbot.store import Message, Outbox, Ticket
 
+# Constant statements: their compiled form is cached, unlike a fresh .values(...) each time.
+_INSERT_OUTBOX = insert(Outbox)
+_INSERT_MESSAGE = insert(Message)
+
 #: kinds of mail that answer a customer automatically (and so count against the caps)
 AUTO_REPLY_KINDS = ("ack", "update")
+
+
+@dataclass(frozen=True)
+class Queued:
+    """What was put in the outbox."""
+
+    id: int
+    kind: str
+    message_id: str
+    to_address: str
 
 
 @dataclass(frozen=True)
@@ -83,7 +98,7 @@ class Outgoing:
         references: Sequence[str] = (),
         auto_reply: bool | None = True,
         reply_to: str | None = None,
-    ) -> Outbox:
+    ) -> Queued:
         message_id = new_message_id(self.domain)
         raw = compose(
             from_header=self.config.service.from_header,
@@ -98,34 +113,47 @@ class Outgoing:
             now=now,
             reply_to=reply_to,
         )
-        row = Outbox(
-            ticket_id=ticket.id if ticket else None,
-            kind=kind,
-            message_id=message_id,
-            envelope_from=self.config.service.address,
-            to_address=to[0].lower() if to else "",
-            recipients=json.dumps([a.lower() for a in to]),
-            raw=raw,
-            created_at=now,
-            next_attempt_at=now,
+        to_address = to[0].lower() if to else ""
+        # Core inserts: the ORM's unit of work was most of the per-mail cost here.
+        result = session.connection().execute(
+            _INSERT_OUTBOX,
+            dict(
+                ticket_id=ticket.id if ticket else None,
+                kind=kind,
+                message_id=message_id,
+                envelope_from=self.config.service.address,
+                to_address=to_address,
+                recipients=json.dumps([a.lower() for a in to]),
+                raw=raw,
+                status="queued",
+                attempts=0,
+                next_attempt_at=now,
+                last_error="",
+                smtp_reply="",
+                created_at=now,
+            ),
         )
-        session.add(row)
-        session.flush()
+        key = result.inserted_primary_key
+        assert key is not None
+        outbox_id = int(key[0])
         if ticket is not None and ticket.id is not None:
-            session.add(
-                Message(
+            session.connection().execute(
+                _INSERT_MESSAGE,
+                dict(
                     ticket_id=ticket.id,
-                    outbox_id=row.id,
+                    outbox_id=outbox_id,
                     direction="out",
                     author_kind="bot",
                     message_id=message_id,
                     in_reply_to=in_reply_to,
                     references=" ".join(references),
+                    thread_index="",
                     sender=self.config.service.address,
                     recipients=", ".join(to),
-                    subject=subject,
+                    subject=hdr.clean(subject, 250),
                     text=body.text,
+                    evidence="",
                     created_at=now,
-                )
+                ),
             )
-        return row
+        return Queued(outbox_id, kind, message_id, to_address)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
@@ -32,6 +33,8 @@ from mailbot.tickets import next_number, record, thread_ids
 from mailbot.triage import Priority, Urgency
 
 log = logging.getLogger(__name__)
+
+_INSERT_MESSAGE = insert(Message)
 
 #: how often a transaction that lost a unique-constraint race is tried again
 _RACE_RETRIES = 4
@@ -330,8 +333,9 @@ class Processor:
         assert ticket.id is not None
         mail, c = j.mail, j.classification
         kind = "staff" if j.staff_sender else "monitoring" if c.alarm else "customer"
-        session.add(
-            Message(
+        session.connection().execute(
+            _INSERT_MESSAGE,
+            dict(
                 ticket_id=ticket.id,
                 inbound_id=row.id,
                 direction="in",
@@ -358,7 +362,8 @@ class Processor:
                     ensure_ascii=False,
                 ),
                 created_at=row.received_at,
-            )
+                outbox_id=None,
+            ),
         )
 
     def _record_judgement(

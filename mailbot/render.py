@@ -6,16 +6,14 @@ fills them and builds a safe MIME message (text plus an HTML alternative).
 
 from __future__ import annotations
 
+import binascii
+import email.charset
 import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-import email.charset
-import email.policy
 from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any
@@ -200,7 +198,6 @@ def domain_of(address: str) -> str:
     return addr.rpartition("@")[2] or "mailbot.invalid"
 
 
-_SMTP_COMPAT = email.policy.compat32.clone(linesep="\r\n", max_line_length=78)
 _UTF8_QP = email.charset.Charset("utf-8")
 _UTF8_QP.body_encoding = email.charset.QP
 _UTF8_QP.header_encoding = email.charset.QP
@@ -210,7 +207,7 @@ def _header_text(value: str) -> str:
     """ASCII as is; anything else as RFC 2047 encoded words."""
     if value.isascii():
         return value
-    return Header(value, _UTF8_QP).encode()
+    return Header(value, _UTF8_QP).encode(linesep="\r\n")
 
 
 def _address(name: str, addr: str) -> str:
@@ -219,7 +216,7 @@ def _address(name: str, addr: str) -> str:
         return addr
     if name.isascii():
         return formataddr((name, addr))
-    return f"{Header(name, _UTF8_QP).encode()} <{addr}>"
+    return _header_text(name) + f" <{addr}>"
 
 
 def compose(
@@ -238,37 +235,58 @@ def compose(
 ) -> bytes:
     """The raw bytes of a text + HTML message whose every header is single-line and clean.
 
-    Built with the compat32 MIME classes: they are several times faster than the
-    ``policy.default`` header registry, and every value is cleaned here anyway.
+    Written directly rather than through ``email.generator``: every value is cleaned
+    and encoded here already, and the generator's folding machinery was a third of
+    the per-mail time in the pipeline benchmark.
     """
-    msg = MIMEMultipart("alternative")
     name, addr = parseaddr(from_header)
-    msg["From"] = _address(name, addr)
-    msg["To"] = ", ".join(hdr.clean(a, 320) for a in to)
-    msg["Subject"] = _header_text(hdr.clean(subject, 250))
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = message_id
+    headers: list[tuple[str, str]] = [
+        ("From", _address(name, addr)),
+        ("To", ", ".join(hdr.clean(a, 320) for a in to)),
+        ("Subject", _header_text(hdr.clean(subject, 250))),
+        ("Date", format_datetime(now)),
+        ("Message-ID", hdr.clean(message_id, 250)),
+    ]
     if in_reply_to:
-        msg["In-Reply-To"] = hdr.clean(in_reply_to, 998)
+        headers.append(("In-Reply-To", hdr.clean(in_reply_to, 998)))
     refs = [hdr.clean(r, 998) for r in references if r]
     if refs:
         # Long threads: keep the first and the newest references (RFC 5322 3.6.4 advice).
         if len(refs) > 20:
             refs = refs[:1] + refs[-19:]
-        msg["References"] = " ".join(refs)
+        headers.append(("References", "\r\n ".join(refs)))
     if reply_to:
-        msg["Reply-To"] = hdr.clean(reply_to, 320)
+        headers.append(("Reply-To", hdr.clean(reply_to, 320)))
     # True: an automatic answer (RFC 3834 auto-replied); False: a notice we generate;
     # None: a person's words we pass on (a technician's reply), which may be answered.
     if auto_reply is True:
-        msg["Auto-Submitted"] = "auto-replied"
+        headers.append(("Auto-Submitted", "auto-replied"))
     elif auto_reply is False:
-        msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"
+        headers.append(("Auto-Submitted", "auto-generated"))
+    headers.append(("X-Auto-Response-Suppress", "All"))
     if ticket_number is not None:
-        msg["X-Mailbot-Ticket"] = str(ticket_number)
+        headers.append(("X-Mailbot-Ticket", str(ticket_number)))
+    boundary = f"=_mailbot_{uuid.uuid4().hex}"
+    headers += [
+        ("MIME-Version", "1.0"),
+        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+    ]
+    lines = [f"{k}: {v}" for k, v in headers]
+    lines.append("")
     for subtype, content in (("plain", body.text), ("html", body.html)):
-        part = MIMENonMultipart("text", subtype)
-        part.set_payload(content, _UTF8_QP)
-        msg.attach(part)
-    return msg.as_bytes(policy=_SMTP_COMPAT)
+        lines += [
+            f"--{boundary}",
+            f'Content-Type: text/{subtype}; charset="utf-8"',
+            "Content-Transfer-Encoding: quoted-printable",
+            "",
+            _qp(content),
+        ]
+    lines += [f"--{boundary}--", ""]
+    return "\r\n".join(lines).encode("ascii")
+
+
+def _qp(text: str) -> str:
+    """Quoted-printable with CRLF line ends (binascii does the work in C)."""
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    encoded = binascii.b2a_qp(normalised.encode("utf-8"), istext=True, header=False)
+    return encoded.decode("ascii").replace("\n", "\r\n")

@@ -13,7 +13,16 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, event
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    event,
+    insert,
+)
 from sqlalchemy.engine import Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
 
@@ -191,12 +200,28 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+_EVENTS_KEY = "mailbot.pending_events"
+
+
+def pending_events(session: Session) -> list[dict[str, Any]]:
+    """Event rows waiting for this transaction's commit (see :func:`session_scope`)."""
+    events: list[dict[str, Any]] = session.info.setdefault(_EVENTS_KEY, [])
+    return events
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: committed on success, rolled back on any error."""
+    """One transaction: committed on success, rolled back on any error.
+
+    Audit events collected with :func:`pending_events` go in with one INSERT just
+    before the commit, so they share the fate of the changes they explain.
+    """
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
+            events = session.info.pop(_EVENTS_KEY, None)
+            if events:
+                session.execute(insert(Event), events)
             session.commit()
         except BaseException:
             session.rollback()

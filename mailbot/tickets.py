@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
-from mailbot.store import Event, Message, Ticket
+from mailbot.store import Message, Ticket, pending_events
 
 FIRST_NUMBER = 1001
 
@@ -36,20 +36,24 @@ def record(
     ticket: Ticket | None = None,
     inbound_id: int | None = None,
     at: datetime | None = None,
-) -> Event:
-    """One audit event: who or what decided, what, and on which evidence."""
-    event = Event(
-        ticket_id=ticket.id if ticket is not None else None,
-        inbound_id=inbound_id,
-        actor=actor,
-        kind=kind,
-        detail=detail,
-        reasons=json.dumps(list(reasons), ensure_ascii=False),
+) -> None:
+    """One audit event: who or what decided, what, and on which evidence.
+
+    Events are written in one batch when the transaction commits
+    (:func:`mailbot.store.session_scope`): a mail makes half a dozen of them, and
+    one multi-row INSERT costs a fraction of as many ORM objects.
+    """
+    pending_events(session).append(
+        {
+            "ticket_id": ticket.id if ticket is not None else None,
+            "inbound_id": inbound_id,
+            "at": at or datetime.now(UTC),
+            "actor": actor,
+            "kind": kind,
+            "detail": detail,
+            "reasons": json.dumps(list(reasons), ensure_ascii=False),
+        }
     )
-    if at is not None:
-        event.at = at
-    session.add(event)
-    return event
 
 
 def message_count(session: Session, ticket_id: int) -> int:
