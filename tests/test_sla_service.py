@@ -90,7 +90,9 @@ def test_answered_ticket_is_not_reminded(desk: Runtime, clock: Clock) -> None:
             "Ich komme morgen vorbei.",
             headers={
                 "In-Reply-To": note.message_id,
-                "Authentication-Results": "mx.itservice.example; dkim=pass header.d=itservice.example",
+                "Authentication-Results": (
+                    "mx.itservice.example; dkim=pass header.d=itservice.example"
+                ),
             },
         ),
     )
