@@ -115,7 +115,7 @@ class Runtime:
     def send_due(self) -> tuple[int, int]:
         from mailbot.send import send_due
 
-        report = send_due(self.config, self.engine)
+        report = send_due(self.config, self.engine, now=self.clock())
         return report.sent, report.failed
 
     def drain(self, progress: bool = False) -> DrainSummary:

@@ -183,9 +183,13 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    # Take the write lock at the start: two processes (the service and an MTA-pipe
-    # ingest) then queue up on busy_timeout instead of failing on a stale snapshot.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # A writing transaction takes the write lock at its start: two processes (the
+    # service and an MTA-pipe ingest) then queue up on busy_timeout instead of failing
+    # on a stale snapshot. Readers (the CLI's views) stay deferred and never block.
+    if conn.get_execution_options().get(_WRITE_OPTION):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str) -> Engine:
@@ -201,6 +205,7 @@ def make_engine(url: str) -> Engine:
 
 
 _EVENTS_KEY = "mailbot.pending_events"
+_WRITE_OPTION = "mailbot_write"
 
 
 def pending_events(session: Session) -> list[dict[str, Any]]:
@@ -218,6 +223,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     """
     with Session(engine, expire_on_commit=False) as session:
         try:
+            session.connection(execution_options={_WRITE_OPTION: True})
             yield session
             events = session.info.pop(_EVENTS_KEY, None)
             if events:
