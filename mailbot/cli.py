@@ -63,10 +63,11 @@ def _friendly() -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
-        err.print(f"mailbot: configuration error: {exc}", markup=False, highlight=False)
+        # Plain print: one line, never wrapped to the terminal's width.
+        print(f"mailbot: configuration error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
     except MailbotError as exc:
-        err.print(f"mailbot: {exc}", markup=False, highlight=False)
+        print(f"mailbot: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
 
 
