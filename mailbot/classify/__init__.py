@@ -60,7 +60,7 @@ class Classifier:
                 alarm=alarm,
             )
         reply = is_reply_subject(subject)
-        evidence = gather(self._pipes, language.value, subject, text)
+        evidence = gather(self._pipes, subject, text)
         verdict = judge(evidence, reply_subject=reply)
         deadline: Deadline | None = find_deadline(
             text if reply else f"{' '.join(subject.split())}\n{text}", sent_at

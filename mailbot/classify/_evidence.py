@@ -22,9 +22,60 @@ _END_CHARS = frozenset(".!?;…")
 # Tokens after which "." ends an abbreviation, not a sentence (the tokenizer runs
 # without special cases, see ``_nlp``). Single letters cover "z. B.", "i. A.", "e.g".
 _ABBREVIATIONS = frozenset(
-    "bzw ca dr nr tel str std min max inkl ggf evtl usw etc vgl bspw sog abt geb hr fr "
-    "mo di mi do sa so jan feb mär apr jun jul aug sep sept okt nov dez "
-    "mr mrs ms vs approx dept e.g i.e z.b u.a d.h o.g i.a".split()
+    [
+        "bzw",
+        "ca",
+        "dr",
+        "nr",
+        "tel",
+        "str",
+        "std",
+        "min",
+        "max",
+        "inkl",
+        "ggf",
+        "evtl",
+        "usw",
+        "etc",
+        "vgl",
+        "bspw",
+        "sog",
+        "abt",
+        "geb",
+        "hr",
+        "fr",
+        "mo",
+        "di",
+        "mi",
+        "do",
+        "sa",
+        "so",
+        "jan",
+        "feb",
+        "mär",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "okt",
+        "nov",
+        "dez",
+        "mr",
+        "mrs",
+        "ms",
+        "vs",
+        "approx",
+        "dept",
+        "e.g",
+        "i.e",
+        "z.b",
+        "u.a",
+        "d.h",
+        "o.g",
+        "i.a",
+    ]
 )
 
 # A match of the first label inside a match of the second does not count.
@@ -104,18 +155,18 @@ def _boundaries(toks: Tokens, subject_end: int) -> list[tuple[int, int]]:
 
 def _shadowed(label: str, s: int, e: int, by_label: dict[str, list[tuple[int, int]]]) -> bool:
     return any(
-        x <= s and e <= y and (x, y) != (s, e) or (x, y) == (s, e) and other != label
+        x <= s and e <= y
         for other in _SHADOWED_BY.get(label, ())
         for x, y in by_label.get(other, ())
     )
 
 
-def gather(pipes: Pipelines, lang: str, subject: str, text: str) -> Evidence:
+def gather(pipes: Pipelines, subject: str, text: str) -> Evidence:
     """Evidence of the subject (first sentence, marked) and of the new text."""
     subject = " ".join(subject.split())
     combined = f"{subject}\n{text}".replace("’", "'").replace("`", "'")
     subject_end = len(subject) if subject else -1
-    matcher = pipes.matchers[lang]
+    matcher = pipes.matcher
     doc, toks = matcher.tokens(combined)
     if not len(toks):
         return Evidence(())

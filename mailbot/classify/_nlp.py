@@ -179,7 +179,7 @@ def read_patterns(models_dir: Path) -> dict[str, list[str]]:
 
 @dataclass(frozen=True)
 class Pipelines:
-    matchers: dict[str, EvidenceMatcher]
+    matcher: EvidenceMatcher
 
 
 def _tokenizer_only(lang: str) -> Language:
@@ -197,6 +197,7 @@ def _tokenizer_only(lang: str) -> Language:
 
 
 def load_pipelines(models_dir: Path) -> Pipelines:
-    patterns = read_patterns(models_dir)
-    matchers = {lang: EvidenceMatcher(_tokenizer_only(lang), patterns) for lang in ("de", "en")}
-    return Pipelines(matchers=matchers)
+    """One tokenizer for both languages: without special cases the German and English
+    rules differ only in rare punctuation, customers mix the languages in one mail,
+    and a second pipeline would cost load time and memory for nothing."""
+    return Pipelines(matcher=EvidenceMatcher(_tokenizer_only("de"), read_patterns(models_dir)))
