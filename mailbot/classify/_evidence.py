@@ -81,10 +81,10 @@ _ABBREVIATIONS = frozenset(
 # A match of the first label inside a match of the second does not count.
 _SHADOWED_BY: dict[str, tuple[str, ...]] = {
     "URGENT": ("NOT_URGENT",),
-    "OUTAGE": ("NEGATION", "RESOLVED", "EXPIRY"),
-    "SCOPE_ALL": ("NEGATION", "SCOPE_ONE", "RESOLVED"),
+    "OUTAGE": ("NEGATION", "RESOLVED"),
+    "MALFUNCTION": ("NEGATION", "RESOLVED"),
+    "SCOPE_ALL": ("NEGATION", "SCOPE_ONE", "RESOLVED", "CONTRAST"),
     "SECURITY": ("NEGATION",),
-    "PLANNED": ("OUTAGE",),
     "DEGRADATION": ("RESOLVED",),
 }
 # Words inside quotation marks are an error message or a subject line the customer

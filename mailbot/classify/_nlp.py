@@ -34,7 +34,7 @@ def default_models_dir() -> Path:
 class _Spec:
     """One token of a pattern: exact word(s), a prefix, a suffix, or a gap."""
 
-    kind: str  # "word" | "prefix" | "suffix" | "gap"
+    kind: str  # "word" | "prefix" | "suffix" | "gap" | "clause"
     values: tuple[str, ...]
 
     def fits(self, token: str) -> bool:
@@ -46,12 +46,14 @@ class _Spec:
 
 
 def _is_wild(word: str) -> bool:
-    return word == "~" or "|" in word or (len(word) > 1 and "*" in (word[0], word[-1]))
+    return word in ("~", "~~") or "|" in word or (len(word) > 1 and "*" in (word[0], word[-1]))
 
 
 def _spec(word: str) -> _Spec:
     if word == "~":
         return _Spec("gap", ())
+    if word == "~~":
+        return _Spec("clause", ())
     if len(word) > 1 and word.startswith("*"):
         return _Spec("suffix", (word[1:],))
     if len(word) > 1 and word.endswith("*"):
@@ -80,6 +82,7 @@ class Tokens:
 
 
 _Pattern = tuple[str, tuple[_Spec, ...]]
+_CLAUSE_END = frozenset([",", ";", ":", ".", "!", "?", "\n", "aber", "but", "und", "and"])
 
 
 class EvidenceMatcher:
@@ -144,8 +147,14 @@ class EvidenceMatcher:
             if k == len(specs):
                 return i
             spec = specs[k]
-            if spec.kind == "gap":
-                for skip in range(5):
+            if spec.kind in ("gap", "clause"):
+                # "~~" spans the German middle field ("lädt mein Notebook an der
+                # Dockingstation nicht"), but not past a comma into the next clause.
+                for skip in range(5 if spec.kind == "gap" else 10):
+                    if skip and spec.kind == "clause" and (
+                        i + skip > n or toks.word(i + skip - 1) in _CLAUSE_END
+                    ):
+                        return None
                     end = walk(k + 1, i + skip)
                     if end is not None:
                         return end
