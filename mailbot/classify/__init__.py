@@ -63,7 +63,9 @@ class Classifier:
         evidence = gather(self._pipes, subject, text)
         verdict = judge(evidence, reply_subject=reply)
         deadline: Deadline | None = find_deadline(
-            text if reply else f"{' '.join(subject.split())}\n{text}", sent_at
+            text if reply else f"{' '.join(subject.split())}\n{text}",
+            sent_at,
+            planned=verdict.planned_change,
         )
         reasons = list(render(verdict.reasons, language))
         if deadline is not None:

@@ -100,7 +100,7 @@ _WEEK_END = re.compile(
 )
 # Words that make a day in a sentence a need or the day of a change, not a mention.
 _NEED = re.compile(
-    r"\b(brauche[nt]?|benötige[nt]?|muss|müssen|musst|fertig|erledigt|bereit|einsatzbereit|"
+    r"\b(brauch\w*|benötig\w*|muss|müssen|musst|fertig|erledigt|bereit|einsatzbereit|"
     r"soll(?:te)?|need(?:s|ed)?|must|required|have to|has to|ready|done|"
     r"fängt|fangen|anfangen|beginnt|beginnen|startet|starten|anfängt|kommt|arbeitet|"
     r"verlässt|aufhören|hört|letzter arbeitstag|scheidet|umzug|ziehen|zieht|umziehen|"
@@ -122,6 +122,11 @@ _ABSENT = re.compile(
 _VAGUE_BEFORE = re.compile(r"(anfang|mitte|early|mid|beginning of|start of)\s*$", re.IGNORECASE)
 # "Montag bis Freitag erreichbar" is a range of days, not a deadline.
 _RANGE_BEFORE = re.compile(rf"(\b({_WEEKDAY_RE}|mo|di|mi|do|fr|sa)|\d\.)\s*$", re.IGNORECASE)
+# "am Montag, den 7.12." names one day; the weekday alone would resolve to the next Monday.
+_WEEKDAY_BEFORE_DATE = re.compile(
+    rf"\b(?:{_WEEKDAY_RE})\s*,?\s*(?:de[nm]\s+|the\s+)?(?=\d{{1,2}}\.|\d{{1,2}}(?:st|nd|rd|th)\b)",
+    re.IGNORECASE,
+)
 _FAREWELL = re.compile(r"^\W*(bis|see you)\s+(morgen|tomorrow|dann|bald)\W*$", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<!\d)(?<!\b[a-zA-Z])[.!?]+\s+|\n+")
 
@@ -229,9 +234,14 @@ def _vague(sentence: str, start: int) -> bool:
     return _VAGUE_BEFORE.search(sentence[max(0, start - 15) : start]) is not None
 
 
-def find_deadline(text: str, sent_at: datetime) -> Deadline | None:
-    """The day the customer needs the matter done by, or None."""
+def find_deadline(text: str, sent_at: datetime, *, planned: bool = False) -> Deadline | None:
+    """The day the customer needs the matter done by, or None.
+
+    ``planned``: the message is a planned change, so a day named with "am", "ab",
+    "zum" is the day of the change even without a word of need in its sentence.
+    """
     base = local_day(sent_at)
+    text = _WEEKDAY_BEFORE_DATE.sub("", text)
     explicit: list[Deadline] = []
     change: list[Deadline] = []
     for sentence in _sentences(text):
@@ -251,7 +261,7 @@ def find_deadline(text: str, sent_at: datetime) -> Deadline | None:
             if day is not None and day >= base and not _vague(sentence, m.start()):
                 explicit.append(Deadline(day, m.group(0), "explicit"))
                 taken.append(m.span())
-        if not need or past:
+        if not (need or planned) or past:
             continue
         for m in _SOFT.finditer(sentence):
             day = _resolve(m, base)
