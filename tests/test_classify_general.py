@@ -69,7 +69,10 @@ def test_single_device_fault_is_normal(clf: Classifier, subject: str, text: str)
 # 2. Scope words that do not mean everyone.
 SINGLE_DESPITE_SCOPE_WORDS = [
     ("Outlook", "Ich kann nichts mehr senden, die Mails bleiben im Postausgang hängen."),
-    ("Anmeldung", "Frau Kaiser kann sich nicht anmelden, alle anderen können sich normal anmelden."),
+    (
+        "Anmeldung",
+        "Frau Kaiser kann sich nicht anmelden, alle anderen können sich normal anmelden.",
+    ),
     ("Outlook", "Bei mir startet Outlook nicht, bei den Kollegen geht alles."),
     ("Scan", "Scannen in den Ordner geht für niemanden mehr, kopieren und drucken geht."),
     ("Drucker", "Der Drucker im Flur druckt nicht, andere Drucker gehen."),
@@ -114,8 +117,11 @@ def test_company_wide_outage_is_critical(clf: Classifier, subject: str, text: st
 
 # 4. Slow but working is a degradation, not an outage.
 DEGRADED = [
-    ("Eilt: WaWi", "In allen Filialen ist die Warenwirtschaft total lahm, jede Buchung dauert "
-     "Minuten, es geht aber. Eilt!"),
+    (
+        "Eilt: WaWi",
+        "In allen Filialen ist die Warenwirtschaft total lahm, jede Buchung dauert "
+        "Minuten, es geht aber. Eilt!",
+    ),
     ("Server", "Der Server ist heute für alle extrem langsam, Dateien öffnen dauert ewig."),
     ("ERP", "Das ERP hängt bei allen immer wieder kurz, danach geht es weiter."),
     ("Internet", "Das Internet ist im ganzen Büro sehr zäh."),
@@ -131,10 +137,15 @@ def test_degradation_is_normal(clf: Classifier, subject: str, text: str) -> None
 
 # 5. Resolved and thanks, whatever the subject shouted.
 RESOLVED = [
-    ("Server ausgefallen!!!", "Hat sich erledigt, geht bei allen wieder. Bitte trotzdem Ursache prüfen."),
-    ("AW: Internet weg - keiner kann arbeiten",
-     "Läuft seit Ihrem Einsatz stabil, danke! Lassen Sie uns im neuen Jahr über einen neuen "
-     "Server reden."),
+    (
+        "Server ausgefallen!!!",
+        "Hat sich erledigt, geht bei allen wieder. Bitte trotzdem Ursache prüfen.",
+    ),
+    (
+        "AW: Internet weg - keiner kann arbeiten",
+        "Läuft seit Ihrem Einsatz stabil, danke! Lassen Sie uns im neuen Jahr über einen neuen "
+        "Server reden.",
+    ),
     ("RE: Exchange down for everyone", "All good now, mail flows again. Thanks a lot!"),
     ("AW: Telefonanlage tot", "Vielen Dank, die Telefone funktionieren wieder einwandfrei."),
     ("Re: nobody can print", "Fixed itself after the restart, thanks anyway."),
@@ -168,11 +179,17 @@ def test_question_is_low(clf: Classifier, subject: str, text: str) -> None:
 
 # 7. Security on one device, and cited phishing text.
 SECURITY_SINGLE = [
-    ("Anhang", "Eine Mitarbeiterin hat einen Anhang aus einer komischen Mail geöffnet, "
-     "der Laptop ist jetzt vom Netz."),
+    (
+        "Anhang",
+        "Eine Mitarbeiterin hat einen Anhang aus einer komischen Mail geöffnet, "
+        "der Laptop ist jetzt vom Netz.",
+    ),
     ("Virus", "Auf dem PC am Empfang meldet der Virenscanner einen Fund."),
-    ("Phishing", "Ich habe auf einen Link in der Mail 'Ihre Sendung konnte nicht zugestellt "
-     "werden' geklickt und mein Passwort eingegeben."),
+    (
+        "Phishing",
+        "Ich habe auf einen Link in der Mail 'Ihre Sendung konnte nicht zugestellt "
+        "werden' geklickt und mein Passwort eingegeben.",
+    ),
     ("Malware", "A colleague opened a malicious attachment on his laptop."),
 ]
 
@@ -186,8 +203,11 @@ def test_security_on_one_device_is_normal(clf: Classifier, subject: str, text: s
 
 # 8. Expiry, renewal, quotes with a date: low, with urgency where said.
 EXPIRY = [
-    ("Zertifikat", "Das SSL-Zertifikat der Homepage läuft am 3.12. ab, danach geht die Seite "
-     "nicht mehr. Bitte dringend verlängern."),
+    (
+        "Zertifikat",
+        "Das SSL-Zertifikat der Homepage läuft am 3.12. ab, danach geht die Seite "
+        "nicht mehr. Bitte dringend verlängern.",
+    ),
     ("Lizenz", "Die Virenschutz-Lizenz läuft Ende des Monats aus, sonst sind die PCs ungeschützt."),
     ("Domain", "Our domain expires next week, otherwise email will stop working. Please renew."),
     ("Angebot", "Bitte bis Freitag ein Angebot für 3 neue Monitore, eilt."),
@@ -201,29 +221,49 @@ def test_expiry_and_quotes_are_low(clf: Classifier, subject: str, text: str) -> 
 
 # 9. Planned changes and their day.
 PLANNED = [
-    ("Neuer Azubi", "Zum 01. Februar beginnt unser neuer Auszubildender, bitte PC und Mail "
-     "vorbereiten.", date(2027, 2, 1)),
-    ("Praktikantin", "Ab dem 15.1. ist eine Praktikantin bei uns, sie braucht einen Zugang.",
-     date(2027, 1, 15)),
-    ("Austritt", "Frau Lange hört zum 31.12. auf, bitte das Konto danach deaktivieren.",
-     date(2026, 12, 31)),
-    ("Update", "Für die Kanzleisoftware gibt es eine neue Version, können Sie uns beim Update "
-     "helfen?", None),
-    ("Umzug", "Am Montag, den 7.12. ziehen zwei Kollegen ins Büro nebenan um, bitte die "
-     "Arbeitsplätze mitnehmen.", date(2026, 12, 7)),
-    ("Neue Telefone", "Wir haben neue Telefone bekommen, die ab Montag ausgerollt werden sollen.",
-     date(2026, 11, 30)),
-    ("New hire", "Our new apprentice starts on January 4th, please prepare a laptop.",
-     date(2027, 1, 4)),
+    (
+        "Neuer Azubi",
+        "Zum 01. Februar beginnt unser neuer Auszubildender, bitte PC und Mail vorbereiten.",
+        date(2027, 2, 1),
+    ),
+    (
+        "Praktikantin",
+        "Ab dem 15.1. ist eine Praktikantin bei uns, sie braucht einen Zugang.",
+        date(2027, 1, 15),
+    ),
+    (
+        "Austritt",
+        "Frau Lange hört zum 31.12. auf, bitte das Konto danach deaktivieren.",
+        date(2026, 12, 31),
+    ),
+    (
+        "Update",
+        "Für die Kanzleisoftware gibt es eine neue Version, können Sie uns beim Update helfen?",
+        None,
+    ),
+    (
+        "Umzug",
+        "Am Montag, den 7.12. ziehen zwei Kollegen ins Büro nebenan um, bitte die "
+        "Arbeitsplätze mitnehmen.",
+        date(2026, 12, 7),
+    ),
+    (
+        "Neue Telefone",
+        "Wir haben neue Telefone bekommen, die ab Montag ausgerollt werden sollen.",
+        date(2026, 11, 30),
+    ),
+    (
+        "New hire",
+        "Our new apprentice starts on January 4th, please prepare a laptop.",
+        date(2027, 1, 4),
+    ),
     ("Leaver", "Mark leaves us at the end of the month, please disable his account.", None),
     ("Drucker", "Wir haben einen neuen Drucker gekauft, können Sie ihn bei uns einrichten?", None),
 ]
 
 
 @pytest.mark.parametrize(("subject", "text", "day"), PLANNED)
-def test_planned_change(
-    clf: Classifier, subject: str, text: str, day: date | None
-) -> None:
+def test_planned_change(clf: Classifier, subject: str, text: str, day: date | None) -> None:
     c = judge(clf, subject, text)
     assert c.planned_change is True, c.reasons
     assert c.priority == "low"
@@ -254,8 +294,10 @@ DEADLINES = [
     ("Am Wochenende war das Internet weg, jetzt geht es wieder.", None),
     ("Die Lieferung kam am 20.11., bitte den Monitor bis Freitag anschließen.", date(2026, 11, 27)),
     ("Der Termin am 18.11. ist ausgefallen. Mein Laptop geht nicht.", None),
-    ("Der neue Kollege fängt am 1.12. an, bis zum 30.11. muss alles fertig sein.",
-     date(2026, 11, 30)),
+    (
+        "Der neue Kollege fängt am 1.12. an, bis zum 30.11. muss alles fertig sein.",
+        date(2026, 11, 30),
+    ),
     ("Wir brauchen das spätestens am Donnerstag.", date(2026, 11, 26)),
     ("Please have it ready by December 3rd.", date(2026, 12, 3)),
 ]

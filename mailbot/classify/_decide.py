@@ -51,7 +51,9 @@ def _failing(s: SentenceEvidence) -> bool:
     return s.has(*_FAILURE) or (s.has("SECURITY") and s.has("OUTAGE", "MALFUNCTION"))
 
 
-def _critical(s: SentenceEvidence, context: list[SentenceEvidence], contrast: bool) -> _Finding | None:
+def _critical(
+    s: SentenceEvidence, context: list[SentenceEvidence], contrast: bool
+) -> _Finding | None:
     """Critical when a hard outage meets a central system or everyone, and nothing says
     it is slow-but-working, one user's, or a printer's."""
     if contrast or s.has("DEGRADATION", "INTERMITTENT", "WORKS_BUT"):
@@ -70,7 +72,9 @@ def _critical(s: SentenceEvidence, context: list[SentenceEvidence], contrast: bo
         return None
     what = s.first("CENTRAL") or s.first("APP") or s.first("SINGLE") or s.first("OUTAGE")
     if everyone and not s.has("SCOPE_ONE"):
-        scope = s.first("SCOPE_ALL") or next(c.first("SCOPE_ALL") for c in context if c.has("SCOPE_ALL"))
+        scope = s.first("SCOPE_ALL") or next(
+            c.first("SCOPE_ALL") for c in context if c.has("SCOPE_ALL")
+        )
         return _Finding("critical", "outage", (("outage", what), ("scope_all", scope)))
     if central and not one:
         return _Finding("critical", "outage", (("outage", s.first("CENTRAL") or what),))
@@ -80,8 +84,10 @@ def _critical(s: SentenceEvidence, context: list[SentenceEvidence], contrast: bo
 def _judge_sentence(
     s: SentenceEvidence, context: list[SentenceEvidence], contrast: bool
 ) -> _Finding | None:
-    if s.has("SECURITY_SEVERE") and not contrast and not (
-        s.has("SCOPE_ONE", "SINGLE") and not s.has("CENTRAL", "SCOPE_ALL")
+    if (
+        s.has("SECURITY_SEVERE")
+        and not contrast
+        and not (s.has("SCOPE_ONE", "SINGLE") and not s.has("CENTRAL", "SCOPE_ALL"))
     ):
         return _Finding("critical", "security", (("security", s.first("SECURITY_SEVERE")),))
     found = _critical(s, context, contrast)
@@ -169,7 +175,11 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         reasons.append(("planned", planned_in[0].first("PLANNED")))
     else:
         priority = "low"
-        asked = [s.first("QUESTION") or s.first("ADVICE") for s in sentences if s.has("QUESTION", "ADVICE")]
+        asked = [
+            s.first("QUESTION") or s.first("ADVICE")
+            for s in sentences
+            if s.has("QUESTION", "ADVICE")
+        ]
         expiring = [s.first("EXPIRY") for s in sentences if s.has("EXPIRY")]
         past = [s for s in sentences if s.has("OUTAGE") and _inactive(s)]
         if expiring:

@@ -18,6 +18,7 @@ from spacy.attrs import IDX, LOWER
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.strings import StringStore
+from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
 
 __all__ = ["Match", "Pipelines", "Tokens", "default_models_dir", "load_pipelines"]
@@ -201,7 +202,9 @@ def _tokenizer_only(lang: str) -> Language:
     (``_evidence``) knows, and "won't" stays one token, as patterns are written.
     """
     nlp = spacy.blank(lang)
-    nlp.tokenizer.rules = {}
+    tokenizer = nlp.tokenizer
+    assert isinstance(tokenizer, Tokenizer)
+    tokenizer.rules = {}
     return nlp
 
 
