@@ -129,11 +129,14 @@ def main() -> None:
     mails = make_mails(n, random.Random(42))
     sent = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     rates: list[float] = []
+    cpu_rates: list[float] = []
     for _ in range(3):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for i, (subject, body) in enumerate(mails):
             clf.classify(subject, new_text(body), sent + timedelta(minutes=i))
         rates.append(n / (time.perf_counter() - start))
+        # CPU time as well: on a shared machine wall time also counts other processes.
+        cpu_rates.append(n / (time.process_time() - cpu))
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
@@ -142,6 +145,7 @@ def main() -> None:
                 "mean_mail_bytes": round(sum(len(t.encode()) for _, t in mails) / n),
                 "mails_per_second_median": round(statistics.median(rates), 1),
                 "mails_per_second_runs": [round(r, 1) for r in rates],
+                "mails_per_cpu_second_median": round(statistics.median(cpu_rates), 1),
                 "import_seconds": round(t1 - t0, 3),
                 "load_seconds": round(t2 - t1, 3),
                 "import_plus_load_seconds": round(t2 - t0, 3),

@@ -97,7 +97,7 @@ def _is_reply_header(lines: list[str], i: int) -> bool:
         # happens to start with "Am"/"On" just above the header is kept.
         first = lines[i]
         if _REPLY_HEADER.match(joined) and (
-            re.search(r"\d", first) or re.search(r"schrieb|wrote", first, re.IGNORECASE)
+            _DIGIT.search(first) or _WROTE.search(first)
         ):
             return True
     return False
@@ -111,8 +111,21 @@ def _is_header_block(lines: list[str], i: int) -> bool:
     return sum(1 for ln in following[:5] if _HEADER_OTHER.match(ln)) >= 2
 
 
+# Every line that can start history matches this; the others (nearly all) skip the
+# eight specific tests below, which were most of the cost of a mail.
+_MAYBE_CUT = re.compile(
+    r"^\s*(?:[-_=*]{2}|\*?(?:von|from|de|da)\b|begin|anfang|weitergeleitet|gesendet|"
+    r"diese nachricht|sent|get outlook|am\b|on\b|le\b)|schrieb|wrote|geschrieben",
+    _FLAGS,
+)
+_WROTE = re.compile(r"schrieb|wrote|geschrieben", _FLAGS)
+_DIGIT = re.compile(r"\d")
+
+
 def _cut_index(lines: list[str]) -> int:
     for i, line in enumerate(lines):
+        if not _MAYBE_CUT.search(line):
+            continue
         if (
             _SEPARATOR.match(line)
             or _FORWARD_INTRO.match(line)
@@ -123,8 +136,8 @@ def _cut_index(lines: list[str]) -> int:
             return i
         if _UNDERSCORES.match(line) and any(_HEADER_FROM.match(ln) for ln in lines[i + 1 : i + 3]):
             return i
-        maybe_header = line.lstrip().lower().startswith(("am ", "on ", "le ")) or re.search(
-            r"(schrieb|wrote|geschrieben)", line, re.IGNORECASE
+        maybe_header = line.lstrip().lower().startswith(("am ", "on ", "le ")) or _WROTE.search(
+            line
         )
         if maybe_header and _is_reply_header(lines, i):
             return i

@@ -10,6 +10,7 @@ except where a line was only wrapped (a word, a break, a lower-case word).
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from mailbot.classify._nlp import Match, Pipelines, Tokens
@@ -19,6 +20,7 @@ __all__ = ["Evidence", "SentenceEvidence", "gather", "is_reply_subject"]
 _QUOTED = re.compile(r"\"[^\"\n]{0,200}\"|„[^“\n]{0,200}[“\"]|»[^«\n]{0,200}«|“[^”\n]{0,200}”")
 _REPLY_SUBJECT = re.compile(r"^\s*((re|aw|wg|fw|fwd|antw|antwort|wtr)\s*(\[\d+\])?\s*:\s*)+", re.I)
 _END_CHARS = frozenset(".!?;…")
+_CANDIDATE = re.compile(r"[.!?;…\n]")
 # Tokens after which "." ends an abbreviation, not a sentence (the tokenizer runs
 # without special cases, see ``_nlp``). Single letters cover "z. B.", "i. A.", "e.g".
 _ABBREVIATIONS = frozenset(
@@ -102,8 +104,7 @@ class SentenceEvidence:
     hits: dict[str, list[str]] = field(default_factory=dict)
 
     def has(self, *labels: str) -> bool:
-        hits = self.hits
-        return any(label in hits for label in labels)
+        return not self.hits.keys().isdisjoint(labels)
 
     def first(self, label: str) -> str:
         found = self.hits.get(label)
@@ -122,32 +123,41 @@ def is_reply_subject(subject: str) -> bool:
     return _REPLY_SUBJECT.match(subject) is not None
 
 
-def _boundaries(toks: Tokens, subject_end: int) -> list[tuple[int, int]]:
-    """Token ranges of the sentences."""
+def _cut_after(toks: Tokens, i: int, subject_end: int) -> bool:
     text, idx, n = toks.text, toks.idx, len(toks)
+    first = text[idx[i]]
+    if first in _END_CHARS:
+        word = toks.word(i)
+        if not all(c in _END_CHARS for c in word):
+            return False
+        if i > 0 and word == ".":
+            prev = toks.word(i - 1)
+            return not (len(prev) == 1 and prev.isalpha()) and prev not in _ABBREVIATIONS
+        return True
+    if first.isspace() and "\n" in toks.word(i):
+        # A wrapped line: a word before the break and a lower-case word after it.
+        if 0 < i < n - 1 and idx[i] > subject_end:
+            return not (text[idx[i - 1]].isalnum() and text[idx[i + 1]].islower())
+        return True
+    return False
+
+
+def _boundaries(toks: Tokens, subject_end: int) -> list[tuple[int, int]]:
+    """Token ranges of the sentences. Only tokens at a punctuation mark or a line
+    break are looked at (found by one regex pass), not every token."""
+    idx, n = toks.idx, len(toks)
+    candidates = {bisect_right(idx, m.start()) - 1 for m in _CANDIDATE.finditer(toks.text)}
+    cuts = {i for i in candidates if i >= 0 and _cut_after(toks, i, subject_end)}
+    if subject_end > 0:
+        last_of_subject = bisect_right(idx, subject_end - 1) - 1
+        if last_of_subject >= 0:
+            cuts.add(last_of_subject)
     spans: list[tuple[int, int]] = []
     start = 0
-    for i in range(n):
-        first = text[idx[i]]
-        cut = False
-        if first in _END_CHARS:
-            cut = all(c in _END_CHARS for c in toks.word(i))
-            if cut and i > 0 and toks.word(i) == ".":
-                prev = toks.word(i - 1)
-                cut = not (len(prev) == 1 and prev.isalpha()) and prev not in _ABBREVIATIONS
-        elif first.isspace() and "\n" in toks.word(i):
-            cut = True
-            # A wrapped line: a word before the break and a lower-case word after it.
-            if 0 < i < n - 1 and idx[i] > subject_end:
-                before = text[idx[i - 1]]
-                after = text[idx[i + 1]]
-                cut = not (before.isalnum() and after.islower())
-        if not cut and i + 1 < n and idx[i] < subject_end <= idx[i + 1]:
-            cut = True
-        if cut:
-            if i + 1 > start:
-                spans.append((start, i + 1))
-            start = i + 1
+    for i in sorted(cuts):
+        if i + 1 > start:
+            spans.append((start, i + 1))
+        start = i + 1
     if start < n:
         spans.append((start, n))
     return spans

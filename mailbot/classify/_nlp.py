@@ -17,7 +17,6 @@ import spacy
 from spacy.attrs import IDX, LOWER
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
-from spacy.strings import StringStore
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
 
@@ -69,13 +68,14 @@ class Tokens:
     text: str
     lower: list[int]
     idx: list[int]
-    strings: StringStore
+    #: lower-case token texts
+    words: list[str]
 
     def __len__(self) -> int:
         return len(self.lower)
 
     def word(self, i: int) -> str:
-        return str(self.strings[self.lower[i]])
+        return self.words[i]
 
     def span_text(self, start: int, end: int) -> str:
         stop = self.idx[end] if end < len(self.idx) else len(self.text)
@@ -101,6 +101,7 @@ class EvidenceMatcher:
         self._by_word: dict[str, list[_Pattern]] = {}
         self._by_affix: list[_Pattern] = []
         self._starts: dict[int, tuple[_Pattern, ...]] = {}
+        self._words: dict[int, str] = {}
         for label, phrases in patterns.items():
             plain: list[Doc] = []
             for phrase in phrases:
@@ -127,7 +128,17 @@ class EvidenceMatcher:
     def tokens(self, text: str) -> tuple[Doc, Tokens]:
         doc = self._nlp.make_doc(text)
         arr = doc.to_array([LOWER, IDX]).tolist() if len(doc) else []
-        return doc, Tokens(text, [r[0] for r in arr], [r[1] for r in arr], self._strings)
+        lower = [r[0] for r in arr]
+        # A dict of the hashes seen so far is ~5x cheaper than the StringStore per token.
+        cache = self._words
+        words = [cache.get(h) or self._remember(h) for h in lower]
+        return doc, Tokens(text, lower, [r[1] for r in arr], words)
+
+    def _remember(self, h: int) -> str:
+        word = str(self._strings[h])
+        if len(self._words) < 200_000:
+            self._words[h] = word
+        return word
 
     def _candidates(self, h: int) -> tuple[_Pattern, ...]:
         found = self._starts.get(h)
@@ -140,9 +151,18 @@ class EvidenceMatcher:
         return found
 
     @staticmethod
-    def _extend(specs: tuple[_Spec, ...], toks: Tokens, start: int) -> int | None:
+    def _extend(specs: tuple[_Spec, ...], words: list[str], start: int) -> int | None:
         """End (exclusive) of the shortest match of specs at start, or None."""
-        n = len(toks)
+        n = len(words)
+        if len(specs) == 3 and specs[1].kind in ("gap", "clause") and specs[2].kind != "gap":
+            # The common shape "geht ~ nicht", without recursion.
+            last, clause = specs[2], specs[1].kind == "clause"
+            for j in range(start + 1, min(n, start + (11 if clause else 6))):
+                if last.fits(words[j]):
+                    return j + 1
+                if clause and words[j] in _CLAUSE_END:
+                    return None
+            return None
 
         def walk(k: int, i: int) -> int | None:
             if k == len(specs):
@@ -153,14 +173,14 @@ class EvidenceMatcher:
                 # Dockingstation nicht"), but not past a comma into the next clause.
                 for skip in range(5 if spec.kind == "gap" else 10):
                     if skip and spec.kind == "clause" and (
-                        i + skip > n or toks.word(i + skip - 1) in _CLAUSE_END
+                        i + skip > n or words[i + skip - 1] in _CLAUSE_END
                     ):
                         return None
                     end = walk(k + 1, i + skip)
                     if end is not None:
                         return end
                 return None
-            if i < n and spec.fits(toks.word(i)):
+            if i < n and spec.fits(words[i]):
                 return walk(k + 1, i + 1)
             return None
 
@@ -172,7 +192,7 @@ class EvidenceMatcher:
         candidates = self._candidates
         for i, h in enumerate(toks.lower):
             for label, specs in candidates(h):
-                end = self._extend(specs, toks, i)
+                end = self._extend(specs, toks.words, i)
                 if end is not None:
                     found.append((label, i, end))
         return found
