@@ -48,7 +48,12 @@ def _inactive(s: SentenceEvidence) -> bool:
 
 
 def _failing(s: SentenceEvidence) -> bool:
-    return s.has(*_FAILURE) or (s.has("SECURITY") and s.has("OUTAGE", "MALFUNCTION"))
+    if s.has(*_FAILURE) or (s.has("SECURITY") and s.has("OUTAGE", "MALFUNCTION")):
+        return True
+    # A thing plus "nicht mehr", "nur noch", "ständig", "keeps", "no longer": something
+    # that used to work misbehaves, in whatever verb ("klingelt nicht mehr", "hält nur
+    # noch 20 Minuten"). Not when the sentence plans or weighs a change.
+    return s.has("SYMPTOM_HINT") and s.has(*_OBJECTS) and not s.has("PLANNED", "ADVICE")
 
 
 def _critical(
