@@ -378,7 +378,8 @@ MIXED = [
     (
         "critical",
         "Verschlüsselt",
-        "Alle Dateien auf dem Netzlaufwerk haben die Endung .locked und es liegt eine Lösegeldforderung da.",
+        "Alle Dateien auf dem Netzlaufwerk haben die Endung .locked und es liegt eine "
+        "Lösegeldforderung da.",
     ),
     ("normal", "Passwort", "I forgot my password and now my account is locked."),
     (
@@ -416,7 +417,8 @@ MIXED = [
     (
         "low",
         "Zertifikat",
-        "Unser VPN-Zertifikat läuft in 3 Wochen ab, sonst können die Außendienstler nicht mehr rein.",
+        "Unser VPN-Zertifikat läuft in 3 Wochen ab, sonst können die Außendienstler "
+        "nicht mehr rein.",
     ),
     (
         "low",
