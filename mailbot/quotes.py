@@ -60,6 +60,8 @@ _GREETING = re.compile(
     r"[\s,.!]*$",
     _FLAGS,
 )
+# Written in lower case and matched on the lower-cased line: IGNORECASE made this
+# alternation the most expensive test of a line.
 _LEGAL = re.compile(
     r"(amtsgericht|registergericht|handelsregister|\bhr[ab]\s*\d|partnerschaftsregister|"
     r"geschäftsführer|geschäftsführung|ust-?id|steuernummer|sitz der gesellschaft|"
@@ -67,7 +69,6 @@ _LEGAL = re.compile(
     r"diese nachricht (ist|enthält) vertraulich|confidentiality notice|"
     r"this (e-?mail|message)( and any attachments?)? (is|are|may be|contains?) "
     r"(strictly )?(confidential|privileged)|registered in england|company registration)",
-    _FLAGS,
 )
 _CONTACT = re.compile(
     r"(\b(tel|telefon|fon|fax|mobil|mobile|phone|handy|e-?mail|web)\b\.?\s*:?\s*[+\d(]"
@@ -163,7 +164,7 @@ def _cut_greeting(lines: list[str]) -> list[str]:
 def _cut_footer(lines: list[str]) -> list[str]:
     """Without a greeting: drop a legal footer and the contact paragraph above it."""
     for i, line in enumerate(lines):
-        if _LEGAL.search(line):
+        if _LEGAL.search(line.lower()):
             lines = lines[:i]
             break
     # Drop trailing paragraphs that are short lines with contact data (name, company, phone).
