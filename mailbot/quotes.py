@@ -60,6 +60,8 @@ _GREETING = re.compile(
     r"[\s,.!]*$",
     _FLAGS,
 )
+# Written in lower case and matched on the lower-cased line: IGNORECASE made this
+# alternation the most expensive test of a line.
 _LEGAL = re.compile(
     r"(amtsgericht|registergericht|handelsregister|\bhr[ab]\s*\d|partnerschaftsregister|"
     r"geschäftsführer|geschäftsführung|ust-?id|steuernummer|sitz der gesellschaft|"
@@ -67,7 +69,6 @@ _LEGAL = re.compile(
     r"diese nachricht (ist|enthält) vertraulich|confidentiality notice|"
     r"this (e-?mail|message)( and any attachments?)? (is|are|may be|contains?) "
     r"(strictly )?(confidential|privileged)|registered in england|company registration)",
-    _FLAGS,
 )
 _CONTACT = re.compile(
     r"(\b(tel|telefon|fon|fax|mobil|mobile|phone|handy|e-?mail|web)\b\.?\s*:?\s*[+\d(]"
@@ -97,7 +98,7 @@ def _is_reply_header(lines: list[str], i: int) -> bool:
         # happens to start with "Am"/"On" just above the header is kept.
         first = lines[i]
         if _REPLY_HEADER.match(joined) and (
-            re.search(r"\d", first) or re.search(r"schrieb|wrote", first, re.IGNORECASE)
+            _DIGIT.search(first) or _WROTE.search(first)
         ):
             return True
     return False
@@ -111,8 +112,21 @@ def _is_header_block(lines: list[str], i: int) -> bool:
     return sum(1 for ln in following[:5] if _HEADER_OTHER.match(ln)) >= 2
 
 
+# Every line that can start history matches this; the others (nearly all) skip the
+# eight specific tests below, which were most of the cost of a mail.
+_MAYBE_CUT = re.compile(
+    r"^\s*(?:[-_=*]{2}|\*?(?:von|from|de|da)\b|begin|anfang|weitergeleitet|gesendet|"
+    r"diese nachricht|sent|get outlook|am\b|on\b|le\b)|schrieb|wrote|geschrieben",
+    _FLAGS,
+)
+_WROTE = re.compile(r"schrieb|wrote|geschrieben", _FLAGS)
+_DIGIT = re.compile(r"\d")
+
+
 def _cut_index(lines: list[str]) -> int:
     for i, line in enumerate(lines):
+        if not _MAYBE_CUT.search(line):
+            continue
         if (
             _SEPARATOR.match(line)
             or _FORWARD_INTRO.match(line)
@@ -123,8 +137,8 @@ def _cut_index(lines: list[str]) -> int:
             return i
         if _UNDERSCORES.match(line) and any(_HEADER_FROM.match(ln) for ln in lines[i + 1 : i + 3]):
             return i
-        maybe_header = line.lstrip().lower().startswith(("am ", "on ", "le ")) or re.search(
-            r"(schrieb|wrote|geschrieben)", line, re.IGNORECASE
+        maybe_header = line.lstrip().lower().startswith(("am ", "on ", "le ")) or _WROTE.search(
+            line
         )
         if maybe_header and _is_reply_header(lines, i):
             return i
@@ -150,7 +164,7 @@ def _cut_greeting(lines: list[str]) -> list[str]:
 def _cut_footer(lines: list[str]) -> list[str]:
     """Without a greeting: drop a legal footer and the contact paragraph above it."""
     for i, line in enumerate(lines):
-        if _LEGAL.search(line):
+        if _LEGAL.search(line.lower()):
             lines = lines[:i]
             break
     # Drop trailing paragraphs that are short lines with contact data (name, company, phone).

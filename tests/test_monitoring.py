@@ -66,3 +66,49 @@ def test_checkmk_transitions() -> None:
 
 def test_customer_mail_is_no_alarm() -> None:
     assert parse_alarm("Server down!", "Hallo, der Server ist down. State: schlecht") is None
+
+
+def test_prtg_german_warning_error_and_ok() -> None:
+    body = (
+        "PRTG Network Monitor – Benachrichtigung\n\nSensor: Freier Speicher C:\n"
+        "Gerät: srv-dc01 (192.168.10.5)\nStatus: {}\nLetzte Meldung: 8 % frei\n"
+    )
+    warn = parse_alarm("[PRTG] Warnung: Freier Speicher C: auf srv-dc01", body.format("Warnung"))
+    err = parse_alarm("[PRTG] Fehler: Freier Speicher C: auf srv-dc01", body.format("Fehler"))
+    ok = parse_alarm("[PRTG] OK: Freier Speicher C: auf srv-dc01", body.format("OK"))
+    assert warn is not None and err is not None and ok is not None
+    assert state_priority(warn) == "normal"
+    assert state_priority(err) == "critical"
+    assert ok.recovery and state_priority(ok) == "low"
+    assert warn.key == err.key == ok.key == "srv-dc01/freier speicher c:"
+
+
+def test_prtg_german_down_status() -> None:
+    a = parse_alarm(
+        "[PRTG] Ping srv-fs01 Down",
+        "PRTG Network Monitor\nSensor: Ping\nGerät: srv-fs01 (10.0.0.20)\nStatus: Down\n",
+    )
+    assert a is not None and a.host == "srv-fs01" and state_priority(a) == "critical"
+
+
+def test_checkmk_german_critical_and_ok() -> None:
+    crit = parse_alarm(
+        "Check_MK: nas01/Dateisystem /volume1 KRITISCH",
+        "Host: nas01\nDienst: Dateisystem /volume1\nZustand: KRITISCH\nAusgabe: 97 % belegt\n",
+    )
+    ok = parse_alarm(
+        "Check_MK: nas01/Dateisystem /volume1 OK",
+        "Host: nas01\nDienst: Dateisystem /volume1\nZustand: OK\n",
+    )
+    assert crit is not None and ok is not None
+    assert state_priority(crit) == "critical" and state_priority(ok) == "low"
+    assert crit.key == ok.key == "nas01/dateisystem /volume1"
+
+
+def test_icinga_german_fields() -> None:
+    a = parse_alarm(
+        "Icinga: Dienst HTTP auf web01 ist WARNUNG",
+        "***** Icinga 2 *****\nBenachrichtigungstyp: PROBLEM\nHost: web01\nDienst: HTTP\n"
+        "Zustand: WARNUNG\n",
+    )
+    assert a is not None and a.service == "HTTP" and state_priority(a) == "normal"

@@ -60,10 +60,12 @@ class Classifier:
                 alarm=alarm,
             )
         reply = is_reply_subject(subject)
-        evidence = gather(self._pipes, language.value, subject, text)
+        evidence = gather(self._pipes, subject, text)
         verdict = judge(evidence, reply_subject=reply)
         deadline: Deadline | None = find_deadline(
-            text if reply else f"{' '.join(subject.split())}\n{text}", sent_at
+            text if reply else f"{' '.join(subject.split())}\n{text}",
+            sent_at,
+            planned=verdict.planned_change,
         )
         reasons = list(render(verdict.reasons, language))
         if deadline is not None:

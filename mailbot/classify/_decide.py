@@ -1,10 +1,12 @@
 """Apply triage.md to the evidence.
 
-Scope decides, not vocabulary: an outage word needs a central system or an
-"everyone" in the same sentence to be critical; a single device, a printer or
-a slowdown is normal; resolved, negated, past and hypothetical sentences do
-not count as a current failure. Urgency is the customer's word only and never
-touches the priority.
+Scope decides, not vocabulary. A failure sentence is critical only when a hard
+outage word meets a central system or an "everyone" that is not contradicted
+("alle anderen können arbeiten" makes it one user's problem); a single device,
+a printer, a slowdown or one user's account is normal; anything that used to
+work and now misbehaves is at least normal. Resolved, negated, past, expiring
+and hypothetical sentences are not a current failure. Urgency is the customer's
+word only and never touches the priority.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from mailbot.classify._evidence import Evidence, SentenceEvidence
 __all__ = ["Judgement", "judge"]
 
 _RANK = {"low": 0, "normal": 1, "critical": 2}
-_OBJECTS = ("CENTRAL", "APP", "SINGLE", "PRINTER", "SCOPE_ALL")
+_FAILURE = ("OUTAGE", "MALFUNCTION", "DEGRADATION", "SECURITY_EVENT", "SECURITY_SEVERE", "WIDE")
+_OBJECTS = ("CENTRAL", "APP", "SINGLE", "PRINTER")
 
 
 @dataclass(frozen=True)
@@ -38,104 +41,156 @@ class _Finding:
 
 
 def _inactive(s: SentenceEvidence) -> bool:
-    """A sentence about the past, a settled matter, a negation or a what-if."""
-    if s.has("RESOLVED", "NEGATION", "HYPOTHETICAL"):
+    """A sentence about the past, a settled matter, a negation, an expiry or a what-if."""
+    if s.has("RESOLVED", "NEGATION", "HYPOTHETICAL", "EXPIRY", "FUTURE"):
         return True
-    return s.has("PAST") and "seit" not in s.text.lower() and "since" not in s.text.lower()
+    return s.has("PAST") and not s.has("NOW")
 
 
-def _judge_sentence(s: SentenceEvidence, context: list[SentenceEvidence]) -> _Finding | None:
-    has_object = s.has(*_OBJECTS) or any(c.has(*_OBJECTS) for c in context)
-    outage = s.has("OUTAGE") and has_object
-    degraded = s.has("DEGRADATION") or (outage and s.has("INTERMITTENT"))
-    single = s.has("SINGLE", "SCOPE_ONE")
+def _failing(s: SentenceEvidence) -> bool:
+    if s.has(*_FAILURE) or (s.has("SECURITY") and s.has("OUTAGE", "MALFUNCTION")):
+        return True
+    # A thing plus "nicht mehr", "nur noch", "ständig", "keeps", "no longer": something
+    # that used to work misbehaves, in whatever verb ("klingelt nicht mehr", "hält nur
+    # noch 20 Minuten"). Not when the sentence plans or weighs a change.
+    return s.has("SYMPTOM_HINT") and s.has(*_OBJECTS) and not s.has("PLANNED", "ADVICE")
+
+
+def _critical(
+    s: SentenceEvidence, context: list[SentenceEvidence], contrast: bool
+) -> _Finding | None:
+    """Critical when a hard outage meets a central system or everyone, and nothing says
+    it is slow-but-working, one user's, or a printer's."""
+    if contrast or s.has("DEGRADATION", "INTERMITTENT", "WORKS_BUT"):
+        return None
+    if s.has("WIDE"):
+        return _Finding("critical", "outage", (("outage", s.first("WIDE")),))
+    if not s.has("OUTAGE"):
+        return None
+    own_object = s.has(*_OBJECTS)
+    central = s.has("CENTRAL") or (not own_object and any(c.has("CENTRAL") for c in context))
     everyone = s.has("SCOPE_ALL") or any(
         c.has("SCOPE_ALL") and not c.has("SCOPE_ONE") and not _inactive(c) for c in context
     )
-    central = s.has("CENTRAL")
-    if s.has("SECURITY_SEVERE") and not (single and not (central or everyone)):
-        return _Finding("critical", "security", (("security", s.first("SECURITY_SEVERE")),))
-    if outage and not degraded:
-        if everyone and not (s.has("SCOPE_ONE") and not s.has("SCOPE_ALL")):
-            what = s.first("CENTRAL") or s.first("APP") or s.first("SINGLE") or s.first("OUTAGE")
-            if s.has("PRINTER") and not central:
-                return _Finding("normal", "printer", (("printer", s.first("PRINTER")),))
-            return _Finding(
-                "critical",
-                "outage",
-                (("outage", what), ("scope_all", s.first("SCOPE_ALL") or "alle")),
-            )
-        if central and not single and not s.has("PRINTER"):
-            return _Finding("critical", "outage", (("outage", s.first("CENTRAL")),))
-    if s.has("SECURITY") and (single or s.has("OUTAGE")):
-        return _Finding("normal", "security", (("security_single", s.first("SECURITY")),))
-    if outage or (degraded and has_object):
-        if s.has("PRINTER"):
-            return _Finding("normal", "printer", (("printer", s.first("PRINTER")),))
-        if degraded and (central or everyone):
-            what = s.first("CENTRAL") or s.first("APP") or s.first("SCOPE_ALL")
-            return _Finding("normal", "degradation", (("degradation", what),))
-        what = s.first("SINGLE") or s.first("APP") or s.first("CENTRAL") or s.first("OUTAGE")
-        return _Finding("normal", "single_device", (("single", what),))
+    one = s.has("SCOPE_ONE") or (s.has("SINGLE") and not everyone)
+    if s.has("PRINTER") and not s.has("CENTRAL"):
+        return None
+    what = s.first("CENTRAL") or s.first("APP") or s.first("SINGLE") or s.first("OUTAGE")
+    if everyone and not s.has("SCOPE_ONE"):
+        scope = s.first("SCOPE_ALL") or next(
+            c.first("SCOPE_ALL") for c in context if c.has("SCOPE_ALL")
+        )
+        return _Finding("critical", "outage", (("outage", what), ("scope_all", scope)))
+    if central and not one:
+        return _Finding("critical", "outage", (("outage", s.first("CENTRAL") or what),))
     return None
 
 
-def _urgency(ev: Evidence, reply_subject: bool) -> tuple[str, tuple[str, str] | None]:
-    def counted(s: SentenceEvidence) -> bool:
-        return not (s.is_subject and reply_subject)
+def _judge_sentence(
+    s: SentenceEvidence, context: list[SentenceEvidence], contrast: bool
+) -> _Finding | None:
+    if (
+        s.has("SECURITY_SEVERE")
+        and not contrast
+        and not (s.has("SCOPE_ONE", "SINGLE") and not s.has("CENTRAL", "SCOPE_ALL"))
+    ):
+        return _Finding("critical", "security", (("security", s.first("SECURITY_SEVERE")),))
+    found = _critical(s, context, contrast)
+    if found is not None:
+        return found
+    if s.has("SECURITY_EVENT", "SECURITY_SEVERE") or (
+        s.has("SECURITY") and s.has("OUTAGE", "MALFUNCTION")
+    ):
+        what = s.first("SECURITY_EVENT") or s.first("SECURITY_SEVERE") or s.first("SECURITY")
+        return _Finding("normal", "security", (("security_single", what),))
+    if not _failing(s):
+        return None
+    if s.has("PRINTER"):
+        return _Finding("normal", "printer", (("printer", s.first("PRINTER")),))
+    slow = s.has("DEGRADATION") or (
+        s.has("INTERMITTENT", "WORKS_BUT") and s.has("OUTAGE", "MALFUNCTION")
+    )
+    if slow and (s.has("CENTRAL", "SCOPE_ALL") or any(c.has("CENTRAL") for c in context)):
+        what = s.first("CENTRAL") or s.first("APP") or s.first("SCOPE_ALL")
+        what = what or next(c.first("CENTRAL") for c in context if c.has("CENTRAL"))
+        return _Finding("normal", "degradation", (("degradation", what),))
+    what = s.first("SINGLE") or s.first("APP") or s.first("CENTRAL")
+    what = what or s.first("MALFUNCTION") or s.first("OUTAGE") or s.first("DEGRADATION")
+    return _Finding("normal", "single_device", (("single", what),))
 
-    calm = [s.first("NOT_URGENT") for s in ev.sentences if s.has("NOT_URGENT") and counted(s)]
+
+def _urgency(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str] | None]:
+    calm = [s.first("NOT_URGENT") for s in sentences if s.has("NOT_URGENT")]
     if calm:
         return "not_urgent", ("not_urgent", calm[0])
-    rush = [s.first("URGENT") for s in ev.sentences if s.has("URGENT") and counted(s)]
+    rush = [s.first("URGENT") for s in sentences if s.has("URGENT")]
     if rush:
         return "urgent", ("urgent", rush[0])
     return "none", None
 
 
-def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
-    body = [s for s in ev.sentences if not s.is_subject]
-    subject = [s for s in ev.sentences if s.is_subject]
-    failure_labels = ("OUTAGE", "DEGRADATION", "SECURITY_SEVERE", "SECURITY")
-    body_says = any(s.has(*failure_labels, "RESOLVED", "QUESTION", "PLANNED") for s in body)
-    # A reply subject repeats the old state ("AW: LVS geht nicht!!!"); the body is current.
-    use_subject = not reply_subject or not body_says
-    sentences = (subject if use_subject else []) + body
+def _findings(sentences: list[SentenceEvidence], contrast: bool) -> list[_Finding]:
     findings: list[_Finding] = []
     for i, s in enumerate(sentences):
-        if _inactive(s):
+        if not s.hits or _inactive(s):
             continue
-        context = sentences[max(0, i - 1) : i] + sentences[i + 1 : i + 2]
-        if s.is_subject:
-            context = sentences[1:2]
-        found = _judge_sentence(s, context)
+        context = [c for c in sentences[max(0, i - 1) : i + 2] if c is not s]
+        found = _judge_sentence(s, context, contrast)
         if found is not None:
             findings.append(found)
-    if ev.any("AUTOMATED"):
-        # Newsletters, advisories, auto-replies and bounces shout ("critical, update
+    return findings
+
+
+def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
+    body = [s for s in ev.sentences if not s.is_subject and s.hits]
+    subject = [s for s in ev.sentences if s.is_subject and s.hits]
+    # "alle anderen können arbeiten" makes the whole mail one user's matter, unless the
+    # same sentence says the others are affected too ("bei den anderen auch nicht").
+    contrast = any(s.has("CONTRAST") and not s.has("SPREAD") for s in ev.sentences)
+    body_findings = _findings(body, contrast)
+    body_resolved = any(s.has("RESOLVED") for s in body) and not body_findings
+    body_says = any(s.has(*_FAILURE, "RESOLVED", "QUESTION", "PLANNED", "THANKS") for s in body)
+    # The subject of a reply repeats the old state ("AW: LVS geht nicht!!!"); a body that
+    # says the matter is settled makes any subject's outage history.
+    use_subject = not body_resolved and not (reply_subject and body_says)
+    sentences = (subject if use_subject else []) + body
+    findings = _findings(sentences, contrast) if use_subject and subject else body_findings
+    if any(s.has("AUTOMATED") for s in sentences):
+        # Newsletters, advisories and auto-replies shout ("critical, update
         # immediately") but report no failure of the customer's and ask for nothing.
-        marker = next(s.first("AUTOMATED") for s in ev.sentences if s.has("AUTOMATED"))
+        marker = next(s.first("AUTOMATED") for s in sentences if s.has("AUTOMATED"))
         return Judgement("low", "automated", "none", False, False, (("automated", marker),))
-    urgency, urgency_reason = _urgency(ev, reply_subject)
+    urgency, urgency_reason = _urgency(
+        [s for s in sentences if not (s.is_subject and reply_subject)]
+    )
     reasons: list[tuple[str, str]] = []
-    resolved = any(s.has("RESOLVED") for s in body) and not findings
-    failure = bool(findings)
-    planned = not failure and any(s.has("PLANNED") for s in sentences if not _inactive(s))
+    planned_in = [
+        s for s in sentences if s.has("PLANNED") and not s.has("ADVICE") and not _inactive(s)
+    ]
+    planned = not findings and bool(planned_in)
     if findings:
         best = max(findings, key=lambda f: _RANK[f.priority])
         priority, category = best.priority, best.category
         reasons.extend(best.reasons)
-    elif resolved:
+    elif body_resolved:
         priority, category = "low", "resolved"
         reasons.append(("resolved", next(s.first("RESOLVED") for s in body if s.has("RESOLVED"))))
     elif planned:
         priority, category = "low", "planned_change"
-        reasons.append(("planned", next(s.first("PLANNED") for s in sentences if s.has("PLANNED"))))
+        reasons.append(("planned", planned_in[0].first("PLANNED")))
     else:
         priority = "low"
-        asked = [s.first("QUESTION") for s in sentences if s.has("QUESTION")]
+        asked = [
+            s.first("QUESTION") or s.first("ADVICE")
+            for s in sentences
+            if s.has("QUESTION", "ADVICE")
+        ]
+        expiring = [s.first("EXPIRY") for s in sentences if s.has("EXPIRY")]
         past = [s for s in sentences if s.has("OUTAGE") and _inactive(s)]
-        if past:
+        if expiring:
+            category = "expiry"
+            reasons.append(("expiry", expiring[0]))
+        elif past:
             category = "past_incident"
             reasons.append(("past", past[0].first("OUTAGE")))
         elif asked:
@@ -145,4 +200,4 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
             category = "information"
     if urgency_reason is not None:
         reasons.append(urgency_reason)
-    return Judgement(priority, category, urgency, planned, resolved, tuple(reasons))
+    return Judgement(priority, category, urgency, planned, body_resolved, tuple(reasons))

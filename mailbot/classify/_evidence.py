@@ -3,28 +3,96 @@
 Evidence is kept per sentence because triage is about what belongs together:
 "alle" in "alle Scanner sind wieder drin" is not the scope of an outage in the
 next line. Matches that cross a sentence boundary are dropped for the same reason.
+Sentences are cut on the token list (cheap): after . ! ? ; and at line breaks,
+except where a line was only wrapped (a word, a break, a lower-case word).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from mailbot.classify._nlp import Pipelines
+from mailbot.classify._nlp import Match, Pipelines, Tokens
 
 __all__ = ["Evidence", "SentenceEvidence", "gather", "is_reply_subject"]
 
-_SPLIT = re.compile(r"(?<!\d)(?<!\b[a-zA-Z])[.!?;]+(?=\s)|\n\s*")
-_QUOTED = re.compile(r"\"[^\"\n]{0,200}\"|„[^“\n]{0,200}“|»[^«\n]{0,200}«|“[^”\n]{0,200}”")
+_QUOTED = re.compile(r"\"[^\"\n]{0,200}\"|„[^“\n]{0,200}[“\"]|»[^«\n]{0,200}«|“[^”\n]{0,200}”")
 _REPLY_SUBJECT = re.compile(r"^\s*((re|aw|wg|fw|fwd|antw|antwort|wtr)\s*(\[\d+\])?\s*:\s*)+", re.I)
+_END_CHARS = frozenset(".!?;…")
+_CANDIDATE = re.compile(r"[.!?;…\n]")
+# Tokens after which "." ends an abbreviation, not a sentence (the tokenizer runs
+# without special cases, see ``_nlp``). Single letters cover "z. B.", "i. A.", "e.g".
+_ABBREVIATIONS = frozenset(
+    [
+        "bzw",
+        "ca",
+        "dr",
+        "nr",
+        "tel",
+        "str",
+        "std",
+        "min",
+        "max",
+        "inkl",
+        "ggf",
+        "evtl",
+        "usw",
+        "etc",
+        "vgl",
+        "bspw",
+        "sog",
+        "abt",
+        "geb",
+        "hr",
+        "fr",
+        "mo",
+        "di",
+        "mi",
+        "do",
+        "sa",
+        "so",
+        "jan",
+        "feb",
+        "mär",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "okt",
+        "nov",
+        "dez",
+        "mr",
+        "mrs",
+        "ms",
+        "vs",
+        "approx",
+        "dept",
+        "e.g",
+        "i.e",
+        "z.b",
+        "u.a",
+        "d.h",
+        "o.g",
+        "i.a",
+    ]
+)
 
 # A match of the first label inside a match of the second does not count.
 _SHADOWED_BY: dict[str, tuple[str, ...]] = {
     "URGENT": ("NOT_URGENT",),
     "OUTAGE": ("NEGATION", "RESOLVED"),
-    "SCOPE_ALL": ("NEGATION",),
+    "MALFUNCTION": ("NEGATION", "RESOLVED"),
+    "SCOPE_ALL": ("NEGATION", "SCOPE_ONE", "RESOLVED", "CONTRAST"),
     "SECURITY": ("NEGATION",),
+    "DEGRADATION": ("RESOLVED",),
 }
+# Words inside quotation marks are an error message or a subject line the customer
+# cites ("rufen Sie sofort den Support an", "Ihre Sendung konnte nicht zugestellt
+# werden"), not the customer's own urgency or an automated mail.
+_NOT_IN_QUOTES = frozenset(("URGENT", "AUTOMATED", "SECURITY_SEVERE"))
 
 
 @dataclass
@@ -36,7 +104,7 @@ class SentenceEvidence:
     hits: dict[str, list[str]] = field(default_factory=dict)
 
     def has(self, *labels: str) -> bool:
-        return any(label in self.hits for label in labels)
+        return not self.hits.keys().isdisjoint(labels)
 
     def first(self, label: str) -> str:
         found = self.hits.get(label)
@@ -55,66 +123,86 @@ def is_reply_subject(subject: str) -> bool:
     return _REPLY_SUBJECT.match(subject) is not None
 
 
-def _sentence_spans(text: str, subject_end: int) -> list[tuple[int, int]]:
+def _cut_after(toks: Tokens, i: int, subject_end: int) -> bool:
+    text, idx, n = toks.text, toks.idx, len(toks)
+    first = text[idx[i]]
+    if first in _END_CHARS:
+        word = toks.word(i)
+        if not all(c in _END_CHARS for c in word):
+            return False
+        if i > 0 and word == ".":
+            prev = toks.word(i - 1)
+            return not (len(prev) == 1 and prev.isalpha()) and prev not in _ABBREVIATIONS
+        return True
+    if first.isspace() and "\n" in toks.word(i):
+        # A wrapped line: a word before the break and a lower-case word after it.
+        if 0 < i < n - 1 and idx[i] > subject_end:
+            return not (text[idx[i - 1]].isalnum() and text[idx[i + 1]].islower())
+        return True
+    return False
+
+
+def _boundaries(toks: Tokens, subject_end: int) -> list[tuple[int, int]]:
+    """Token ranges of the sentences. Only tokens at a punctuation mark or a line
+    break are looked at (found by one regex pass), not every token."""
+    idx, n = toks.idx, len(toks)
+    candidates = {bisect_right(idx, m.start()) - 1 for m in _CANDIDATE.finditer(toks.text)}
+    cuts = {i for i in candidates if i >= 0 and _cut_after(toks, i, subject_end)}
+    if subject_end > 0:
+        last_of_subject = bisect_right(idx, subject_end - 1) - 1
+        if last_of_subject >= 0:
+            cuts.add(last_of_subject)
     spans: list[tuple[int, int]] = []
     start = 0
-    for m in _SPLIT.finditer(text):
-        end = m.end()
-        if text[start:end].strip():
-            spans.append((start, end))
-        start = end
-    if text[start:].strip():
-        spans.append((start, len(text)))
-    return spans or [(0, len(text))]
+    for i in sorted(cuts):
+        if i + 1 > start:
+            spans.append((start, i + 1))
+        start = i + 1
+    if start < n:
+        spans.append((start, n))
+    return spans
 
 
-def _find(sentences: list[SentenceEvidence], pos: int) -> SentenceEvidence | None:
-    lo, hi = 0, len(sentences) - 1
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        sent = sentences[mid]
-        if pos < sent.start:
-            hi = mid - 1
-        elif pos >= sent.end:
-            lo = mid + 1
-        else:
-            return sent
-    return None
+def _shadowed(label: str, s: int, e: int, by_label: dict[str, list[tuple[int, int]]]) -> bool:
+    return any(
+        x <= s and e <= y
+        for other in _SHADOWED_BY.get(label, ())
+        for x, y in by_label.get(other, ())
+    )
 
 
-def gather(pipes: Pipelines, lang: str, subject: str, text: str) -> Evidence:
+def gather(pipes: Pipelines, subject: str, text: str) -> Evidence:
     """Evidence of the subject (first sentence, marked) and of the new text."""
     subject = " ".join(subject.split())
     combined = f"{subject}\n{text}".replace("’", "'").replace("`", "'")
-    subject_end = len(subject)
-    spans = _sentence_spans(combined, subject_end)
-    sentences = [
-        SentenceEvidence(combined[a:b], a, b, is_subject=a < subject_end and subject_end > 0)
-        for a, b in spans
-    ]
-    quoted = [m.span() for m in _QUOTED.finditer(combined)]
-    # Tokenizer only: the evidence is matched on token text, lemmas are not needed here.
-    doc = pipes.nlp[lang].make_doc(combined)
-    # Keep only matches inside one sentence, each with its sentence.
-    placed: list[tuple[str, int, int, SentenceEvidence]] = []
-    for label_name, s, e in pipes.matchers[lang](doc):
-        a, b = doc[s].idx, doc[e - 1].idx + len(doc[e - 1])
-        sent = _find(sentences, a)
-        if sent is not None and b <= sent.end:
-            placed.append((label_name, a, b, sent))
+    subject_end = len(subject) if subject else -1
+    matcher = pipes.matcher
+    doc, toks = matcher.tokens(combined)
+    if not len(toks):
+        return Evidence(())
+    spans = _boundaries(toks, subject_end)
+    sent_of: list[int] = []
+    sentences: list[SentenceEvidence] = []
+    for k, (a, b) in enumerate(spans):
+        sent_of.extend([k] * (b - a))
+        start = toks.idx[a]
+        end = toks.idx[b] if b < len(toks) else len(combined)
+        sentences.append(
+            SentenceEvidence(combined[start:end], start, end, is_subject=start < subject_end)
+        )
+    matches: list[Match] = [m for m in matcher(doc, toks) if sent_of[m[1]] == sent_of[m[2] - 1]]
     by_label: dict[str, list[tuple[int, int]]] = {}
-    for label, a, b, _ in placed:
-        by_label.setdefault(label, []).append((a, b))
-    for label, a, b, sent in sorted(placed, key=lambda r: r[1]):
-        if any(
-            x <= a and b <= y
-            for other in _SHADOWED_BY.get(label, ())
-            for x, y in by_label.get(other, [])
-        ):
+    for label, s, e in matches:
+        by_label.setdefault(label, []).append((s, e))
+    quoted: list[tuple[int, int]] = []
+    if any(label in _NOT_IN_QUOTES for label in by_label):
+        quoted = [m.span() for m in _QUOTED.finditer(combined)]
+    for label, s, e in sorted(matches, key=lambda m: m[1]):
+        if label in _SHADOWED_BY and _shadowed(label, s, e, by_label):
             continue
-        # Words inside quotation marks are an error message or a subject line the
-        # customer cites ("rufen Sie sofort den Support an"), not the customer's urgency.
-        if label == "URGENT" and any(x <= a and b <= y for x, y in quoted):
-            continue
-        sent.hits.setdefault(label, []).append(combined[a:b])
+        if quoted and label in _NOT_IN_QUOTES:
+            a = toks.idx[s]
+            if any(x <= a < y for x, y in quoted):
+                continue
+        sentences[sent_of[s]].hits.setdefault(label, []).append(toks.span_text(s, e))
     return Evidence(tuple(sentences))

@@ -14,7 +14,20 @@ from mailbot.triage import Alarm
 
 __all__ = ["parse_alarm", "state_priority"]
 
-_FIELD = re.compile(r"^\s*([A-Za-z][A-Za-z /_-]{1,30}?)\s*:\s*(.*?)\s*$")
+_FIELD = re.compile(r"^\s*([A-Za-zÄÖÜäöü][A-Za-zÄÖÜäöüß /_-]{1,30}?)\s*:\s*(.*?)\s*$")
+# German field names of PRTG, Checkmk and Icinga, read as their English names.
+_FIELD_ALIASES = {
+    "gerät": "device",
+    "zustand": "state",
+    "dienst": "service",
+    "service-beschreibung": "service description",
+    "benachrichtigungstyp": "notification type",
+    "typ": "notification type",
+    "rechner": "host",
+    "hostname": "host",
+    "schweregrad": "severity",
+    "problemname": "problem name",
+}
 
 _STATES: dict[str, str] = {
     "down": "down",
@@ -34,10 +47,18 @@ _STATES: dict[str, str] = {
     "ok": "ok",
     "recovery": "ok",
     "resolved": "ok",
+    # German notifications (PRTG "Fehler" is its Down state)
+    "fehler": "down",
+    "kritisch": "critical",
+    "krit": "critical",
+    "warnung": "warning",
+    "ungewöhnlich": "warning",
+    "unbekannt": "unknown",
+    "wiederhergestellt": "ok",
 }
 _STATE_WORD = re.compile(
     r"\b(down|unreachable|critical|crit|disaster|high|warning|warn|average|unusual|"
-    r"unknown|unkn|up|ok)\b",
+    r"unknown|unkn|up|ok|fehler|kritisch|krit|warnung|ungewöhnlich|unbekannt|wiederhergestellt)\b",
     re.IGNORECASE,
 )
 
@@ -47,7 +68,8 @@ def _fields(body: str) -> dict[str, str]:
     for line in body.splitlines():
         m = _FIELD.match(line)
         if m and m.group(2):
-            found.setdefault(m.group(1).strip().lower(), m.group(2))
+            key = m.group(1).strip().lower()
+            found.setdefault(_FIELD_ALIASES.get(key, key), m.group(2))
     return found
 
 
@@ -107,9 +129,9 @@ def _icinga(subject: str, f: dict[str, str]) -> tuple[str, str, str | None, bool
 
 def _zabbix(subject: str, f: dict[str, str]) -> tuple[str, str, str | None, bool]:
     m = re.match(r"\s*(problem|resolved)(?: in [^:]+)?:\s*(.+)$", subject, re.I)
-    recovery = bool(m and m.group(1).lower() == "resolved") or "resolved" in f.get(
-        "status", ""
-    ).lower()
+    recovery = (
+        bool(m and m.group(1).lower() == "resolved") or "resolved" in f.get("status", "").lower()
+    )
     host = f.get("host", "").split("(")[0].strip()
     name = f.get("problem name") or f.get("trigger") or (m.group(2) if m else "")
     state = _last_state(f.get("severity", "")) or _last_state(f.get("trigger severity", ""))
@@ -119,20 +141,23 @@ def _zabbix(subject: str, f: dict[str, str]) -> tuple[str, str, str | None, bool
 
 
 def _prtg(subject: str, f: dict[str, str]) -> tuple[str, str, str | None, bool]:
-    host = f.get("device", "") or f.get("probe", "")
+    host = (f.get("device", "") or f.get("probe", "")).split("(")[0].strip()
     service = f.get("sensor", "")
     status = f.get("status", "") or f.get("state", "")
     if not status:
         status = re.sub(r"^.*\]", "", subject)
     state = _last_state(re.sub(r"\(.*?\)", "", status)) or _last_state(status)
     # "Down ended (now: Up)" is the recovery of a Down.
-    if re.search(r"ended|now:\s*up|\bup\b", status, re.I) and not re.search(
-        r"\bdown\b(?!\s+ended)", status, re.I
-    ):
+    if re.search(
+        r"ended|beendet|now:\s*up|jetzt:\s*(?:up|ok)|\bup\b", status, re.I
+    ) and not re.search(r"\b(?:down|fehler)\b(?!\s+(?:ended|beendet))", status, re.I):
         state = "up"
     if not service or not host:
-        m = re.search(r"\]\s*(?:sensor\s+)?(.+?)\s+(?:\((.+?)\)\s+)?(down|warning|up|unusual)\b",
-                      subject, re.I)
+        m = re.search(
+            r"\]\s*(?:sensor\s+)?(.+?)\s+(?:\((.+?)\)\s+)?(down|warning|up|unusual)\b",
+            subject,
+            re.I,
+        )
         if m:
             service = service or m.group(1)
             host = host or (m.group(2) or "")
@@ -146,8 +171,9 @@ def _checkmk(subject: str, f: dict[str, str]) -> tuple[str, str, str | None, boo
     if not state_text:
         state_text = subject
     state = _last_state(state_text)
-    m = re.search(r"check_?mk:\s*([^\s/]+)(?:/(.+?)|\s+-\s+(.+?))?\s+(?:\w+\s*->\s*)?(\w+)\s*$",
-                  subject, re.I)
+    m = re.search(
+        r"check_?mk:\s*([^\s/]+)(?:/(.+?)|\s+-\s+(.+?))?\s+(?:\w+\s*->\s*)?(\w+)\s*$", subject, re.I
+    )
     if m:
         host = host or m.group(1)
         svc = m.group(2) or m.group(3) or ""

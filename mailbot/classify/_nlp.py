@@ -1,167 +1,200 @@
-"""spaCy pipelines and the evidence matchers, built once per process.
+"""spaCy tokenizers and the evidence matcher, built once per process.
 
-Both pipelines are blank (tokenizer only) plus a lookup lemmatizer fed from
-spacy-lookups-data; nothing is downloaded. spaCy's own lookup lemmatizer
-hashes all 355,000 German forms into a Table on start (about 1.5 s), which
-alone would break the load budget, so the same table is read as a plain dict
-and applied by a small component.
+Only the tokenizer runs (``nlp.make_doc``): evidence is matched on lower-case
+token text, so no lemmatizer or tagger is loaded (the German lemma table alone
+took 1.5 s to read). Per mail, all work on tokens goes through arrays that
+spaCy fills in C (``Doc.to_array``); no ``Token`` object is created, because
+creating ~300 of them per mail cost more than everything else together.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import spacy
+from spacy.attrs import IDX, LOWER
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
+from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
 
-__all__ = ["Pipelines", "default_models_dir", "load_pipelines"]
+__all__ = ["Match", "Pipelines", "Tokens", "default_models_dir", "load_pipelines"]
+
+#: (label, first token, end token exclusive)
+Match = tuple[str, int, int]
 
 
 def default_models_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "models"
 
 
-def _lookup_table(lang: str) -> dict[str, str]:
-    data = resources.files("spacy_lookups_data") / "data" / f"{lang}_lemma_lookup.json.gz"
-    with data.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
-        table: dict[str, str] = json.load(fh)
-    return table
-
-
-class LookupLemmatizer:
-    """Sets token.lemma_ from a form -> lemma dict (spacy-lookups-data)."""
-
-    def __init__(self, table: dict[str, str]) -> None:
-        self.table = table
-
-    def __call__(self, doc: Doc) -> Doc:
-        table = self.table
-        for token in doc:
-            text = token.text
-            token.lemma_ = table.get(text) or table.get(text.lower()) or text
-        return doc
-
-
-@Language.factory("mailbot_lookup_lemmatizer", default_config={"lang": "de"})
-def _make_lemmatizer(nlp: Language, name: str, lang: str) -> Callable[[Doc], Doc]:
-    return LookupLemmatizer(_lookup_table(lang))
-
-
 @dataclass(frozen=True)
 class _Spec:
     """One token of a pattern: exact word(s), a prefix, a suffix, or a gap."""
 
-    kind: str  # "word" | "prefix" | "suffix" | "gap"
-    values: frozenset[str]
+    kind: str  # "word" | "prefix" | "suffix" | "gap" | "clause"
+    values: tuple[str, ...]
+
+    def fits(self, token: str) -> bool:
+        if self.kind == "word":
+            return token in self.values
+        if self.kind == "prefix":
+            return token.startswith(self.values[0])
+        return token.endswith(self.values[0])
+
+
+def _is_wild(word: str) -> bool:
+    return word in ("~", "~~") or "|" in word or (len(word) > 1 and "*" in (word[0], word[-1]))
 
 
 def _spec(word: str) -> _Spec:
     if word == "~":
-        return _Spec("gap", frozenset())
+        return _Spec("gap", ())
+    if word == "~~":
+        return _Spec("clause", ())
     if len(word) > 1 and word.startswith("*"):
-        return _Spec("suffix", frozenset([word[1:]]))
+        return _Spec("suffix", (word[1:],))
     if len(word) > 1 and word.endswith("*"):
-        return _Spec("prefix", frozenset([word[:-1]]))
-    return _Spec("word", frozenset(word.split("|")))
+        return _Spec("prefix", (word[:-1],))
+    return _Spec("word", tuple(word.split("|")))
 
 
-def _fits(spec: _Spec, token: str) -> bool:
-    (value,) = spec.values if spec.kind in ("prefix", "suffix") else ("",)
-    if spec.kind == "word":
-        return token in spec.values
-    if spec.kind == "prefix":
-        return token.startswith(value)
-    return token.endswith(value)
+@dataclass(frozen=True)
+class Tokens:
+    """One tokenised text: lower-case hashes and char offsets, as plain lists."""
+
+    text: str
+    lower: list[int]
+    idx: list[int]
+    #: lower-case token texts
+    words: list[str]
+
+    def __len__(self) -> int:
+        return len(self.lower)
+
+    def word(self, i: int) -> str:
+        return self.words[i]
+
+    def span_text(self, start: int, end: int) -> str:
+        stop = self.idx[end] if end < len(self.idx) else len(self.text)
+        return self.text[self.idx[start] : stop].strip()
+
+
+_Pattern = tuple[str, tuple[_Spec, ...]]
+_CLAUSE_END = frozenset([",", ";", ":", ".", "!", "?", "\n", "aber", "but", "und", "and"])
 
 
 class EvidenceMatcher:
-    """Plain phrases go to spaCy's PhraseMatcher (hash lookups); phrases with
-    wildcards or gaps are few and are tried only where their first token fits.
-    spaCy's Matcher tries every pattern at every token, which for ~1,400
-    patterns cost 70 ms a mail."""
+    """Plain phrases of all labels go into one PhraseMatcher (match id = label).
+
+    Phrases with wildcards or gaps are indexed by what their first token can be;
+    which of them may start at a given token is computed once per distinct token
+    and cached, so a mail costs one dict lookup per token.
+    """
 
     def __init__(self, nlp: Language, patterns: dict[str, list[str]]) -> None:
+        self._nlp = nlp
+        self._strings = nlp.vocab.strings
         self._phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
-        self._by_word: dict[str, list[tuple[str, tuple[_Spec, ...]]]] = {}
-        self._by_affix: list[tuple[str, tuple[_Spec, ...]]] = []
+        self._by_word: dict[str, list[_Pattern]] = {}
+        self._by_affix: list[_Pattern] = []
+        self._starts: dict[int, tuple[_Pattern, ...]] = {}
+        self._words: dict[int, str] = {}
         for label, phrases in patterns.items():
             plain: list[Doc] = []
             for phrase in phrases:
                 words = phrase.lower().split()
-                if any(
-                    w == "~" or "|" in w or (len(w) > 1 and "*" in (w[0], w[-1])) for w in words
-                ):
-                    specs = tuple(_spec(w) for w in self._split_words(nlp, words))
-                    if specs[0].kind == "word":
-                        for value in specs[0].values:
-                            self._by_word.setdefault(value, []).append((label, specs))
-                    else:
-                        self._by_affix.append((label, specs))
-                else:
+                if not any(_is_wild(w) for w in words):
                     plain.append(nlp.make_doc(phrase.lower()))
-            self._phrases.add(label, plain)
-        self._strings = nlp.vocab.strings
-        # One regex answers "could any wildcard pattern start here?" for most tokens.
-        prefixes = [next(iter(sp[0].values)) for _, sp in self._by_affix if sp[0].kind == "prefix"]
-        suffixes = [next(iter(sp[0].values)) for _, sp in self._by_affix if sp[0].kind == "suffix"]
-        alternatives = [f"^(?:{'|'.join(map(re.escape, prefixes))})"] if prefixes else []
-        if suffixes:
-            alternatives.append(f"(?:{'|'.join(map(re.escape, suffixes))})$")
-        self._affix_gate = re.compile("|".join(alternatives) or "(?!)")
+                    continue
+                specs = tuple(_spec(w) for w in self._split_words(words))
+                if specs[0].kind == "word":
+                    for value in specs[0].values:
+                        self._by_word.setdefault(value, []).append((label, specs))
+                else:
+                    self._by_affix.append((label, specs))
+            if plain:
+                self._phrases.add(label, plain)
 
-    @staticmethod
-    def _split_words(nlp: Language, words: list[str]) -> list[str]:
+    def _split_words(self, words: list[str]) -> list[str]:
+        """Plain words of a wildcard pattern are tokenised like the text ("won't" -> 2)."""
         out: list[str] = []
         for w in words:
-            if w == "~" or "|" in w or (len(w) > 1 and "*" in (w[0], w[-1])):
-                out.append(w)
-            else:
-                out.extend(t.text for t in nlp.make_doc(w))
+            out.extend([w] if _is_wild(w) else [t.text for t in self._nlp.make_doc(w)])
         return out
 
-    def _extend(self, specs: tuple[_Spec, ...], lowers: list[str], start: int) -> int | None:
+    def tokens(self, text: str) -> tuple[Doc, Tokens]:
+        doc = self._nlp.make_doc(text)
+        arr = doc.to_array([LOWER, IDX]).tolist() if len(doc) else []
+        lower = [r[0] for r in arr]
+        # A dict of the hashes seen so far is ~5x cheaper than the StringStore per token.
+        cache = self._words
+        words = [cache.get(h) or self._remember(h) for h in lower]
+        return doc, Tokens(text, lower, [r[1] for r in arr], words)
+
+    def _remember(self, h: int) -> str:
+        word = str(self._strings[h])
+        if len(self._words) < 200_000:
+            self._words[h] = word
+        return word
+
+    def _candidates(self, h: int) -> tuple[_Pattern, ...]:
+        found = self._starts.get(h)
+        if found is None:
+            word = str(self._strings[h])
+            found = tuple(self._by_word.get(word, ())) + tuple(
+                p for p in self._by_affix if p[1][0].fits(word)
+            )
+            self._starts[h] = found
+        return found
+
+    @staticmethod
+    def _extend(specs: tuple[_Spec, ...], words: list[str], start: int) -> int | None:
         """End (exclusive) of the shortest match of specs at start, or None."""
+        n = len(words)
+        if len(specs) == 3 and specs[1].kind in ("gap", "clause") and specs[2].kind != "gap":
+            # The common shape "geht ~ nicht", without recursion.
+            last, clause = specs[2], specs[1].kind == "clause"
+            for j in range(start + 1, min(n, start + (11 if clause else 6))):
+                if last.fits(words[j]):
+                    return j + 1
+                if clause and words[j] in _CLAUSE_END:
+                    return None
+            return None
 
         def walk(k: int, i: int) -> int | None:
             if k == len(specs):
                 return i
             spec = specs[k]
-            if spec.kind == "gap":
-                for skip in range(5):
+            if spec.kind in ("gap", "clause"):
+                # "~~" spans the German middle field ("lädt mein Notebook an der
+                # Dockingstation nicht"), but not past a comma into the next clause.
+                for skip in range(5 if spec.kind == "gap" else 10):
+                    if skip and spec.kind == "clause" and (
+                        i + skip > n or words[i + skip - 1] in _CLAUSE_END
+                    ):
+                        return None
                     end = walk(k + 1, i + skip)
                     if end is not None:
                         return end
                 return None
-            if i < len(lowers) and _fits(spec, lowers[i]):
+            if i < n and spec.fits(words[i]):
                 return walk(k + 1, i + 1)
             return None
 
-        return walk(0, start)
+        return walk(1, start + 1)
 
-    def __call__(self, doc: Doc) -> list[tuple[str, int, int]]:
+    def __call__(self, doc: Doc, toks: Tokens) -> list[Match]:
         strings = self._strings
-        found = [(strings[m], s, e) for m, s, e in self._phrases(doc)]
-        lowers = [t.lower_ for t in doc]
-        for i, low in enumerate(lowers):
-            for label, specs in self._by_word.get(low, ()):
-                end = self._extend(specs, lowers, i)
+        found: list[Match] = [(strings[m], s, e) for m, s, e in self._phrases(doc)]
+        candidates = self._candidates
+        for i, h in enumerate(toks.lower):
+            for label, specs in candidates(h):
+                end = self._extend(specs, toks.words, i)
                 if end is not None:
                     found.append((label, i, end))
-            if not self._affix_gate.search(low):
-                continue
-            for label, specs in self._by_affix:
-                if _fits(specs[0], low):
-                    end = self._extend(specs, lowers, i)
-                    if end is not None:
-                        found.append((label, i, end))
         return found
 
 
@@ -176,17 +209,27 @@ def read_patterns(models_dir: Path) -> dict[str, list[str]]:
 
 @dataclass(frozen=True)
 class Pipelines:
-    nlp: dict[str, Language]
-    matchers: dict[str, EvidenceMatcher]
+    matcher: EvidenceMatcher
+
+
+def _tokenizer_only(lang: str) -> Language:
+    """A blank pipeline whose tokenizer keeps its cache for the whole mail.
+
+    spaCy stops caching the tokens of a text once one special case occurred in it
+    (spaCy #1250), and "\n" is a special case, so every mail with a line break was
+    tokenised from scratch at ~14 us a token. Without special cases, abbreviations
+    such as "z.B." split off their final ".", which the sentence splitter
+    (``_evidence``) knows, and "won't" stays one token, as patterns are written.
+    """
+    nlp = spacy.blank(lang)
+    tokenizer = nlp.tokenizer
+    assert isinstance(tokenizer, Tokenizer)
+    tokenizer.rules = {}
+    return nlp
 
 
 def load_pipelines(models_dir: Path) -> Pipelines:
-    patterns = read_patterns(models_dir)
-    nlps: dict[str, Language] = {}
-    matchers: dict[str, EvidenceMatcher] = {}
-    for lang in ("de", "en"):
-        nlp = spacy.blank(lang)
-        nlp.add_pipe("mailbot_lookup_lemmatizer", config={"lang": lang})
-        nlps[lang] = nlp
-        matchers[lang] = EvidenceMatcher(nlp, patterns)
-    return Pipelines(nlp=nlps, matchers=matchers)
+    """One tokenizer for both languages: without special cases the German and English
+    rules differ only in rare punctuation, customers mix the languages in one mail,
+    and a second pipeline would cost load time and memory for nothing."""
+    return Pipelines(matcher=EvidenceMatcher(_tokenizer_only("de"), read_patterns(models_dir)))

@@ -25,6 +25,10 @@ _TEMPLATES: dict[str, dict[Language, str]] = {
     "single": {Language.DE: "einzelner Arbeitsplatz: {}", Language.EN: "single workplace: {}"},
     "resolved": {Language.DE: "Kunde: erledigt ({})", Language.EN: "customer: resolved ({})"},
     "planned": {Language.DE: "geplante Änderung: {}", Language.EN: "planned change: {}"},
+    "expiry": {
+        Language.DE: "Ablauf/Verlängerung: {}",
+        Language.EN: "expiry/renewal: {}",
+    },
     "question": {Language.DE: "Anfrage: {}", Language.EN: "request: {}"},
     "past": {
         Language.DE: "vergangene Störung, läuft wieder: {}",
