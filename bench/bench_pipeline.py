@@ -45,19 +45,23 @@ def corpus(n: int) -> list[bytes]:
     i = 0
     while len(mails) < n:
         raw = sources[i % len(sources)].read_bytes()
-        head, sep, body = raw.partition(b"\n\n") if b"\r\n\r\n" not in raw else raw.partition(
-            b"\r\n\r\n"
+        head, _, body = (
+            raw.partition(b"\n\n") if b"\r\n\r\n" not in raw else raw.partition(b"\r\n\r\n")
         )
-        lines = [ln for ln in head.splitlines() if not ln.lower().startswith(
-            (b"message-id:", b"in-reply-to:", b"references:"))]
+        lines = [
+            ln
+            for ln in head.splitlines()
+            if not ln.lower().startswith((b"message-id:", b"in-reply-to:", b"references:"))
+        ]
         lines.append(f"Message-ID: <bench{i}.{os.getpid()}@bench.example>".encode())
         mails.append(b"\r\n".join(lines) + b"\r\n\r\n" + body)
         i += 1
     return mails
 
 
-def config_file(folder: Path, imap_host: str, imap_port: int, user: str, password: str,
-                smtp_port: int) -> Path:
+def config_file(
+    folder: Path, imap_host: str, imap_port: int, user: str, password: str, smtp_port: int
+) -> Path:
     path = folder / "mailbot.toml"
     path.write_text(
         f"""
@@ -112,14 +116,20 @@ def main() -> None:
         automated = 0
         for raw in mails:
             msg = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
-            if msg["Auto-Submitted"] or msg["List-Id"] or msg["Precedence"] or \
-                    "monitoring@" in str(msg["From"]) or "mailer-daemon" in str(msg["From"]).lower():
+            if (
+                msg["Auto-Submitted"]
+                or msg["List-Id"]
+                or msg["Precedence"]
+                or "monitoring@" in str(msg["From"])
+                or "mailer-daemon" in str(msg["From"]).lower()
+            ):
                 automated += 1
         with dovecot.client() as client:
             for raw in mails:
                 client.append("INBOX", raw)
-        cfg_path = config_file(work, dovecot.host, dovecot.port, dovecot.user, dovecot.password,
-                               smtp.port)
+        cfg_path = config_file(
+            work, dovecot.host, dovecot.port, dovecot.user, dovecot.password, smtp.port
+        )
         config = load_config(cfg_path)
         runtime = Runtime.open(config)
         _ = runtime.processor  # the classifier is loaded before the clock starts
@@ -159,20 +169,30 @@ def main() -> None:
             smtp.handler.reset()
             lat_dir = work / "latency"
             lat_dir.mkdir()
-            lat_cfg = config_file(lat_dir, dovecot.host, dovecot.port, dovecot.user,
-                                  dovecot.password, smtp.port)
+            lat_cfg = config_file(
+                lat_dir, dovecot.host, dovecot.port, dovecot.user, dovecot.password, smtp.port
+            )
             proc = subprocess.Popen(
                 [sys.executable, "-m", "mailbot", "--config", str(lat_cfg), "run"],
-                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
             try:
                 time.sleep(8)  # classifier loaded, first fetch done, IDLE entered
-                customers = [m for m in mails if b"monitoring@" not in m and b"List-Id" not in m
-                             and b"Auto-Submitted" not in m and b"Return-Path: <>" not in m
-                             and b"Precedence" not in m]
+                customers = [
+                    m
+                    for m in mails
+                    if b"monitoring@" not in m
+                    and b"List-Id" not in m
+                    and b"Auto-Submitted" not in m
+                    and b"Return-Path: <>" not in m
+                    and b"Precedence" not in m
+                ]
                 for i in range(args.latency):
                     raw = customers[i % len(customers)].replace(
-                        b"@bench.example>", f".lat{i}@bench.example>".encode(), 1)
+                        b"@bench.example>", f".lat{i}@bench.example>".encode(), 1
+                    )
                     before = len(smtp.received)
                     t_append = time.perf_counter()
                     dovecot.append(raw)
