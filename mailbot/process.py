@@ -29,7 +29,7 @@ from mailbot.sla import Plan, plan
 from mailbot.staff import StaffDesk
 from mailbot.store import Inbound, Message, Ticket, session_scope
 from mailbot.threads import ThreadMatch, match_thread
-from mailbot.tickets import next_number, record, thread_ids
+from mailbot.tickets import next_number, record, thread_ids, ticket_plan
 from mailbot.triage import Priority, Urgency
 
 log = logging.getLogger(__name__)
@@ -291,15 +291,7 @@ class Processor:
             ticket.status = "solved"
             changes.append(("status", "solved"))
         if changes:
-            new_plan = plan(
-                ticket.arrived_at,
-                Priority(ticket.priority),
-                ticket.contract,
-                Urgency(ticket.urgency),
-                ticket.deadline,
-                ticket.planned_change,
-                self.judge.calendar,
-            )
+            new_plan = ticket_plan(ticket, self.judge.calendar)
             ticket.due_at = new_plan.due_at
             ticket.updated_at = now
             record(
@@ -441,15 +433,7 @@ class Processor:
                 detail=permission.reason,
             )
             return []
-        p = plan(
-            ticket.arrived_at,
-            Priority(ticket.priority),
-            ticket.contract,
-            Urgency(ticket.urgency),
-            ticket.deadline,
-            ticket.planned_change,
-            self.judge.calendar,
-        )
+        p = ticket_plan(ticket, self.judge.calendar)
         lang = ticket.language
         view = AckView(
             language=lang,

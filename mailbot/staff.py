@@ -13,10 +13,10 @@ from mailbot.config import Config
 from mailbot.judge import Judgement
 from mailbot.outgoing import Outgoing
 from mailbot.render import Renderer
-from mailbot.sla import BusinessCalendar, Plan, plan
+from mailbot.sla import BusinessCalendar
 from mailbot.store import Message, Ticket
-from mailbot.tickets import record, thread_ids
-from mailbot.triage import Priority, Urgency
+from mailbot.tickets import record, thread_ids, ticket_plan
+from mailbot.triage import Priority
 
 
 class StaffDesk:
@@ -28,17 +28,6 @@ class StaffDesk:
         self.renderer = renderer
         self.calendar = calendar
 
-    def replan(self, ticket: Ticket) -> Plan:
-        return plan(
-            ticket.arrived_at,
-            Priority(ticket.priority),
-            ticket.contract,
-            Urgency(ticket.urgency),
-            ticket.deadline,
-            ticket.planned_change,
-            self.calendar,
-        )
-
     # -- to the technicians --------------------------------------------------------------
 
     def announce(self, session: Session, ticket: Ticket, j: Judgement, now: datetime) -> list[str]:
@@ -46,7 +35,7 @@ class StaffDesk:
         also to the on-call address at once."""
         queued: list[str] = []
         assert ticket.id is not None
-        the_plan = self.replan(ticket) if ticket.due_at is not None else None
+        the_plan = ticket_plan(ticket, self.calendar) if ticket.due_at is not None else None
         outside = the_plan is not None and the_plan.clock_starts > ticket.arrived_at
         context = {
             "ticket": ticket,
@@ -163,7 +152,7 @@ class StaffDesk:
                 reasons=commands.unknown,
             )
         if changed_plan:
-            ticket.due_at = self.replan(ticket).due_at
+            ticket.due_at = ticket_plan(ticket, self.calendar).due_at
         ticket.updated_at = now
         if commands.internal:
             record(

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
+from mailbot.sla import BusinessCalendar, Plan, plan
 from mailbot.store import Message, Ticket, pending_events
+from mailbot.triage import Priority, Urgency
 
 FIRST_NUMBER = 1001
 
@@ -72,3 +74,16 @@ def thread_ids(session: Session, ticket_id: int) -> list[str]:
         .order_by(col(Message.id))
     ).all()
     return list(dict.fromkeys(rows))
+
+
+def ticket_plan(ticket: Ticket, calendar: BusinessCalendar) -> Plan:
+    """The SLA plan for a ticket as it stands now (after a follow-up or a command)."""
+    return plan(
+        ticket.arrived_at,
+        Priority(ticket.priority),
+        ticket.contract,
+        Urgency(ticket.urgency),
+        ticket.deadline,
+        ticket.planned_change,
+        calendar,
+    )
