@@ -29,8 +29,11 @@ _ADDR = re.compile(
     r"^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r'|"[^"\\\r\n]*")@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}$'
 )
-_MSGID = re.compile(r"<[^<>\s]+>")
+# Message-IDs are printable ASCII (RFC 5322 msg-id); anything else is not one.
+_MSGID = re.compile(r"<[!-;=?-~]+>")
 _HEADER_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+#: lone surrogates: how the stdlib keeps undecodable bytes; no encoder will write them
+_SURROGATE = re.compile("[\ud800-\udfff]")
 #: Labels real mail uses for encodings Python knows under a wider or other name. GB2312
 #: mail is nearly always GBK/GB18030 in fact; ISO-2022-JP often carries JIS X 0212.
 _CHARSET_ALIASES = {
@@ -181,7 +184,7 @@ def _headers(
                 # Raw 8-bit bytes or an encoded word in a mislabelled charset: decode
                 # again with the charsets the mail itself declares.
                 value = decode_header_text(raws[index], fallbacks)
-            values.append(_HEADER_CONTROL.sub("", value).strip())
+            values.append(_SURROGATE.sub("\ufffd", _HEADER_CONTROL.sub("", value)).strip())
         result[name] = values
     return {k: tuple(v) for k, v in result.items()}
 
@@ -327,7 +330,8 @@ def _single_address(msg: EmailMessage, name: str, defects: list[str]) -> tuple[s
         if addresses:
             defects.append(f"ambiguous {name}")
         return "", ""
-    return _HEADER_CONTROL.sub("", valid[0].display_name or ""), valid[0].addr_spec.lower()
+    name_text = _SURROGATE.sub("\ufffd", _HEADER_CONTROL.sub("", valid[0].display_name or ""))
+    return name_text, valid[0].addr_spec.lower()
 
 
 def _addresses(msg: EmailMessage, name: str, defects: list[str]) -> tuple[str, ...]:
@@ -416,9 +420,11 @@ def _body(parts: list[Message], defects: list[str]) -> tuple[str, bool, tuple[st
     else:
         text = ""
         html_only = False
-    return _normalise_newlines(text), html_only, tuple(attachments)
+    names = (_SURROGATE.sub("\ufffd", _HEADER_CONTROL.sub("", a)) for a in attachments)
+    return _normalise_newlines(text), html_only, tuple(names)
 
 
 def _normalise_newlines(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = _SURROGATE.sub("\ufffd", text)
     return text.strip("\n")
