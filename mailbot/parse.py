@@ -160,7 +160,7 @@ def _walk(msg: Message, limits: ParseLimits) -> list[Message]:
         if part.is_multipart():
             payload = part.get_payload()
             if isinstance(payload, list):
-                stack.extend((p, depth + 1) for p in reversed(payload))
+                stack.extend((p, depth + 1) for p in reversed(payload) if isinstance(p, Message))
     return found
 
 

@@ -127,7 +127,7 @@ _EXPECTED_HEADERS = {"from", "to", "subject", "date", "message-id", "in-reply-to
 def check_outgoing(msg: EmailMessage, recipient: str) -> None:
     raw = msg.as_bytes(policy=_SMTP)
     back = email.message_from_bytes(raw, policy=policy.default)
-    names = {k.lower() for k in back.keys()}
+    names = {k.lower() for k in back}
     assert names <= _EXPECTED_HEADERS, names - _EXPECTED_HEADERS
     assert len(back.get_all("To") or []) == 1
     to = back["To"].addresses
