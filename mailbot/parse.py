@@ -33,6 +33,8 @@ _ADDR = re.compile(
 _MSGID = re.compile(r"<[!-;=?-~]+>")
 _HEADER_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 #: lone surrogates: how the stdlib keeps undecodable bytes; no encoder will write them
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_COMMENT = re.compile(r"\([^()@]*\)")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: Labels real mail uses for encodings Python knows under a wider or other name. GB2312
 #: mail is nearly always GBK/GB18030 in fact; ISO-2022-JP often carries JIS X 0212.
@@ -168,24 +170,22 @@ def _headers(
     msg: EmailMessage, defects: list[str], fallbacks: tuple[str, ...] = ()
 ) -> dict[str, tuple[str, ...]]:
     result: dict[str, list[str]] = {}
-    sources: dict[str, list[str]] = {}
     for key, source in msg.raw_items():
-        sources.setdefault(key.lower(), []).append(source if isinstance(source, str) else "")
-    for name in set(k.lower() for k in msg):
-        values: list[str] = []
-        raws = sources.get(name, [])
-        for index, raw_value in enumerate(msg.get_all(name, []) or []):
-            try:
-                value = str(raw_value)
-            except Exception:  # a header the policy cannot decode: keep what is readable
-                defects.append(f"undecodable header {name}")
-                value = ""
-            if "\ufffd" in value and index < len(raws):
-                # Raw 8-bit bytes or an encoded word in a mislabelled charset: decode
-                # again with the charsets the mail itself declares.
-                value = decode_header_text(raws[index], fallbacks)
-            values.append(_SURROGATE.sub("\ufffd", _HEADER_CONTROL.sub("", value)).strip())
-        result[name] = values
+        name = key.lower()
+        raw_text = source if isinstance(source, str) else str(source)
+        try:
+            # One header at a time: the policy raises on some hostile values (an
+            # encoded CR/LF inside an address), and one bad header must not cost the rest.
+            value = str(msg.policy.header_fetch_parse(key, raw_text))
+        except Exception:
+            defects.append(f"undecodable header {name}")
+            value = decode_header_text(raw_text, fallbacks)
+        if "\ufffd" in value:
+            # Raw 8-bit bytes or an encoded word in a mislabelled charset: decode
+            # again with the charsets the mail itself declares.
+            value = decode_header_text(raw_text, fallbacks)
+        value = _SURROGATE.sub("\ufffd", _HEADER_CONTROL.sub("", value)).strip()
+        result.setdefault(name, []).append(value)
     return {k: tuple(v) for k, v in result.items()}
 
 
@@ -202,13 +202,13 @@ def _decode_bytes(data: bytes, charsets: tuple[str, ...]) -> str:
             continue
         try:
             return data.decode(charset)
-        except LookupError:
-            continue
         except UnicodeDecodeError:
             if charset.startswith("iso2022") and data.isascii():
                 # 7-bit escapes that UTF-8 would "decode" as noise; vendor extensions
                 # (NEC's circled digits) are the usual cause: keep the rest readable.
                 return data.decode(charset, errors="replace")
+            continue
+        except (LookupError, ValueError):  # unknown, or not a name at all ("ascii\0")
             continue
     return data.decode("cp1252", errors="replace")
 
@@ -326,12 +326,34 @@ def _single_address(msg: EmailMessage, name: str, defects: list[str]) -> tuple[s
         defects.append(f"unparseable {name}")
         return "", ""
     valid = [a for a in addresses if _ADDR.match(a.addr_spec or "")]
-    if len(addresses) != 1 or len(valid) != 1:
+    source = next((str(v) for k, v in msg.raw_items() if k.lower() == name), "")
+    if len(addresses) != 1 or len(valid) != 1 or not _plainly(source, valid[0].addr_spec):
         if addresses:
             defects.append(f"ambiguous {name}")
         return "", ""
     name_text = _SURROGATE.sub("\ufffd", _HEADER_CONTROL.sub("", valid[0].display_name or ""))
     return name_text, valid[0].addr_spec.lower()
+
+
+def _plainly(source: str, addr_spec: str) -> bool:
+    """True when the raw header holds ``addr_spec`` and no other address, unambiguously.
+
+    This interpreter's parser (before the CVE-2023-27043 fix) reads
+    ``alice@good.example)<bob@evil.example>`` or ``alice@good.example <bob@evil.example>``
+    as alice. We accept an address only if the raw text, with quoted strings blanked
+    (a display name may say anything inside quotes), is either ``name <addr>`` with no
+    other "@" outside the brackets, or the bare address with at most a comment.
+    """
+    text = _QUOTED.sub('""', source).replace("\r", "").replace("\n", "")
+    addr = _QUOTED.sub('""', addr_spec).lower()
+    angles = re.findall(r"<([^<>]*)>", text)
+    if text.count("<") != len(angles) or text.count(">") != len(angles) or len(angles) > 1:
+        return False
+    if angles:
+        outside = re.sub(r"<[^<>]*>", "", text)
+        return angles[0].strip().lower() == addr and "@" not in outside
+    bare = _COMMENT.sub("", text).strip()
+    return bare.lower() == addr
 
 
 def _addresses(msg: EmailMessage, name: str, defects: list[str]) -> tuple[str, ...]:
