@@ -205,7 +205,7 @@ def compose(
     msg = EmailMessage()
     name, addr = parseaddr(from_header)
     msg["From"] = formataddr((hdr.clean(name), addr))
-    msg["To"] = ", ".join(hdr.clean(a, 320) for a in to)
+    msg["To"] = ", ".join(hdr.clean(a, 320, address=True) for a in to)
     msg["Subject"] = hdr.clean(subject, 250)
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = message_id
@@ -218,7 +218,7 @@ def compose(
             refs = refs[:1] + refs[-19:]
         msg["References"] = " ".join(refs)
     if reply_to:
-        msg["Reply-To"] = hdr.clean(reply_to, 320)
+        msg["Reply-To"] = hdr.clean(reply_to, 320, address=True)
     # True: an automatic answer (RFC 3834 auto-replied); False: a notice we generate;
     # None: a person's words we pass on (a technician's reply), which may be answered.
     if auto_reply is True:

@@ -124,7 +124,8 @@ def test_encoded_line_breaks_never_make_a_header_or_recipient(
                   "Bitte helfen."),
         with_from(make_mail("placeholder@praxis-weber.example", "Scanner",
                             "Der Scanner scannt nicht.").replace(
-                      b"Subject: Scanner", b"Subject: =?utf-8?q?Scanner=E2=80=A8Bcc:_evil@x.example?="),
+                      b"Subject: Scanner",
+                      b"Subject: =?utf-8?q?Scanner=E2=80=A8Bcc:_evil@x.example?="),
                   "=?utf-8?q?=E2=80=A8Bcc:_evil@x.example?= <trent@praxis-weber.example>"),
     ]
     feed(desk, *evil)
