@@ -73,10 +73,13 @@ def mutated(draw: st.DrawFn) -> bytes:
             raw = raw[: draw(st.integers(0, len(raw)))]
         elif op == "charset":
             new = draw(st.sampled_from(_CHARSETS)).encode("latin-1")
-            raw = bytearray(re.sub(rb"(?i)charset=\"?[\w.:-]*\"?", b"charset=" + new, bytes(raw)))
+            raw = bytearray(re.sub(rb"(?i)charset=\"?[\w.:-]*\"?",
+                                   lambda _m, c=new: b"charset=" + c, bytes(raw)))
         elif op == "boundary":
             new = draw(st.binary(max_size=12)).replace(b"\n", b"")
-            raw = bytearray(re.sub(rb"(?i)boundary=\"?[^\";\r\n]*\"?", b'boundary="' + new + b'"',
+            # A function, not a template: the random bytes may hold backslashes.
+            raw = bytearray(re.sub(rb"(?i)boundary=\"?[^\";\r\n]*\"?",
+                                   lambda _m, b=new: b'boundary="' + b + b'"',
                                    bytes(raw), count=draw(st.integers(0, 3))))
         elif op == "insert":
             at = draw(st.integers(0, len(raw)))
