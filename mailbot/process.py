@@ -26,7 +26,7 @@ from mailbot.parse import ParseLimits, parse_message
 from mailbot.render import AckView, Renderer, hours_lines
 from mailbot.sla import Plan, plan
 from mailbot.staff import StaffDesk
-from mailbot.store import Inbound, Message, Ticket, session_scope
+from mailbot.store import Inbound, Message, Outbox, Ticket, session_scope
 from mailbot.threads import ThreadMatch, match_thread
 from mailbot.tickets import next_number, record, thread_ids
 from mailbot.triage import Priority, Urgency
@@ -168,6 +168,8 @@ class Processor:
         assert row.id is not None
         mail = parse_message(row.raw, self.limits)
         judgement = self.judge.judge(mail, arrival=row.received_at)
+        if mail.content_type == "multipart/report":
+            self._record_bounces(session, row)
         alarm = judgement.classification.alarm
         if alarm is not None and judgement.automated:
             return self._alarm(session, row, judgement, now)
@@ -179,6 +181,28 @@ class Processor:
         if match.ticket is not None:
             return self._follow_up(session, row, judgement, match.ticket, match, now)
         return self._open(session, row, judgement, match, now)
+
+    def _record_bounces(self, session: Session, row: Inbound) -> None:
+        """A DSN about one of our mails marks that mail failed with the status code first,
+        so ``Outgoing.may_auto_reply`` counts its recipient as bounced from now on."""
+        from mailbot.automated import delivery_failures
+
+        for failure in delivery_failures(row.raw):
+            if not failure.refers_to:
+                continue
+            ours = session.exec(
+                select(Outbox).where(col(Outbox.message_id).in_(failure.refers_to))
+            ).all()
+            for out in ours:
+                if out.to_address != failure.recipient:
+                    continue
+                out.status = "failed"
+                out.last_error = f"{failure.status} bounced (report {row.message_id})"
+                session.add(out)
+                ticket = session.get(Ticket, out.ticket_id) if out.ticket_id else None
+                record(session, kind="bounced", actor="process", ticket=ticket,
+                       inbound_id=row.id,
+                       detail=f"{failure.recipient}: {failure.status} for {out.message_id}")
 
     def _open(
         self, session: Session, row: Inbound, j: Judgement, match: ThreadMatch, now: datetime

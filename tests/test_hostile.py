@@ -254,3 +254,34 @@ def test_no_acknowledgement_to_our_own_addresses(desk: Runtime) -> None:
          make_mail("SERVICE@ITSERVICE.EXAMPLE", "Test 2", "Groß geschrieben."))
     assert not [r for r in rows(desk) if r.to_address in OWN and r.kind in ("ack", "update")]
     assert not [r for r in rows(desk) if re.search(r"service@itservice\.example", r.recipients)]
+
+
+def test_a_dsn_about_our_ack_marks_the_address_bounced(desk: Runtime) -> None:
+    customer = "alt@praxis-weber.example"
+    feed(desk, make_mail(customer, "Drucker", "Der Drucker druckt nicht."))
+    (ack,) = [r for r in rows(desk) if r.kind == "ack"]
+    dsn = (
+        b"Return-Path: <>\r\nFrom: MAILER-DAEMON@mx.praxis-weber.example\r\n"
+        b"To: service@itservice.example\r\nSubject: Undelivered Mail Returned to Sender\r\n"
+        b"Message-ID: <dsn2@mx.praxis-weber.example>\r\nAuto-Submitted: auto-replied\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="r"\r\n\r\n'
+        b"--r\r\nContent-Type: text/plain\r\n\r\nUser unknown.\r\n"
+        b"--r\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx\r\n\r\n"
+        b"Final-Recipient: rfc822; " + customer.encode() + b"\r\nAction: failed\r\n"
+        b"Status: 5.1.1\r\n\r\n"
+        b"--r\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        b"Message-ID: " + ack.message_id.encode() + b"\r\nTo: " + customer.encode() + b"\r\n"
+        b"\r\n--r--\r\n"
+    )
+    feed(desk, dsn)
+    (ack,) = [r for r in rows(desk) if r.kind == "ack"]
+    assert ack.status == "failed" and ack.last_error.startswith("5.1.1")
+    with Session(desk.engine) as s:
+        from mailbot.store import Event
+
+        bounced = s.exec(select(Event).where(Event.kind == "bounced")).all()
+        assert len(bounced) == 1 and bounced[0].ticket_id == ack.ticket_id
+    # The next mail from that address gets no acknowledgement.
+    feed(desk, make_mail(customer, "Scanner", "Der Scanner auch nicht."))
+    assert len([r for r in rows(desk) if r.kind == "ack"]) == 1
