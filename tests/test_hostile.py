@@ -11,6 +11,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
@@ -19,11 +20,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
+from mailbot.config import ImapConfig
+from mailbot.fetch import fetch_new
 from mailbot.runtime import Runtime
 from mailbot.send import send_due
 from mailbot.store import Inbound, Outbox
 from tests.helpers import BERLIN, make_mail, shared_classifier, write_config
-from tests.servers import SmtpServer
+from tests.servers import Dovecot, SmtpServer
 
 NOW = datetime(2026, 11, 24, 9, 35, tzinfo=BERLIN)
 OWN = {"service@itservice.example", "technik@itservice.example"}
@@ -285,3 +288,20 @@ def test_a_dsn_about_our_ack_marks_the_address_bounced(desk: Runtime) -> None:
     # The next mail from that address gets no acknowledgement.
     feed(desk, make_mail(customer, "Scanner", "Der Scanner auch nicht."))
     assert len([r for r in rows(desk) if r.kind == "ack"]) == 1
+
+
+def test_too_large_mail_is_recorded_and_technicians_are_told_once(
+    desk: Runtime, imap_config: ImapConfig, mailbox: Dovecot
+) -> None:
+    big = make_mail("gross@praxis-weber.example", "Scan mit 40 MB", "Anhang " + "x" * 50_000)
+    mailbox.append(big)
+    report = fetch_new(replace(imap_config, max_message_bytes=10_000), desk.engine)
+    assert report.too_large == 1
+    (row,) = desk.quarantine()
+    assert row["reason"].startswith("message too large")
+    for _ in range(2):  # a second round must not tell them again
+        desk.processor.process_pending(now=desk.clock)
+    notices = [r for r in rows(desk) if r.kind == "notify"]
+    assert [json.loads(r.recipients) for r in notices] == [["technik@itservice.example"]]
+    text = parsed(notices[0].raw).get_body(("plain",))
+    assert text is not None and "Scan mit 40 MB" in str(text.get_content())
