@@ -7,21 +7,25 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from mailbot.runtime import Runtime
-from mailbot.send import send_due
-from mailbot.store import Event, Outbox
+from mailbot.send import claim, send_due
+from mailbot.store import Event, Outbox, open_store
 from tests.helpers import BERLIN, make_mail, shared_classifier
 from tests.helpers import write_config as write_local_config
+from tests.pgserver import postgres, postgres_url  # noqa: F401  (fixtures)
 from tests.servers import Dovecot, SmtpServer
 from tests.test_e2e import ROOT, mailbot, parsed, write_config
 
@@ -197,3 +201,57 @@ def test_5xx_fails_for_good_and_the_address_counts_as_bounced(
     with Session(desk.engine) as s:
         details = [e.detail for e in s.exec(select(Event).where(Event.kind == "ack_suppressed"))]
     assert "address bounced permanently" in details
+
+
+# -- claims: never two workers on one row, never a dead worker's row for long ---------
+
+
+def _queue_acks(engine: Engine, count: int, at: datetime) -> None:
+    with Session(engine) as s:
+        for n in range(count):
+            s.add(Outbox(kind="ack", message_id=f"<c{n}@itservice.example>",
+                         envelope_from="service@itservice.example", to_address=f"k{n}@x.example",
+                         recipients=json.dumps([f"k{n}@x.example"]), raw=b"Subject: x\r\n\r\nx\r\n",
+                         next_attempt_at=at, created_at=at))
+        s.commit()
+
+
+def test_claims_of_a_killed_local_worker_are_released(desk: Runtime) -> None:
+    _queue_acks(desk.engine, 3, NOW)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    host = socket.gethostname()
+    claim(desk.engine, worker=f"{host}:{int(dead.stdout)}:dead", now=NOW, limit=2,
+          lease=timedelta(minutes=15))
+    # pid 1 is alive: its claim is left to the lease.
+    claim(desk.engine, worker=f"{host}:1:alive", now=NOW, limit=1, lease=timedelta(minutes=15))
+    report = send_due(desk.config, desk.engine, now=NOW + timedelta(minutes=1))
+    assert report.sent == 2
+    assert [r.claimed_by for r in outbox_rows(desk) if r.status == "queued"] == [f"{host}:1:alive"]
+
+
+def test_concurrent_claims_on_postgresql_are_disjoint(request: pytest.FixtureRequest) -> None:
+    engine = open_store(request.getfixturevalue("postgres_url"))
+    try:
+        _queue_acks(engine, 40, NOW)
+        taken: dict[str, list[int]] = {}
+        start = threading.Barrier(4)
+
+        def grab(worker: str) -> None:
+            start.wait()
+            got: set[int] = set()
+            for _ in range(5):
+                # claim() returns everything this worker holds, the earlier rounds too.
+                rows = claim(engine, worker=worker, now=NOW, limit=3, lease=timedelta(minutes=5))
+                got |= {r.id for r in rows if r.id is not None}
+            taken[worker] = sorted(got)
+
+        threads = [threading.Thread(target=grab, args=(f"w{i}",)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        ids = [i for got in taken.values() for i in got]
+        assert len(ids) == len(set(ids)) == 40
+    finally:
+        engine.dispose()
