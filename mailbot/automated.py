@@ -75,3 +75,64 @@ def detect_automated(
     if mail.header("x-mailbot-ticket"):
         reasons.append("mail from a mailbot")
     return AutomatedVerdict(automated=bool(reasons), reasons=tuple(reasons))
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """One permanently failed recipient of a delivery status notification (RFC 3464)."""
+
+    recipient: str
+    status: str
+    #: Message-IDs the report refers to: its own In-Reply-To/References and the
+    #: Message-ID of the returned message or headers
+    refers_to: tuple[str, ...]
+
+
+_MSGID_RE = re.compile(r"<[!-;=?-~]+>")
+
+
+def delivery_failures(raw: bytes, max_parts: int = 200) -> list[DeliveryFailure]:
+    """Recipients a DSN reports as failed for good (Action: failed, Status 5.x.x).
+
+    Only reads ``multipart/report`` mail; anything it cannot read yields nothing,
+    because a misread bounce must never cost a customer an answer.
+    """
+    import email
+    from email import policy
+    from email.message import Message
+
+    try:
+        msg = email.message_from_bytes(raw, policy=policy.compat32)
+        if msg.get_content_type() != "multipart/report":
+            return []
+        refers: list[str] = []
+        for name in ("In-Reply-To", "References"):
+            refers += _MSGID_RE.findall(str(msg.get(name, "")))
+        blocks: list[Message] = []
+        for count, part in enumerate(msg.walk()):
+            if count > max_parts:
+                break
+            ctype = part.get_content_type()
+            payload = part.get_payload()
+            if ctype == "message/delivery-status" and isinstance(payload, list):
+                blocks += [b for b in payload if isinstance(b, Message)]
+            elif ctype in ("message/rfc822", "text/rfc822-headers"):
+                inner = payload[0] if isinstance(payload, list) and payload else None
+                if isinstance(inner, Message):
+                    refers += _MSGID_RE.findall(str(inner.get("Message-ID", "")))
+                    continue
+                data = part.get_payload(decode=True)
+                text = data.decode("ascii", "replace") if isinstance(data, bytes) else ""
+                found = re.search(r"(?im)^message-id:\s*(<[^>\s]+>)", text)
+                refers += _MSGID_RE.findall(found.group(1) if found else "")
+        failures = []
+        for block in blocks:
+            action = str(block.get("Action", "")).strip().lower()
+            status = str(block.get("Status", "")).strip().split(" ", 1)[0]
+            final = str(block.get("Final-Recipient", "") or block.get("Original-Recipient", ""))
+            address = final.split(";", 1)[-1].strip().strip("<>").lower()
+            if action == "failed" and status.startswith("5") and "@" in address:
+                failures.append(DeliveryFailure(address, status, tuple(dict.fromkeys(refers))))
+        return failures
+    except Exception:  # hostile reports: reading them is best effort
+        return []

@@ -8,7 +8,10 @@ count so hostile mail is rejected quickly instead of parsed for minutes.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import email
+import quopri
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,9 +29,43 @@ _ADDR = re.compile(
     r"^(?:[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
     r'|"[^"\\\r\n]*")@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}$'
 )
-_MSGID = re.compile(r"<[^<>\s]+>")
+# Message-IDs are printable ASCII (RFC 5322 msg-id); anything else is not one.
+_MSGID = re.compile(r"<[!-;=?-~]+>")
 _HEADER_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _FOLD = re.compile(r"\r?\n[ \t]*")
+#: headers whose text people write, and so may be RFC 2047 encoded or 8-bit
+_DECODED = frozenset(
+    {"subject", "from", "to", "cc", "reply-to", "sender", "thread-topic", "comments", "keywords"}
+)
+#: lone surrogates: how the stdlib keeps undecodable bytes; no encoder will write them
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
+_COMMENT = re.compile(r"\([^()@]*\)")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Labels real mail uses for encodings Python knows under a wider or other name. GB2312
+#: mail is nearly always GBK/GB18030 in fact; ISO-2022-JP often carries JIS X 0212.
+_CHARSET_ALIASES = {
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "iso-gb2312": "gb18030",
+    "x-gbk": "gb18030",
+    "euc-cn": "gb18030",
+    "cn-gb": "gb18030",
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "iso-2022-jp": "iso2022_jp_ext",
+    "unicode-1-1-utf-7": "utf-7",
+    "x-sjis": "shift_jis",
+    "shift-jis": "shift_jis",
+    "windows-874": "cp874",
+    "x-unknown": "",
+    "unknown-8bit": "",
+    "x-user-defined": "",
+}
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
+_CHARSET_PARAM = re.compile(rb"charset\s*=\s*\"?([A-Za-z0-9_.:+-]{1,40})", re.IGNORECASE)
+_HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
+_SINGLE_BYTE = re.compile(r"^(iso-?8859|latin|windows-12|cp12|koi8|us-ascii|ascii)")
+_HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
 
 
 @dataclass(frozen=True)
@@ -72,6 +109,7 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
     if len(raw) > limits.max_bytes:
         raise MessageTooLargeError(f"message too large: {len(raw)} bytes > {limits.max_bytes}")
     _check_structure(raw, limits)
+    raw, repaired = _repair_header_block(raw)
     try:
         msg = email.message_from_bytes(raw, policy=policy.default)
     except Exception as exc:  # the parser is meant to be lenient; anything else is hostile
@@ -80,7 +118,9 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
         raise ParseError("unparseable message")
 
     defects: list[str] = [type(d).__name__ for d in msg.defects]
-    headers = _headers(msg, defects)
+    if repaired:
+        defects.append("header block repaired")
+    headers = _headers(msg, defects, _declared_charsets(raw))
 
     def first(name: str) -> str:
         values = headers.get(name, ())
@@ -93,7 +133,7 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
 
     return ParsedMail(
         message_id=_first_msgid(first("message-id")),
-        subject=_subject(msg, first("subject"), defects),
+        subject=first("subject"),
         from_addr=from_addr,
         from_name=from_name,
         reply_to=reply_to,
@@ -142,31 +182,159 @@ def _walk(msg: Message, limits: ParseLimits) -> list[Message]:
     return found
 
 
-def _headers(msg: EmailMessage, defects: list[str]) -> dict[str, tuple[str, ...]]:
-    """Every header as written (unfolded), without the policy's costly parsing.
-
-    The rules read machine headers (Auto-Submitted, List-Id, Authentication-Results,
-    ...); only the Subject needs decoding, which :func:`_subject` does.
-    """
+def _headers(
+    msg: EmailMessage, defects: list[str], fallbacks: tuple[str, ...] = ()
+) -> dict[str, tuple[str, ...]]:
     result: dict[str, list[str]] = {}
-    for name, value in msg.raw_items():
-        text = value if isinstance(value, str) else str(value)
-        # Raw 8-bit header bytes arrive as surrogate escapes: make them real text.
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        text = _FOLD.sub(" ", text)
-        result.setdefault(name.lower(), []).append(_HEADER_CONTROL.sub("", text).strip())
+    for key, source in msg.raw_items():
+        name = key.lower()
+        raw_text = source if isinstance(source, str) else str(source)
+        if name not in _DECODED and raw_text.isascii():
+            # Machine headers (Received, Auto-Submitted, Authentication-Results, ...)
+            # are read as written: the policy's parser was a large part of the
+            # per-mail cost, and the rules only match on their plain text.
+            result.setdefault(name, []).append(
+                _HEADER_CONTROL.sub("", _FOLD.sub(" ", raw_text)).strip()
+            )
+            continue
+        try:
+            # One header at a time: the policy raises on some hostile values (an
+            # encoded CR/LF inside an address), and one bad header must not cost the rest.
+            value = str(msg.policy.header_fetch_parse(key, raw_text))
+        except Exception:
+            defects.append(f"undecodable header {name}")
+            value = decode_header_text(raw_text, fallbacks)
+        if "\ufffd" in value:
+            # Raw 8-bit bytes or an encoded word in a mislabelled charset: decode
+            # again with the charsets the mail itself declares.
+            value = decode_header_text(raw_text, fallbacks)
+        value = _SURROGATE.sub("\ufffd", _HEADER_CONTROL.sub("", value)).strip()
+        result.setdefault(name, []).append(value)
     return {k: tuple(v) for k, v in result.items()}
 
 
-def _subject(msg: EmailMessage, raw: str, defects: list[str]) -> str:
-    try:
-        value = msg.get("subject")
-    except Exception:  # an encoded word the policy cannot decode: keep what is readable
-        defects.append("undecodable subject")
-        return raw
-    if value is None:
-        return ""
-    return _HEADER_CONTROL.sub("", " ".join(str(value).split()))
+def _charset(label: str) -> str:
+    label = label.strip().strip('"').lower()
+    return _CHARSET_ALIASES.get(label, label)
+
+
+def _decode_bytes(data: bytes, charsets: tuple[str, ...]) -> str:
+    """``data`` in the first of ``charsets`` (then UTF-8, then Windows-1252) that fits."""
+    for label in (*charsets, "utf-8"):
+        charset = _charset(label) if label else ""
+        if not charset:
+            continue
+        try:
+            return data.decode(charset)
+        except UnicodeDecodeError:
+            if charset.startswith("iso2022") and data.isascii():
+                # 7-bit escapes that UTF-8 would "decode" as noise; vendor extensions
+                # (NEC's circled digits) are the usual cause: keep the rest readable.
+                return data.decode(charset, errors="replace")
+            continue
+        except (LookupError, ValueError):  # unknown, or not a name at all ("ascii\0")
+            continue
+    return data.decode("cp1252", errors="replace")
+
+
+def _declared_charsets(raw: bytes) -> tuple[str, ...]:
+    """Charsets to try on raw 8-bit header bytes: UTF-8, then what the parts declare.
+
+    Multi-byte charsets come before single-byte ones, which accept any byte and would
+    turn a GB2312 subject into Latin-1 noise; a Japanese label brings its siblings,
+    since mail labelled ISO-2022-JP often carries Shift_JIS in its headers.
+    """
+    found = [m.decode("ascii", "replace").lower() for m in _CHARSET_PARAM.findall(raw[: 1 << 20])]
+    labels = [c for c in dict.fromkeys(found) if c not in ("us-ascii", "ascii")][:5]
+    extra = [j for c in labels if "jp" in c or "jis" in c for j in ("cp932", "euc_jp")]
+    single = [c for c in labels if _SINGLE_BYTE.match(c)]
+    multi = [c for c in labels if c not in single]
+    return tuple(dict.fromkeys(["utf-8", *multi, *extra, *single]))
+
+
+def decode_header_text(source: str, fallbacks: tuple[str, ...] = ()) -> str:
+    """An unfolded header value with RFC 2047 words and raw 8-bit bytes decoded leniently.
+
+    ``source`` is the value as the parser read it (8-bit bytes kept as surrogate
+    escapes). Adjacent encoded words of one charset are joined before decoding: senders
+    split multi-byte characters across them.
+    """
+    text = re.sub(r"\r?\n[ \t]*", " ", source)
+    out: list[str] = []
+    pending: list[bytes] = []
+    pending_charset = ""
+
+    def flush() -> None:
+        nonlocal pending, pending_charset
+        if pending:
+            out.append(_decode_bytes(b"".join(pending), (pending_charset, *fallbacks)))
+        pending, pending_charset = [], ""
+
+    position = 0
+    for match in _ENCODED_WORD.finditer(text):
+        between = text[position : match.start()]
+        if between.strip() or not pending:
+            flush()
+            out.append(_decode_bytes(between.encode("utf-8", "surrogateescape"), fallbacks))
+        charset = match.group(1).split("*", 1)[0]
+        word = match.group(3)
+        try:
+            if match.group(2) in "bB":
+                data = base64.b64decode(word + "=" * (-len(word) % 4))
+            else:
+                data = quopri.decodestring(word.replace("_", " ").encode("ascii"), header=True)
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            flush()
+            out.append(match.group(0))
+            position = match.end()
+            continue
+        if pending and charset.lower() != pending_charset.lower():
+            flush()
+        pending_charset = charset
+        pending.append(data)
+        position = match.end()
+    flush()
+    out.append(_decode_bytes(text[position:].encode("utf-8", "surrogateescape"), fallbacks))
+    return "".join(out)
+
+
+def _repair_header_block(raw: bytes) -> tuple[bytes, bool]:
+    """Fold stray lines inside the header block into the header above them.
+
+    Broken gateways write header lines without a colon ("X-Brightmail----") or
+    wrapped without indentation. The stdlib parser then ends the headers there and
+    Subject, From and the MIME structure that follow become body text. A stray line
+    is only repaired when a real header line still follows before the blank line, so
+    a mail that lacks the blank line but has its body right after the headers is left
+    as it is. Lines before the first header (a banner) are dropped.
+    """
+    end = _HEADER_END_RE.search(raw[: 1 << 20])
+    head = raw[: end.start()] if end else raw[: 1 << 20]
+    lines = head.split(b"\n")
+    if lines and lines[0].startswith(b"From "):
+        lines = lines[1:]  # an mbox separator: the parser skips it too
+    stray = [
+        i
+        for i, line in enumerate(lines)
+        if line.strip() and not line[:1].isspace() and not _HEADER_LINE.match(line)
+    ]
+    if not stray:
+        return raw, False
+    last_header = max((i for i, line in enumerate(lines) if _HEADER_LINE.match(line)), default=-1)
+    if last_header < 0 or stray[0] > last_header:
+        return raw, False  # the body starts there: nothing to repair
+    fixed: list[bytes] = []
+    seen_header = False
+    for index, line in enumerate(lines):
+        if index in stray and index < last_header:
+            if not seen_header:
+                continue
+            line = b" " + line
+        elif _HEADER_LINE.match(line):
+            seen_header = True
+        fixed.append(line)
+    rest = raw[end.start() :] if end else raw[len(head) :]
+    return b"\n".join(fixed) + rest, True
 
 
 def _single_address(msg: EmailMessage, name: str, defects: list[str]) -> tuple[str, str]:
@@ -185,11 +353,34 @@ def _single_address(msg: EmailMessage, name: str, defects: list[str]) -> tuple[s
         defects.append(f"unparseable {name}")
         return "", ""
     valid = [a for a in addresses if _ADDR.match(a.addr_spec or "")]
-    if len(addresses) != 1 or len(valid) != 1:
+    source = next((str(v) for k, v in msg.raw_items() if k.lower() == name), "")
+    if len(addresses) != 1 or len(valid) != 1 or not _plainly(source, valid[0].addr_spec):
         if addresses:
             defects.append(f"ambiguous {name}")
         return "", ""
-    return _HEADER_CONTROL.sub("", valid[0].display_name or ""), valid[0].addr_spec.lower()
+    name_text = _SURROGATE.sub("\ufffd", _HEADER_CONTROL.sub("", valid[0].display_name or ""))
+    return name_text, valid[0].addr_spec.lower()
+
+
+def _plainly(source: str, addr_spec: str) -> bool:
+    """True when the raw header holds ``addr_spec`` and no other address, unambiguously.
+
+    This interpreter's parser (before the CVE-2023-27043 fix) reads
+    ``alice@good.example)<bob@evil.example>`` or ``alice@good.example <bob@evil.example>``
+    as alice. We accept an address only if the raw text, with quoted strings blanked
+    (a display name may say anything inside quotes), is either ``name <addr>`` with no
+    other "@" outside the brackets, or the bare address with at most a comment.
+    """
+    text = _QUOTED.sub('""', source).replace("\r", "").replace("\n", "")
+    addr = _QUOTED.sub('""', addr_spec).lower()
+    angles = re.findall(r"<([^<>]*)>", text)
+    if text.count("<") != len(angles) or text.count(">") != len(angles) or len(angles) > 1:
+        return False
+    if angles:
+        outside = re.sub(r"<[^<>]*>", "", text)
+        return angles[0].strip().lower() == addr and "@" not in outside
+    bare = _COMMENT.sub("", text).strip()
+    return bare.lower() == addr
 
 
 def _addresses(msg: EmailMessage, name: str, defects: list[str]) -> tuple[str, ...]:
@@ -235,16 +426,12 @@ def decode_part(part: Message) -> str:
         return raw if isinstance(raw, str) else ""
     if not isinstance(payload, bytes):
         return str(payload)
-    declared = part.get_content_charset() or ""
-    for charset in (declared, "utf-8"):
-        if not charset:
-            continue
-        try:
-            return payload.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    # Mislabelled Western European mail is nearly always Windows-1252.
-    return payload.decode("cp1252", errors="replace")
+    try:
+        declared = part.get_content_charset() or ""
+    except Exception:  # a charset parameter the stdlib cannot even read
+        declared = ""
+    # Mislabelled Western European mail is nearly always Windows-1252: the last resort.
+    return _decode_bytes(payload, (declared,))
 
 
 def _body(parts: list[Message], defects: list[str]) -> tuple[str, bool, tuple[str, ...]]:
@@ -282,9 +469,11 @@ def _body(parts: list[Message], defects: list[str]) -> tuple[str, bool, tuple[st
     else:
         text = ""
         html_only = False
-    return _normalise_newlines(text), html_only, tuple(attachments)
+    names = (_SURROGATE.sub("\ufffd", _HEADER_CONTROL.sub("", a)) for a in attachments)
+    return _normalise_newlines(text), html_only, tuple(names)
 
 
 def _normalise_newlines(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = _SURROGATE.sub("\ufffd", text)
     return text.strip("\n")

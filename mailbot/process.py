@@ -24,10 +24,10 @@ from mailbot.errors import ParseError
 from mailbot.judge import Judge, Judgement
 from mailbot.outgoing import Outgoing
 from mailbot.parse import ParseLimits, parse_message
-from mailbot.render import AckView, Renderer, hours_lines
+from mailbot.render import AckView, Rendered, Renderer, hours_lines, text_blocks
 from mailbot.sla import Plan, plan
 from mailbot.staff import StaffDesk
-from mailbot.store import Inbound, Message, Ticket, session_scope
+from mailbot.store import Event, Inbound, Message, Outbox, Ticket, session_scope
 from mailbot.threads import ThreadMatch, match_thread
 from mailbot.tickets import next_number, record, thread_ids, ticket_plan
 from mailbot.triage import Priority, Urgency
@@ -94,6 +94,7 @@ class Processor:
         now: Callable[[], datetime] | None = None,
     ) -> ProcessReport:
         report = ProcessReport()
+        self._tell_staff_too_large(now() if now else datetime.now(UTC))
         for inbound_id in self.pending(limit):
             outcome = self.process_one(inbound_id, now=now() if now else None)
             report.outcomes.append(outcome)
@@ -141,6 +142,39 @@ class Processor:
             row.error = ""
         return outcome
 
+    def _tell_staff_too_large(self, now: datetime) -> None:
+        """Fetch records mail over the size limit as a quarantined placeholder; a
+        technician must hear of it once, or the mail waits on the server unseen."""
+        notify = self.config.staff.notify
+        if not notify:
+            return
+        with session_scope(self.engine) as session:
+            told = set(session.exec(
+                select(Event.inbound_id).where(Event.kind == "too_large_notified")).all())
+            rows = session.exec(
+                select(Inbound).where(Inbound.status == "quarantined",
+                                      col(Inbound.error).startswith("message too large"))
+            ).all()
+            for row in rows:
+                if row.id in told:
+                    continue
+                try:
+                    mail = parse_message(row.raw, self.limits)
+                    sender, subject = mail.from_addr or "?", mail.subject
+                except ParseError:
+                    sender, subject = "?", ""
+                text = (f"Eine Nachricht war zu groß zum Abholen und liegt noch im Postfach "
+                        f"({row.mailbox}).\n\nVon: {sender}\nBetreff: {subject}\n"
+                        f"Grund: {row.error}\n\nmailbot quarantine show {row.id}\n")
+                html = self.renderer.env.get_template("frame.html.j2").render(
+                    lang="de", title="Zu große Nachricht", blocks=text_blocks(text))
+                self.outgoing.queue(
+                    session, kind="notify", ticket=None, to=[notify],
+                    subject=hdr.clean(f"Zu große Nachricht nicht abgeholt: {subject}", 250),
+                    body=Rendered(text=text, html=html), now=now, auto_reply=False)
+                record(session, kind="too_large_notified", actor="process",
+                       inbound_id=row.id, detail=f"told {notify}")
+
     def _quarantine(self, inbound_id: int, reason: str) -> Outcome:
         log.warning("inbound %s quarantined: %s", inbound_id, reason.splitlines()[0])
         # A failure of this transaction (database gone) propagates: the mail stays
@@ -172,6 +206,8 @@ class Processor:
         assert row.id is not None
         mail = parse_message(row.raw, self.limits)
         judgement = self.judge.judge(mail, arrival=row.received_at)
+        if mail.content_type == "multipart/report":
+            self._record_bounces(session, row)
         alarm = judgement.classification.alarm
         if alarm is not None and judgement.automated:
             return self._alarm(session, row, judgement, now)
@@ -188,6 +224,28 @@ class Processor:
         if match.ticket is not None:
             return self._follow_up(session, row, judgement, match.ticket, match, now)
         return self._open(session, row, judgement, match, now)
+
+    def _record_bounces(self, session: Session, row: Inbound) -> None:
+        """A DSN about one of our mails marks that mail failed with the status code first,
+        so ``Outgoing.may_auto_reply`` counts its recipient as bounced from now on."""
+        from mailbot.automated import delivery_failures
+
+        for failure in delivery_failures(row.raw):
+            if not failure.refers_to:
+                continue
+            ours = session.exec(
+                select(Outbox).where(col(Outbox.message_id).in_(failure.refers_to))
+            ).all()
+            for out in ours:
+                if out.to_address != failure.recipient:
+                    continue
+                out.status = "failed"
+                out.last_error = f"{failure.status} bounced (report {row.message_id})"
+                session.add(out)
+                ticket = session.get(Ticket, out.ticket_id) if out.ticket_id else None
+                record(session, kind="bounced", actor="process", ticket=ticket,
+                       inbound_id=row.id,
+                       detail=f"{failure.recipient}: {failure.status} for {out.message_id}")
 
     def _open(
         self, session: Session, row: Inbound, j: Judgement, match: ThreadMatch, now: datetime

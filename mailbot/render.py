@@ -242,21 +242,21 @@ def compose(
     name, addr = parseaddr(from_header)
     headers: list[tuple[str, str]] = [
         ("From", _address(name, addr)),
-        ("To", ", ".join(hdr.clean(a, 320) for a in to)),
+        ("To", ", ".join(hdr.clean(a, 320, address=True) for a in to)),
         ("Subject", _header_text(hdr.clean(subject, 250))),
         ("Date", format_datetime(now)),
-        ("Message-ID", hdr.clean(message_id, 250)),
+        ("Message-ID", hdr.clean(message_id, 250, address=True)),
     ]
     if in_reply_to:
-        headers.append(("In-Reply-To", hdr.clean(in_reply_to, 998)))
-    refs = [hdr.clean(r, 998) for r in references if r]
+        headers.append(("In-Reply-To", hdr.clean(in_reply_to, 998, address=True)))
+    refs = [hdr.clean(r, 998, address=True) for r in references if r]
     if refs:
         # Long threads: keep the first and the newest references (RFC 5322 3.6.4 advice).
         if len(refs) > 20:
             refs = refs[:1] + refs[-19:]
         headers.append(("References", "\r\n ".join(refs)))
     if reply_to:
-        headers.append(("Reply-To", hdr.clean(reply_to, 320)))
+        headers.append(("Reply-To", hdr.clean(reply_to, 320, address=True)))
     # True: an automatic answer (RFC 3834 auto-replied); False: a notice we generate;
     # None: a person's words we pass on (a technician's reply), which may be answered.
     if auto_reply is True:

@@ -108,7 +108,7 @@ async def send_due_async(
     policy: RetryPolicy = RetryPolicy(),
 ) -> SendReport:
     clock = _aware(now) if now is not None else datetime.now(UTC)
-    worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    worker = f"{_worker_prefix()}{os.getpid()}:{uuid.uuid4().hex[:8]}"
     rows = claim(engine, worker=worker, now=clock, limit=limit, lease=policy.lease)
     report = SendReport(claimed=len(rows))
     if not rows:
@@ -137,6 +137,7 @@ def claim(
         .limit(limit)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serialises writers anyway
     )
+    _release_dead_local_claims(engine, now)
     with session_scope(engine) as db:
         # One UPDATE as the first statement: on SQLite it takes the write lock at once
         # (waiting out busy_timeout) instead of failing to upgrade a read snapshot.
@@ -154,6 +155,59 @@ def claim(
             .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
         )
         return list(rows)
+
+
+def _worker_prefix() -> str:
+    return f"{socket.gethostname()}:"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    except OSError:
+        return True  # cannot tell: let the lease decide
+    return True
+
+
+def _release_dead_local_claims(engine: Engine, now: datetime) -> None:
+    """Free rows still claimed by a worker on this host whose process is gone.
+
+    A worker killed with SIGKILL (OOM killer, kill -9, power cut of a container)
+    cannot release its claims; without this its batch would wait out the whole
+    lease (15 min) after every restart. Only claims of this host are judged, by
+    pid: another machine's workers are left to their lease. A reused pid merely
+    keeps a dead claim until the lease runs out, as before.
+    """
+    prefix = _worker_prefix()
+    with session_scope(engine) as db:
+        rows = db.exec(
+            select(Outbox.id, Outbox.claimed_by).where(
+                Outbox.status == "queued",
+                col(Outbox.claimed_until) >= now,
+                col(Outbox.claimed_by).startswith(prefix),
+            )
+        ).all()
+        dead: dict[str, list[int]] = {}
+        for row_id, worker in rows:
+            if row_id is None or worker is None:
+                continue
+            pid_text = worker[len(prefix):].split(":", 1)[0]
+            if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(
+                int(pid_text)
+            ):
+                dead.setdefault(worker, []).append(row_id)
+        for worker, ids in dead.items():
+            log.warning("releasing %d outbox rows claimed by dead worker %s", len(ids), worker)
+            db.execute(
+                update(Outbox)
+                .where(col(Outbox.id).in_(ids), col(Outbox.claimed_by) == worker)
+                .values(claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
 
 
 async def _over_smtp(cfg: SmtpConfig, rows: Sequence[Outbox], recorder: _Recorder) -> None:
@@ -231,14 +285,20 @@ async def _send_one(client: aiosmtplib.SMTP, row: Outbox) -> tuple[Verdict, str]
     except aiosmtplib.SMTPRecipientsRefused as exc:
         codes = [r.code for r in exc.recipients]
         detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
-        return ("transient" if any(400 <= c < 500 for c in codes) else "permanent"), detail
+        # The code leads: Outgoing.may_auto_reply reads a failed row whose last_error
+        # starts with "5" as a bounced address.
+        worst = max(codes) if codes else 0
+        transient = any(400 <= c < 500 for c in codes)
+        code = min(c for c in codes if 400 <= c < 500) if transient else worst
+        return ("transient" if transient else "permanent"), f"{code} {detail}"
     except aiosmtplib.SMTPResponseException as exc:
         verdict: Verdict = "transient" if 400 <= exc.code < 500 else "permanent"
         return verdict, f"{exc.code} {exc.message}"
     except (aiosmtplib.SMTPException, OSError) as exc:
         return "transient", str(_transport("SMTP", exc))
     except ValueError as exc:  # an address aiosmtplib will not put on the wire
-        return "permanent", f"unsendable address: {exc}"
+        # Coded like the server's own refusal, so the address counts as bounced.
+        return "permanent", f"553 5.1.3 unsendable address: {exc}"
     text = reply.strip()
     if refused:
         # Accepted for some: a retry would duplicate it for those; keep who was refused.
