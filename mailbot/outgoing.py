@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, insert
+from sqlalchemy import and_, case, insert
 from sqlmodel import Session, col, func, select
 
 from mailbot import headers as hdr
@@ -58,26 +58,22 @@ class Outgoing:
             return Permission(False, "our own address")
         if self.config.is_staff(address):
             return Permission(False, "staff address")
-        bounced = session.exec(
-            select(Outbox.id).where(
-                Outbox.to_address == address,
-                Outbox.status == "failed",
-                col(Outbox.last_error).startswith("5"),
-            )
-        ).first()
-        if bounced is not None:
+        # One pass over this address's outbox rows: a permanent bounce, and the
+        # automatic replies of the last day and hour.
+        auto = col(Outbox.kind).in_(AUTO_REPLY_KINDS)
+        bounced_row = and_(col(Outbox.status) == "failed", col(Outbox.last_error).startswith("5"))
+        in_day = and_(auto, col(Outbox.created_at) >= now - timedelta(days=1))
+        in_hour = and_(auto, col(Outbox.created_at) >= now - timedelta(hours=1))
+        bounced, day, hour = session.exec(
+            select(
+                func.coalesce(func.sum(case((bounced_row, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((in_day, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((in_hour, 1), else_=0)), 0),
+            ).where(Outbox.to_address == address)
+        ).one()
+        if bounced:
             return Permission(False, "address bounced permanently")
         limits = self.config.limits
-        recent = case((col(Outbox.created_at) >= now - timedelta(hours=1), 1), else_=0)
-        day, hour = session.exec(
-            select(func.count(), func.coalesce(func.sum(recent), 0))
-            .select_from(Outbox)
-            .where(
-                Outbox.to_address == address,
-                col(Outbox.kind).in_(AUTO_REPLY_KINDS),
-                Outbox.created_at >= now - timedelta(days=1),
-            )
-        ).one()
         if hour >= limits.acks_per_hour:
             return Permission(False, f"cap reached: {hour} automatic replies in the last hour")
         if day >= limits.acks_per_day:
