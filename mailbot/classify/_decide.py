@@ -44,7 +44,9 @@ def _inactive(s: SentenceEvidence) -> bool:
     """A sentence about the past, a settled matter, a negation, an expiry or a what-if."""
     if s.has("RESOLVED", "NEGATION", "HYPOTHETICAL", "EXPIRY", "FUTURE"):
         return True
-    return s.has("PAST") and not s.has("NOW")
+    # An intrusion is told in the past ("jemand hat sich angemeldet, wir waren das
+    # nicht") but the attacker's access lasts until someone removes it.
+    return s.has("PAST") and not s.has("NOW", "SECURITY_SEVERE")
 
 
 def _failing(s: SentenceEvidence) -> bool:
@@ -72,11 +74,14 @@ def _critical(
     everyone = s.has("SCOPE_ALL") or any(
         c.has("SCOPE_ALL") and not c.has("SCOPE_ONE") and not _inactive(c) for c in context
     )
-    one = s.has("SCOPE_ONE") or (s.has("SINGLE") and not everyone)
+    # "none of the phones in reception", "an keinem Arbeitsplatz": a universal said in
+    # the sentence itself outweighs a place or a "my" next to it.
+    universal = s.has("SCOPE_NONE") and s.has("SCOPE_ALL")
+    one = (s.has("SCOPE_ONE") and not universal) or (s.has("SINGLE") and not everyone)
     if s.has("PRINTER") and not s.has("CENTRAL"):
         return None
     what = s.first("CENTRAL") or s.first("APP") or s.first("SINGLE") or s.first("OUTAGE")
-    if everyone and not s.has("SCOPE_ONE"):
+    if everyone and (universal or not s.has("SCOPE_ONE")):
         scope = s.first("SCOPE_ALL") or next(
             c.first("SCOPE_ALL") for c in context if c.has("SCOPE_ALL")
         )
