@@ -153,6 +153,13 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
     # same sentence says the others are affected too ("bei den anderen auch nicht").
     contrast = any(s.has("CONTRAST") and not s.has("SPREAD") for s in ev.sentences)
     body_findings = _findings(body, contrast)
+    if any(s.has("GENUINE") for s in body) and not any(
+        s.has("SECURITY_EVENT", "SECURITY_SEVERE") for s in ev.sentences
+    ):
+        # "Is this mail genuine?": the sentences before it tell what the suspicious
+        # mail claims ("your mailbox is full"), not a fault of the customer's. Once
+        # someone clicked or typed a password it is a security event again.
+        body_findings = []
     body_resolved = any(s.has("RESOLVED") for s in body) and not body_findings
     body_says = any(s.has(*_FAILURE, "RESOLVED", "QUESTION", "PLANNED", "THANKS") for s in body)
     # The subject of a reply repeats the old state ("AW: LVS geht nicht!!!"); a body that
@@ -160,6 +167,8 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
     use_subject = not body_resolved and not (reply_subject and body_says)
     sentences = (subject if use_subject else []) + body
     findings = _findings(sentences, contrast) if use_subject and subject else body_findings
+    if not body_findings and any(s.has("GENUINE") for s in body):
+        findings = []
     if any(s.has("AUTOMATED") for s in sentences):
         # Newsletters, advisories and auto-replies shout ("critical, update
         # immediately") but report no failure of the customer's and ask for nothing.
