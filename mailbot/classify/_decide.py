@@ -55,7 +55,11 @@ def _failing(s: SentenceEvidence) -> bool:
     # A thing plus "nicht mehr", "nur noch", "ständig", "keeps", "no longer": something
     # that used to work misbehaves, in whatever verb ("klingelt nicht mehr", "hält nur
     # noch 20 Minuten"). Not when the sentence plans or weighs a change.
-    return s.has("SYMPTOM_HINT") and s.has(*_OBJECTS) and not s.has("PLANNED", "ADVICE")
+    if s.has("SYMPTOM_HINT") and s.has(*_OBJECTS) and not s.has("PLANNED", "ADVICE"):
+        return True
+    # A colour cast, streaks, frayed lines, an offset: a fault of a device ("Monitor
+    # mit Grünstich"), but only cosmetic on a logo or a signature, which names none.
+    return s.has("QUALITY") and s.has("SINGLE", "PRINTER")
 
 
 def _critical(
@@ -136,8 +140,11 @@ def _urgency(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str] | 
 
 def _findings(sentences: list[SentenceEvidence], contrast: bool) -> list[_Finding]:
     findings: list[_Finding] = []
+    # "Heute früh war das Internet weg. Seit neun läuft es wieder.": a past outage
+    # followed by a settled sentence is history, even with "heute" in it.
+    settled = max((i for i, s in enumerate(sentences) if s.has("RESOLVED")), default=-1)
     for i, s in enumerate(sentences):
-        if not s.hits or _inactive(s):
+        if not s.hits or _inactive(s) or (i < settled and s.has("PAST")):
             continue
         context = [c for c in sentences[max(0, i - 1) : i + 2] if c is not s]
         found = _judge_sentence(s, context, contrast)
