@@ -20,6 +20,9 @@ __all__ = ["Judgement", "judge"]
 _RANK = {"low": 0, "normal": 1, "critical": 2}
 _FAILURE = ("OUTAGE", "MALFUNCTION", "DEGRADATION", "SECURITY_EVENT", "SECURITY_SEVERE", "WIDE")
 _OBJECTS = ("CENTRAL", "APP", "SINGLE", "PRINTER")
+#: strong planned kinds (a new hire, a leaver, a move, new hardware) and generic
+#: set-up verbs ("einrichten", "install"), which a quote or advice question also uses
+_PLANNING = ("PLANNED", "PLANNED_WEAK")
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ def _failing(s: SentenceEvidence) -> bool:
     # A thing plus "nicht mehr", "nur noch", "ständig", "keeps", "no longer": something
     # that used to work misbehaves, in whatever verb ("klingelt nicht mehr", "hält nur
     # noch 20 Minuten"). Not when the sentence plans or weighs a change.
-    if s.has("SYMPTOM_HINT") and s.has(*_OBJECTS) and not s.has("PLANNED", "ADVICE"):
+    if s.has("SYMPTOM_HINT") and s.has(*_OBJECTS) and not s.has(*_PLANNING, "ADVICE"):
         return True
     # A colour cast, streaks, frayed lines, an offset: a fault of a device ("Monitor
     # mit Grünstich"), but only cosmetic on a logo or a signature, which names none.
@@ -128,6 +131,17 @@ def _judge_sentence(
     return _Finding("normal", "single_device", (("single", what),))
 
 
+def _plans(s: SentenceEvidence) -> bool:
+    """A sentence announcing a change: not advice ("wir empfehlen, es zu installieren"),
+    not a how-to ("wie bekomme ich WhatsApp auf das neue Handy"), not the thanks after
+    it ("hat heute angefangen, alles lief"), and not past or hypothetical."""
+    return (
+        s.has(*_PLANNING)
+        and not s.has("ADVICE", "HOWTO", "SUCCESS")
+        and not _inactive(s)
+    )
+
+
 def _urgency(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str] | None]:
     calm = [s.first("NOT_URGENT") for s in sentences if s.has("NOT_URGENT")]
     if calm:
@@ -145,6 +159,10 @@ def _findings(sentences: list[SentenceEvidence], contrast: bool) -> list[_Findin
     settled = max((i for i, s in enumerate(sentences) if s.has("RESOLVED")), default=-1)
     for i, s in enumerate(sentences):
         if not s.hits or _inactive(s) or (i < settled and s.has("PAST")):
+            continue
+        if s.has("PROPOSAL") and s.has(*_PLANNING):
+            # "für die Umstellung schlage ich Samstag vor, da läuft kein Versand": the
+            # quiet day chosen for a change, not an outage.
             continue
         context = [c for c in sentences[max(0, i - 1) : i + 2] if c is not s]
         found = _judge_sentence(s, context, contrast)
@@ -168,7 +186,7 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         # someone clicked or typed a password it is a security event again.
         body_findings = []
     body_resolved = any(s.has("RESOLVED") for s in body) and not body_findings
-    body_says = any(s.has(*_FAILURE, "RESOLVED", "QUESTION", "PLANNED", "THANKS") for s in body)
+    body_says = any(s.has(*_FAILURE, "RESOLVED", "QUESTION", *_PLANNING, "THANKS") for s in body)
     # The subject of a reply repeats the old state ("AW: LVS geht nicht!!!"); a body that
     # says the matter is settled makes any subject's outage history.
     use_subject = not body_resolved and not (reply_subject and body_says)
@@ -185,9 +203,13 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         [s for s in sentences if not (s.is_subject and reply_subject)]
     )
     reasons: list[tuple[str, str]] = []
-    planned_in = [
-        s for s in sentences if s.has("PLANNED") and not s.has("ADVICE") and not _inactive(s)
-    ]
+    planned_in = [s for s in sentences if _plans(s)]
+    if all(not s.has("PLANNED") for s in planned_in) and any(
+        s.has("ADVICE", "HOWTO") for s in sentences
+    ):
+        # "Mesh oder Repeater, was ist besser? Könntet ihr das einrichten?": a set-up
+        # verb beside a quote or advice question asks what to do, it plans nothing yet.
+        planned_in = []
     planned = not findings and bool(planned_in)
     if findings:
         best = max(findings, key=lambda f: _RANK[f.priority])
@@ -198,7 +220,8 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         reasons.append(("resolved", next(s.first("RESOLVED") for s in body if s.has("RESOLVED"))))
     elif planned:
         priority, category = "low", "planned_change"
-        reasons.append(("planned", planned_in[0].first("PLANNED")))
+        first = planned_in[0]
+        reasons.append(("planned", first.first("PLANNED") or first.first("PLANNED_WEAK")))
     else:
         priority = "low"
         asked = [

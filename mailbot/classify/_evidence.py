@@ -90,6 +90,8 @@ _SHADOWED_BY: dict[str, tuple[str, ...]] = {
     "SCOPE_ALL": ("NEGATION", "SCOPE_ONE", "RESOLVED", "CONTRAST"),
     "SECURITY": ("NEGATION",),
     "DEGRADATION": ("RESOLVED",),
+    # "the staff are back on Monday" is a person's return, not a system's.
+    "RESOLVED": ("NOT_FAULT",),
 }
 # Words inside quotation marks are an error message or a subject line the customer
 # cites ("rufen Sie sofort den Support an", "Ihre Sendung konnte nicht zugestellt
