@@ -194,6 +194,11 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
     findings = _findings(sentences, contrast) if use_subject and subject else body_findings
     if not body_findings and any(s.has("GENUINE") for s in body):
         findings = []
+    bounce = [s.first("BOUNCE") for s in subject if s.has("BOUNCE")]
+    if bounce and not reply_subject:
+        # A delivery-status notification ("Undelivered Mail Returned to Sender") quotes
+        # "could not be delivered" and error codes; it is the mailer's, nobody's fault.
+        return Judgement("low", "automated", "none", False, False, (("automated", bounce[0]),))
     if any(s.has("AUTOMATED") for s in sentences):
         # Newsletters, advisories and auto-replies shout ("critical, update
         # immediately") but report no failure of the customer's and ask for nothing.
