@@ -68,14 +68,18 @@ SHARED_SECURITY = [
         "In den Projektordnern auf dem Netzlaufwerk liegen Textdateien mit einer Forderung in "
         "Bitcoin, die Pläne lassen sich nicht mehr öffnen.",
     ),
-    ("Admin", "Jemand anderes hat sich mit unserem Administratorkonto angemeldet, wir waren das nicht."),
+    (
+        "Admin",
+        "Jemand anderes hat sich mit unserem Administratorkonto angemeldet, wir waren das nicht.",
+    ),
     (
         "Microsoft 365",
         "Im Portal gibt es einen zweiten globalen Admin, den keiner von uns angelegt hat.",
     ),
     (
         "Postfächer",
-        "In mehreren Postfächern stehen Regeln, die alle Mails an eine fremde Adresse weiterleiten.",
+        "In mehreren Postfächern stehen Regeln, die alle Mails an eine fremde Adresse "
+        "weiterleiten.",
     ),
     (
         "Files",
@@ -108,10 +112,14 @@ def test_security_on_one_device_stays_normal(clf: Classifier, subject: str, text
 
 # 3. Requests and questions that name a device or say "can't": nothing is broken.
 REQUESTS = [
-    ("WLAN", "Können Sie mir nochmal das Passwort fürs Gäste-WLAN schicken? Ich finde den Zettel nicht."),
+    (
+        "WLAN",
+        "Können Sie mir nochmal das Passwort fürs Gäste-WLAN schicken? Ich finde den Zettel nicht.",
+    ),
     (
         "Rechnung",
-        "Unsere Steuerberaterin findet die Rechnung vom Oktober nicht, könnten Sie sie nochmal senden?",
+        "Unsere Steuerberaterin findet die Rechnung vom Oktober nicht, könnten Sie sie "
+        "nochmal senden?",
     ),
     ("Toner", "Bitte bestellen Sie uns zwei schwarze Toner für den Drucker am Empfang."),
     ("Signatur", "Das Logo in unserer Signatur sieht verpixelt aus, können Sie es ersetzen?"),
@@ -324,7 +332,10 @@ def test_limited_fault_is_normal(clf: Classifier, subject: str, text: str) -> No
 
 # 8. Degraded single devices and faults asked as questions: normal, not low.
 DEGRADED_DEVICE = [
-    ("Drucker offline", "mein drucker steht am laptop dauernd auf offline obwohl er an ist, was tun?"),
+    (
+        "Drucker offline",
+        "mein drucker steht am laptop dauernd auf offline obwohl er an ist, was tun?",
+    ),
     (
         "Plotter",
         "Unser Plotter druckt dünne Linien seit letzter Woche ausgefranst. Man kann es lesen, "
@@ -334,7 +345,10 @@ DEGRADED_DEVICE = [
     ("Drucker", "Beim Drucker im Sekretariat ist der Ausdruck um einen Zentimeter versetzt."),
     ("Printer", "why does my printer always show offline on my laptop even though it is on?"),
     ("Monitor", "My monitor has had a yellow tint for a few days now, no rush."),
-    ("Plotter", "The plotter has been printing streaky lines for a couple of days, still readable."),
+    (
+        "Plotter",
+        "The plotter has been printing streaky lines for a couple of days, still readable.",
+    ),
 ]
 
 
@@ -348,8 +362,7 @@ def test_degraded_device_is_normal(clf: Classifier, subject: str, text: str) -> 
 def test_checkmk_stars_warning_is_an_alarm() -> None:
     a = parse_alarm(
         "*** WARNING *** fs02.kanzlei-roth/Disk D:/ WARN",
-        "Host:     fs02.kanzlei-roth\nService:  Disk D:/\nState/Event: WARN\n"
-        "Output: 87% used\n",
+        "Host:     fs02.kanzlei-roth\nService:  Disk D:/\nState/Event: WARN\nOutput: 87% used\n",
     )
     assert a is not None and a.state == "warning" and state_priority(a) == "normal"
     assert a.host == "fs02.kanzlei-roth"

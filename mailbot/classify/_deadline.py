@@ -293,8 +293,7 @@ def find_deadline(text: str, sent_at: datetime, *, planned: bool = False) -> Dea
         for m in _SOFT.finditer(sentence):
             day = _resolve(m, base)
             if day is not None and day >= base and not _vague(sentence, m.start()):
-                found = Deadline(day, said(m), "change")
-                (dated if _is_date(m) else change).append(found)
+                (dated if _is_date(m) else change).append(Deadline(day, said(m), "change"))
                 taken.append(m.span())
         if planned:
             # "für die Umstellung schlage ich Samstag, 6.2. vor": a calendar date in a

@@ -135,11 +135,7 @@ def _plans(s: SentenceEvidence) -> bool:
     """A sentence announcing a change: not advice ("wir empfehlen, es zu installieren"),
     not a how-to ("wie bekomme ich WhatsApp auf das neue Handy"), not the thanks after
     it ("hat heute angefangen, alles lief"), and not past or hypothetical."""
-    return (
-        s.has(*_PLANNING)
-        and not s.has("ADVICE", "HOWTO", "SUCCESS")
-        and not _inactive(s)
-    )
+    return s.has(*_PLANNING) and not s.has("ADVICE", "HOWTO", "SUCCESS") and not _inactive(s)
 
 
 def _urgency(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str] | None]:
