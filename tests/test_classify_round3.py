@@ -399,3 +399,30 @@ def test_bounce_is_low_automated(clf: Classifier, subject: str, text: str) -> No
     c = judge(clf, subject, text)
     assert c.priority == "low", c.reasons
     assert c.category == "automated"
+
+
+# Guards: the new rules must not swallow real faults or invent plans.
+GUARDS = [
+    ("normal", "PC", "The PC can't find the printer."),
+    ("normal", "Drucker", "Mein Laptop findet den Drucker nicht mehr."),
+    ("critical", "Internet", "Heute früh war das Internet weg und es geht immer noch nicht."),
+    ("critical", "Server", "Staff are back on Monday. The server is down since this morning."),
+    (
+        "normal",
+        "Phishing",
+        "Is this mail genuine? I clicked the link and entered my password on my laptop.",
+    ),
+    ("normal", "Copier", "Nobody can scan on the copier, copying works."),
+    ("normal", "Laptop", "I can't log in to my laptop."),
+    ("critical", "Telefon", "Seit dem Umzug am Montag geht im ganzen Büro kein Telefon."),
+    ("critical", "Mail", "Keiner von uns bekommt seit heute morgen Mails."),
+    ("low", "Logo", "Können Sie unser Logo in der Signatur austauschen, es ist unscharf?"),
+    ("low", "Lizenzen", "Ich weiß nicht, ob wir noch Lizenzen haben. Können Sie nachsehen?"),
+]
+
+
+@pytest.mark.parametrize(("priority", "subject", "text"), GUARDS)
+def test_guards(clf: Classifier, priority: str, subject: str, text: str) -> None:
+    c = judge(clf, subject, text)
+    assert c.priority == priority, c.reasons
+    assert c.planned_change is False

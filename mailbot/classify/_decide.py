@@ -205,11 +205,13 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
     )
     reasons: list[tuple[str, str]] = []
     planned_in = [s for s in sentences if _plans(s)]
-    if all(not s.has("PLANNED") for s in planned_in) and any(
-        s.has("ADVICE", "HOWTO") for s in sentences
+    if all(not s.has("PLANNED") for s in planned_in) and (
+        any(s.has("ADVICE", "HOWTO") for s in sentences)
+        or not any(s.has(*_OBJECTS) for s in sentences)
     ):
         # "Mesh oder Repeater, was ist besser? Könntet ihr das einrichten?": a set-up
-        # verb beside a quote or advice question asks what to do, it plans nothing yet.
+        # verb beside a quote or advice question asks what to do, it plans nothing yet;
+        # with no device or system named ("das Logo austauschen") it is a small request.
         planned_in = []
     planned = not findings and bool(planned_in)
     if findings:
