@@ -81,5 +81,3 @@ class Classifier:
             resolved=verdict.resolved,
             alarm=None,
         )
-
-

@@ -79,7 +79,7 @@ _DAY_EXPR = (
     r"end of (?:the )?day|eod|cob)\b)"
 )
 _EXPLICIT_PREP = r"(?:bis\s+(?:spätestens\s+)?(?:zum\s+|am\s+|zur\s+)?|spätestens\s+(?:bis\s+)?(?:zum\s+|am\s+)?|by\s+(?:the\s+)?|no later than\s+(?:the\s+)?|before\s+(?:the\s+)?|until\s+(?:the\s+)?|deadline\s*:?\s*|frist\s*:?\s*)"  # noqa: E501
-_SOFT_PREP = r"(?:am\s+|zum\s+|ab\s+(?:dem\s+)?|on\s+(?:the\s+)?|from\s+(?:the\s+)?|starting\s+(?:on\s+)?|für\s+)"  # noqa: E501
+_SOFT_PREP = r"(?:am\s+|zum\s+|ab\s+(?:dem\s+)?|on\s+(?:the\s+)?|from\s+(?:the\s+)?|starting\s+(?:on\s+)?|für\s+|(?:tag|day|arbeitstag)\s+(?:ist|is)\s+(?:der\s+|the\s+)?)"  # noqa: E501
 
 _EXPLICIT = re.compile(rf"{_EXPLICIT_PREP}(?:{_DAY_EXPR})")
 _SOFT = re.compile(rf"{_SOFT_PREP}(?:{_DAY_EXPR})")
@@ -107,8 +107,10 @@ _NEED = re.compile(
     r"install\w*|set up|setup|raus)\b",
 )
 _PAST = re.compile(
-    r"\b(war|waren|gewesen|hatte[n]?|ging|gingen|seit|gestern|vorgestern|letzte[nm]?|"
-    r"vergangene[nm]?|was|were|had|happened|since|yesterday|last|ago)\b",
+    # "last day" / "letzter Arbeitstag" is a leaver's day to come, not the past.
+    r"\b(war|waren|gewesen|hatte[n]?|ging|gingen|seit|gestern|vorgestern|"
+    r"letzte[nm]?(?!\s+(?:arbeits)?tag)|vergangene[nm]?|was|were|had|happened|since|"
+    r"yesterday|last(?!\s+(?:working\s+)?day)|ago)\b",
 )
 _ABSENT = re.compile(
     r"\b(urlaub|nicht im büro|nicht da|abwesend|krank|i'?m off|i am off|out of (?:the )?office|"
@@ -119,9 +121,12 @@ _VAGUE_BEFORE = re.compile(r"(anfang|mitte|early|mid|beginning of|start of)\s*$"
 _RANGE_BEFORE = re.compile(rf"(\b({_WEEKDAY_RE}|mo|di|mi|do|fr|sa)|\d\.)\s*$")
 # "am Montag, den 7.12." names one day; the weekday alone would resolve to the next Monday.
 _WEEKDAY_BEFORE_DATE = re.compile(
-    rf"\b(?:{_WEEKDAY_RE})\s*,?\s*(?:de[nm]\s+|the\s+)?(?=\d{{1,2}}\.|\d{{1,2}}(?:st|nd|rd|th)\b)",
+    rf"\b(?:{_WEEKDAY_RE})\s*,?\s*(?:de[nmr]\s+|the\s+)?"
+    rf"(?=\d{{1,2}}\.|\d{{1,2}}(?:st|nd|rd|th)\b|\d{{1,2}}\s+(?:of\s+)?(?:{_MONTH_RE})\b)",
     re.IGNORECASE,
 )
+# A date right after these is a date of record ("Rechnung vom 12.11."), not a day to plan for.
+_RECORD_BEFORE = re.compile(r"\b(vom|seit|since|from|dated|datiert)\s*$")
 _GREETING_BEFORE = re.compile(r"guten\s*$|good\s*$")
 _DAY = re.compile(_DAY_EXPR)
 _FAREWELL = re.compile(r"^\W*(bis|see you)\s+(morgen|tomorrow|dann|bald)\W*$")
@@ -231,6 +236,10 @@ def _week_end(m: re.Match[str], base: date) -> date:
     return friday
 
 
+def _is_date(m: re.Match[str]) -> bool:
+    return bool(m.group("dmy") or m.group("dmon") or m.group("mond"))
+
+
 def _sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
 
@@ -248,6 +257,9 @@ def find_deadline(text: str, sent_at: datetime, *, planned: bool = False) -> Dea
     base = local_day(sent_at)
     explicit: list[Deadline] = []
     change: list[Deadline] = []
+    # Days of a change named by a calendar date: "Umzug am Samstag, 23.1." wins over
+    # "am Montag soll alles laufen" said in passing.
+    dated: list[Deadline] = []
     for original in _sentences(text):
         # All patterns are written in lower case and run on lower-case text: with
         # IGNORECASE, Python's re tried every alternative at every character (5-10x slower).
@@ -281,8 +293,19 @@ def find_deadline(text: str, sent_at: datetime, *, planned: bool = False) -> Dea
         for m in _SOFT.finditer(sentence):
             day = _resolve(m, base)
             if day is not None and day >= base and not _vague(sentence, m.start()):
-                change.append(Deadline(day, said(m), "change"))
+                (dated if _is_date(m) else change).append(Deadline(day, said(m), "change"))
                 taken.append(m.span())
+        if planned:
+            # "für die Umstellung schlage ich Samstag, 6.2. vor": a calendar date in a
+            # planned change is its day even without "am".
+            for m in _DAY.finditer(sentence):
+                if not _is_date(m) or any(a <= m.start() < b for a, b in taken):
+                    continue
+                day = _resolve(m, base)
+                if day is None or day < base or _RECORD_BEFORE.search(sentence[: m.start()]):
+                    continue
+                if not _vague(sentence, m.start()):
+                    dated.append(Deadline(day, said(m), "change"))
         for m in _BARE_REL.finditer(sentence):
             if any(a <= m.start() < b for a, b in taken):
                 continue
@@ -291,7 +314,7 @@ def find_deadline(text: str, sent_at: datetime, *, planned: bool = False) -> Dea
             day = _resolve(_DAY.match(m.group(0)) or m, base)
             if day is not None:
                 change.append(Deadline(day, said(m), "change"))
-    for found in (explicit, change):
+    for found in (explicit, dated, change):
         if found:
             return min(found, key=lambda d: d.day)
     return None

@@ -20,6 +20,9 @@ __all__ = ["Judgement", "judge"]
 _RANK = {"low": 0, "normal": 1, "critical": 2}
 _FAILURE = ("OUTAGE", "MALFUNCTION", "DEGRADATION", "SECURITY_EVENT", "SECURITY_SEVERE", "WIDE")
 _OBJECTS = ("CENTRAL", "APP", "SINGLE", "PRINTER")
+#: strong planned kinds (a new hire, a leaver, a move, new hardware) and generic
+#: set-up verbs ("einrichten", "install"), which a quote or advice question also uses
+_PLANNING = ("PLANNED", "PLANNED_WEAK")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,9 @@ def _inactive(s: SentenceEvidence) -> bool:
     """A sentence about the past, a settled matter, a negation, an expiry or a what-if."""
     if s.has("RESOLVED", "NEGATION", "HYPOTHETICAL", "EXPIRY", "FUTURE"):
         return True
-    return s.has("PAST") and not s.has("NOW")
+    # An intrusion is told in the past ("jemand hat sich angemeldet, wir waren das
+    # nicht") but the attacker's access lasts until someone removes it.
+    return s.has("PAST") and not s.has("NOW", "SECURITY_SEVERE")
 
 
 def _failing(s: SentenceEvidence) -> bool:
@@ -53,7 +58,11 @@ def _failing(s: SentenceEvidence) -> bool:
     # A thing plus "nicht mehr", "nur noch", "ständig", "keeps", "no longer": something
     # that used to work misbehaves, in whatever verb ("klingelt nicht mehr", "hält nur
     # noch 20 Minuten"). Not when the sentence plans or weighs a change.
-    return s.has("SYMPTOM_HINT") and s.has(*_OBJECTS) and not s.has("PLANNED", "ADVICE")
+    if s.has("SYMPTOM_HINT") and s.has(*_OBJECTS) and not s.has(*_PLANNING, "ADVICE"):
+        return True
+    # A colour cast, streaks, frayed lines, an offset: a fault of a device ("Monitor
+    # mit Grünstich"), but only cosmetic on a logo or a signature, which names none.
+    return s.has("QUALITY") and s.has("SINGLE", "PRINTER")
 
 
 def _critical(
@@ -72,11 +81,14 @@ def _critical(
     everyone = s.has("SCOPE_ALL") or any(
         c.has("SCOPE_ALL") and not c.has("SCOPE_ONE") and not _inactive(c) for c in context
     )
-    one = s.has("SCOPE_ONE") or (s.has("SINGLE") and not everyone)
+    # "none of the phones in reception", "an keinem Arbeitsplatz": a universal said in
+    # the sentence itself outweighs a place or a "my" next to it.
+    universal = s.has("SCOPE_NONE") and s.has("SCOPE_ALL")
+    one = (s.has("SCOPE_ONE") and not universal) or (s.has("SINGLE") and not everyone)
     if s.has("PRINTER") and not s.has("CENTRAL"):
         return None
     what = s.first("CENTRAL") or s.first("APP") or s.first("SINGLE") or s.first("OUTAGE")
-    if everyone and not s.has("SCOPE_ONE"):
+    if everyone and (universal or not s.has("SCOPE_ONE")):
         scope = s.first("SCOPE_ALL") or next(
             c.first("SCOPE_ALL") for c in context if c.has("SCOPE_ALL")
         )
@@ -119,6 +131,13 @@ def _judge_sentence(
     return _Finding("normal", "single_device", (("single", what),))
 
 
+def _plans(s: SentenceEvidence) -> bool:
+    """A sentence announcing a change: not advice ("wir empfehlen, es zu installieren"),
+    not a how-to ("wie bekomme ich WhatsApp auf das neue Handy"), not the thanks after
+    it ("hat heute angefangen, alles lief"), and not past or hypothetical."""
+    return s.has(*_PLANNING) and not s.has("ADVICE", "HOWTO", "SUCCESS") and not _inactive(s)
+
+
 def _urgency(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str] | None]:
     calm = [s.first("NOT_URGENT") for s in sentences if s.has("NOT_URGENT")]
     if calm:
@@ -131,8 +150,15 @@ def _urgency(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str] | 
 
 def _findings(sentences: list[SentenceEvidence], contrast: bool) -> list[_Finding]:
     findings: list[_Finding] = []
+    # "Heute früh war das Internet weg. Seit neun läuft es wieder.": a past outage
+    # followed by a settled sentence is history, even with "heute" in it.
+    settled = max((i for i, s in enumerate(sentences) if s.has("RESOLVED")), default=-1)
     for i, s in enumerate(sentences):
-        if not s.hits or _inactive(s):
+        if not s.hits or _inactive(s) or (i < settled and s.has("PAST")):
+            continue
+        if s.has("PROPOSAL") and s.has(*_PLANNING):
+            # "für die Umstellung schlage ich Samstag vor, da läuft kein Versand": the
+            # quiet day chosen for a change, not an outage.
             continue
         context = [c for c in sentences[max(0, i - 1) : i + 2] if c is not s]
         found = _judge_sentence(s, context, contrast)
@@ -148,13 +174,27 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
     # same sentence says the others are affected too ("bei den anderen auch nicht").
     contrast = any(s.has("CONTRAST") and not s.has("SPREAD") for s in ev.sentences)
     body_findings = _findings(body, contrast)
+    if any(s.has("GENUINE") for s in body) and not any(
+        s.has("SECURITY_EVENT", "SECURITY_SEVERE") for s in ev.sentences
+    ):
+        # "Is this mail genuine?": the sentences before it tell what the suspicious
+        # mail claims ("your mailbox is full"), not a fault of the customer's. Once
+        # someone clicked or typed a password it is a security event again.
+        body_findings = []
     body_resolved = any(s.has("RESOLVED") for s in body) and not body_findings
-    body_says = any(s.has(*_FAILURE, "RESOLVED", "QUESTION", "PLANNED", "THANKS") for s in body)
+    body_says = any(s.has(*_FAILURE, "RESOLVED", "QUESTION", *_PLANNING, "THANKS") for s in body)
     # The subject of a reply repeats the old state ("AW: LVS geht nicht!!!"); a body that
     # says the matter is settled makes any subject's outage history.
     use_subject = not body_resolved and not (reply_subject and body_says)
     sentences = (subject if use_subject else []) + body
     findings = _findings(sentences, contrast) if use_subject and subject else body_findings
+    if not body_findings and any(s.has("GENUINE") for s in body):
+        findings = []
+    bounce = [s.first("BOUNCE") for s in subject if s.has("BOUNCE")]
+    if bounce and not reply_subject:
+        # A delivery-status notification ("Undelivered Mail Returned to Sender") quotes
+        # "could not be delivered" and error codes; it is the mailer's, nobody's fault.
+        return Judgement("low", "automated", "none", False, False, (("automated", bounce[0]),))
     if any(s.has("AUTOMATED") for s in sentences):
         # Newsletters, advisories and auto-replies shout ("critical, update
         # immediately") but report no failure of the customer's and ask for nothing.
@@ -164,9 +204,15 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         [s for s in sentences if not (s.is_subject and reply_subject)]
     )
     reasons: list[tuple[str, str]] = []
-    planned_in = [
-        s for s in sentences if s.has("PLANNED") and not s.has("ADVICE") and not _inactive(s)
-    ]
+    planned_in = [s for s in sentences if _plans(s)]
+    if all(not s.has("PLANNED") for s in planned_in) and (
+        any(s.has("ADVICE", "HOWTO") for s in sentences)
+        or not any(s.has(*_OBJECTS) for s in sentences)
+    ):
+        # "Mesh oder Repeater, was ist besser? Könntet ihr das einrichten?": a set-up
+        # verb beside a quote or advice question asks what to do, it plans nothing yet;
+        # with no device or system named ("das Logo austauschen") it is a small request.
+        planned_in = []
     planned = not findings and bool(planned_in)
     if findings:
         best = max(findings, key=lambda f: _RANK[f.priority])
@@ -177,7 +223,8 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         reasons.append(("resolved", next(s.first("RESOLVED") for s in body if s.has("RESOLVED"))))
     elif planned:
         priority, category = "low", "planned_change"
-        reasons.append(("planned", planned_in[0].first("PLANNED")))
+        first = planned_in[0]
+        reasons.append(("planned", first.first("PLANNED") or first.first("PLANNED_WEAK")))
     else:
         priority = "low"
         asked = [

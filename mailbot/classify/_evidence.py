@@ -83,11 +83,15 @@ _ABBREVIATIONS = frozenset(
 # A match of the first label inside a match of the second does not count.
 _SHADOWED_BY: dict[str, tuple[str, ...]] = {
     "URGENT": ("NOT_URGENT",),
-    "OUTAGE": ("NEGATION", "RESOLVED"),
-    "MALFUNCTION": ("NEGATION", "RESOLVED"),
+    # "I can't find the note", "ich kann am Donnerstag nicht kommen": a person's
+    # "can't" or "nicht", not a thing that fails.
+    "OUTAGE": ("NEGATION", "RESOLVED", "NOT_FAULT"),
+    "MALFUNCTION": ("NEGATION", "RESOLVED", "NOT_FAULT"),
     "SCOPE_ALL": ("NEGATION", "SCOPE_ONE", "RESOLVED", "CONTRAST"),
     "SECURITY": ("NEGATION",),
     "DEGRADATION": ("RESOLVED",),
+    # "the staff are back on Monday" is a person's return, not a system's.
+    "RESOLVED": ("NOT_FAULT",),
 }
 # Words inside quotation marks are an error message or a subject line the customer
 # cites ("rufen Sie sofort den Support an", "Ihre Sendung konnte nicht zugestellt

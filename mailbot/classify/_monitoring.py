@@ -27,6 +27,9 @@ _FIELD_ALIASES = {
     "hostname": "host",
     "schweregrad": "severity",
     "problemname": "problem name",
+    # Checkmk's HTML/ASCII mail templates
+    "state/event": "state",
+    "zustand/ereignis": "state",
 }
 
 _STATES: dict[str, str] = {
@@ -63,6 +66,14 @@ _STATE_WORD = re.compile(
 )
 
 
+# Checkmk's default subject: "*** WARNING *** host/service WARN", without its name.
+_CHECKMK_SUBJECT = re.compile(
+    r"\s*\*{2,3}\s*(warning|critical|unknown|ok|down|up|unreachable|recovery|problem)\s*\*{2,3}"
+    r"\s*(?P<target>\S+)",
+    re.IGNORECASE,
+)
+
+
 def _fields(body: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for line in body.splitlines():
@@ -89,7 +100,7 @@ def _system(subject: str, body: str) -> str | None:
         return "zabbix"
     if "prtg" in head:
         return "prtg"
-    if "check_mk" in head or "checkmk" in head:
+    if "check_mk" in head or "checkmk" in head or _CHECKMK_SUBJECT.match(subject):
         return "checkmk"
     if re.search(r"\*\*\s*(problem|recovery|acknowledgement)\s+(service|host)\s+alert", head):
         return "nagios"
@@ -181,6 +192,10 @@ def _checkmk(subject: str, f: dict[str, str]) -> tuple[str, str, str | None, boo
         if svc.lower() in _STATES:
             svc = ""
         service = service or svc
+    star = _CHECKMK_SUBJECT.match(subject)
+    if star and not host:
+        host, _, svc = star.group("target").partition("/")
+        service = service or svc.rstrip("/")
     hm = re.search(r"host\s+(\S+)\s+is\s+(\w+)", subject + "\n" + state_text, re.I)
     if hm and not host:
         host = hm.group(1)

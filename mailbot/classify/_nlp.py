@@ -172,8 +172,10 @@ class EvidenceMatcher:
                 # "~~" spans the German middle field ("lädt mein Notebook an der
                 # Dockingstation nicht"), but not past a comma into the next clause.
                 for skip in range(5 if spec.kind == "gap" else 10):
-                    if skip and spec.kind == "clause" and (
-                        i + skip > n or words[i + skip - 1] in _CLAUSE_END
+                    if (
+                        skip
+                        and spec.kind == "clause"
+                        and (i + skip > n or words[i + skip - 1] in _CLAUSE_END)
                     ):
                         return None
                     end = walk(k + 1, i + skip)
