@@ -6,7 +6,7 @@ acts on it), so both always agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from mailbot.automated import detect_automated
@@ -15,7 +15,7 @@ from mailbot.config import Config, CustomerConfig
 from mailbot.parse import ParsedMail
 from mailbot.quotes import new_text
 from mailbot.sla import BusinessCalendar, Plan, plan
-from mailbot.triage import Classification
+from mailbot.triage import Classification, Urgency
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,16 @@ class Judge:
         if classification.alarm is not None and not reasons:
             reasons.append(f"monitoring alarm ({classification.alarm.system})")
         automated = bool(reasons)
+        if automated and (
+            classification.urgency != Urgency.NONE
+            or classification.deadline is not None
+            or classification.planned_change
+        ):
+            # Urgency, deadlines and planned changes are what a customer asks for; an
+            # out-of-office note's "bis 23.11." or a newsletter's "sofort patchen" is not.
+            classification = replace(
+                classification, urgency=Urgency.NONE, deadline=None, planned_change=False
+            )
         customer = self.config.customer_for(mail.from_addr) if mail.from_addr else None
         contract = bool(customer and customer.contract)
         # The customer reported it when the mail was written (a backlog on our side must
