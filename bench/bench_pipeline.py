@@ -140,7 +140,9 @@ def main() -> None:
         start = time.perf_counter()
         fetched = fetch_new(box, runtime.engine, initial_scan_all=True).stored
         fetch_done = time.perf_counter()
-        summary = runtime.drain()
+        processed = runtime.processor.process_pending()
+        process_done = time.perf_counter()
+        _, failed = runtime.send_due()
         drained = time.perf_counter()
         acks = sum(1 for r in smtp.received)
         drain_seconds = drained - start
@@ -210,10 +212,13 @@ def main() -> None:
             "mails": len(mails),
             "automated": automated,
             "stored": fetched,
-            "processed": summary.processed,
-            "quarantined": summary.quarantined,
+            "processed": processed.processed,
+            "quarantined": processed.quarantined,
+            "send_failures": failed,
             "acknowledgements": acks,
             "fetch_seconds": round(fetch_done - start, 2),
+            "process_seconds": round(process_done - fetch_done, 2),
+            "send_seconds": round(drained - process_done, 2),
             "drain_seconds": round(drain_seconds, 2),
             "drain_mails_per_second": round(len(mails) / drain_seconds, 1),
             "idle_latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
