@@ -92,10 +92,14 @@ class Processor:
         limit: int | None = None,
         progress: Callable[[Outcome], None] | None = None,
         now: Callable[[], datetime] | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> ProcessReport:
+        """Process pending mail, oldest first; ``stop`` is asked between messages."""
         report = ProcessReport()
         self._tell_staff_too_large(now() if now else datetime.now(UTC))
         for inbound_id in self.pending(limit):
+            if stop is not None and stop():
+                break
             outcome = self.process_one(inbound_id, now=now() if now else None)
             report.outcomes.append(outcome)
             if outcome.status == "processed":

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 #: how often the service looks for work when no mail wakes it: the outbox's retries,
 #: deadlines, and mail another worker fetched
 _TICK_SECONDS = 2.0
+#: mail processed between two sends while draining a backlog
+_CHUNK = 50
 #: a fetching worker that died is replaced after this long
 _LEASE_SECONDS = 30.0
 
@@ -118,13 +120,29 @@ class Runtime:
         report = send_due(self.config, self.engine, now=self.clock())
         return report.sent, report.failed
 
-    def drain(self, progress: bool = False) -> DrainSummary:
-        """Process everything pending, then send what is due."""
+    def drain(
+        self, progress: bool = False, stop: threading.Event | None = None
+    ) -> DrainSummary:
+        """Process everything pending and send what is due, in chunks.
+
+        Chunks let the first acknowledgements of a long backlog leave early and let
+        SIGTERM end the work between two messages.
+        """
+        processed = quarantined = sent = failed = 0
+        stopped = stop.is_set if stop is not None else None
         with self._progress(progress) as tick:
-            report = self.processor.process_pending(progress=tick, now=self.clock)
+            while True:
+                report = self.processor.process_pending(
+                    limit=_CHUNK, progress=tick, now=self.clock, stop=stopped
+                )
+                processed += report.processed
+                quarantined += report.quarantined
+                chunk_sent, chunk_failed = self.send_due()
+                sent, failed = sent + chunk_sent, failed + chunk_failed
+                if len(report.outcomes) < _CHUNK or (stop is not None and stop.is_set()):
+                    break
         self._escalate()
-        sent, failed = self.send_due()
-        return DrainSummary(report.processed, report.quarantined, sent, failed)
+        return DrainSummary(processed, quarantined, sent, failed)
 
     def _escalate(self) -> None:
         from mailbot.escalate import remind_overdue
@@ -183,7 +201,7 @@ class Runtime:
             while not stop.is_set():
                 wake.clear()
                 try:
-                    self.drain()
+                    self.drain(stop=stop)
                 except Exception:  # the store may be briefly away; never die on it
                     log.exception("cycle failed; trying again")
                     stop.wait(5.0)
