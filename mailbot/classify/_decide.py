@@ -43,9 +43,19 @@ class _Finding:
     reasons: tuple[tuple[str, str], ...]
 
 
+def _reopened(s: SentenceEvidence) -> bool:
+    """"Seems fine now but it happened three times today", "works again but the screen
+    is still cracked", "kommt wieder, fällt dann wieder aus": back, but not settled."""
+    return s.has("RESOLVED") and s.has("REMAINDER", "INTERMITTENT")
+
+
+def _settled(s: SentenceEvidence) -> bool:
+    return s.has("RESOLVED") and not _reopened(s)
+
+
 def _inactive(s: SentenceEvidence) -> bool:
     """A sentence about the past, a settled matter, a negation, an expiry or a what-if."""
-    if s.has("RESOLVED", "NEGATION", "HYPOTHETICAL", "EXPIRY", "FUTURE"):
+    if _settled(s) or s.has("NEGATION", "HYPOTHETICAL", "EXPIRY", "FUTURE"):
         return True
     # An intrusion is told in the past ("jemand hat sich angemeldet, wir waren das
     # nicht") but the attacker's access lasts until someone removes it.
@@ -98,6 +108,14 @@ def _critical(
     return None
 
 
+def _company_wide(s: SentenceEvidence) -> bool:
+    """"Nobody can work", or an outage said of everyone / every place in one sentence
+    that names no single user."""
+    if _inactive(s) or s.has("SCOPE_ONE", "CONTRAST"):
+        return False
+    return s.has("WIDE") or (s.has("SCOPE_ALL") and s.has("OUTAGE"))
+
+
 def _judge_sentence(
     s: SentenceEvidence, context: list[SentenceEvidence], contrast: bool
 ) -> _Finding | None:
@@ -115,13 +133,14 @@ def _judge_sentence(
     ):
         what = s.first("SECURITY_EVENT") or s.first("SECURITY_SEVERE") or s.first("SECURITY")
         return _Finding("normal", "security", (("security_single", what),))
-    if not _failing(s):
+    if not _failing(s) and not _reopened(s):
         return None
     if s.has("PRINTER"):
         return _Finding("normal", "printer", (("printer", s.first("PRINTER")),))
     slow = s.has("DEGRADATION") or (
         s.has("INTERMITTENT", "WORKS_BUT") and s.has("OUTAGE", "MALFUNCTION")
     )
+    slow = slow or (_reopened(s) and not s.has("OUTAGE", "MALFUNCTION"))
     if slow and (s.has("CENTRAL", "SCOPE_ALL") or any(c.has("CENTRAL") for c in context)):
         what = s.first("CENTRAL") or s.first("APP") or s.first("SCOPE_ALL")
         what = what or next(c.first("CENTRAL") for c in context if c.has("CENTRAL"))
@@ -152,7 +171,7 @@ def _findings(sentences: list[SentenceEvidence], contrast: bool) -> list[_Findin
     findings: list[_Finding] = []
     # "Heute früh war das Internet weg. Seit neun läuft es wieder.": a past outage
     # followed by a settled sentence is history, even with "heute" in it.
-    settled = max((i for i, s in enumerate(sentences) if s.has("RESOLVED")), default=-1)
+    settled = max((i for i, s in enumerate(sentences) if _settled(s)), default=-1)
     for i, s in enumerate(sentences):
         if not s.hits or _inactive(s) or (i < settled and s.has("PAST")):
             continue
@@ -172,7 +191,12 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
     subject = [s for s in ev.sentences if s.is_subject and s.hits]
     # "alle anderen können arbeiten" makes the whole mail one user's matter, unless the
     # same sentence says the others are affected too ("bei den anderen auch nicht").
-    contrast = any(s.has("CONTRAST") and not s.has("SPREAD") for s in ev.sentences)
+    # Only a contrast about people or workplaces counts: "der Rest im Schrank hat Strom",
+    # "all the other LEDs are green" say nothing about who can work. Company-wide scope
+    # stated in the mail ("im ganzen Haus kein Netzwerk", "nothing gets out") outweighs it.
+    contrast = any(
+        s.has("CONTRAST") and not s.has("SPREAD", "CONTRAST_THING") for s in ev.sentences
+    ) and not any(_company_wide(s) for s in ev.sentences)
     body_findings = _findings(body, contrast)
     if any(s.has("GENUINE") for s in body) and not any(
         s.has("SECURITY_EVENT", "SECURITY_SEVERE") for s in ev.sentences
@@ -181,7 +205,7 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         # mail claims ("your mailbox is full"), not a fault of the customer's. Once
         # someone clicked or typed a password it is a security event again.
         body_findings = []
-    body_resolved = any(s.has("RESOLVED") for s in body) and not body_findings
+    body_resolved = any(_settled(s) for s in body) and not body_findings
     body_says = any(s.has(*_FAILURE, "RESOLVED", "QUESTION", *_PLANNING, "THANKS") for s in body)
     # The subject of a reply repeats the old state ("AW: LVS geht nicht!!!"); a body that
     # says the matter is settled makes any subject's outage history.
@@ -220,7 +244,7 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         reasons.extend(best.reasons)
     elif body_resolved:
         priority, category = "low", "resolved"
-        reasons.append(("resolved", next(s.first("RESOLVED") for s in body if s.has("RESOLVED"))))
+        reasons.append(("resolved", next(s.first("RESOLVED") for s in body if _settled(s))))
     elif planned:
         priority, category = "low", "planned_change"
         first = planned_in[0]
