@@ -55,7 +55,11 @@ def _settled(s: SentenceEvidence) -> bool:
 
 def _inactive(s: SentenceEvidence) -> bool:
     """A sentence about the past, a settled matter, a negation, an expiry or a what-if."""
-    if _settled(s) or s.has("NEGATION", "HYPOTHETICAL", "EXPIRY", "FUTURE"):
+    if _settled(s) or s.has("HYPOTHETICAL", "EXPIRY", "FUTURE"):
+        return True
+    # "auf meinem iPad keine Mails mehr, am Rechner funktioniert alles": the "works"
+    # is said of the other devices; the user's own fault beside it stays current.
+    if s.has("NEGATION") and not (s.has("SCOPE_ONE") and s.has("OUTAGE", "MALFUNCTION")):
         return True
     # An intrusion is told in the past ("jemand hat sich angemeldet, wir waren das
     # nicht") but the attacker's access lasts until someone removes it.
@@ -80,7 +84,7 @@ def _critical(
 ) -> _Finding | None:
     """Critical when a hard outage meets a central system or everyone, and nothing says
     it is slow-but-working, one user's, or a printer's."""
-    if contrast or s.has("DEGRADATION", "INTERMITTENT", "WORKS_BUT"):
+    if contrast or _reopened(s) or s.has("DEGRADATION", "INTERMITTENT", "WORKS_BUT"):
         return None
     if s.has("WIDE"):
         return _Finding("critical", "outage", (("outage", s.first("WIDE")),))
@@ -140,7 +144,7 @@ def _judge_sentence(
     slow = s.has("DEGRADATION") or (
         s.has("INTERMITTENT", "WORKS_BUT") and s.has("OUTAGE", "MALFUNCTION")
     )
-    slow = slow or (_reopened(s) and not s.has("OUTAGE", "MALFUNCTION"))
+    slow = slow or (_reopened(s) and not s.has("SINGLE", "PRINTER"))
     if slow and (s.has("CENTRAL", "SCOPE_ALL") or any(c.has("CENTRAL") for c in context)):
         what = s.first("CENTRAL") or s.first("APP") or s.first("SCOPE_ALL")
         what = what or next(c.first("CENTRAL") for c in context if c.has("CENTRAL"))
