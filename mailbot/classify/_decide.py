@@ -173,11 +173,17 @@ def _urgency(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str] | 
 
 def _findings(sentences: list[SentenceEvidence], contrast: bool) -> list[_Finding]:
     findings: list[_Finding] = []
+    # A strong planned kind (hire, leaver, move, update) in the mail: "der Server ist dann
+    # offline", "an dem Tag kann niemand arbeiten", "hat aber noch kein Netzwerk", "der
+    # alte PC startet nicht mehr, den könnt ihr entsorgen" describe the change, not a fault.
+    planning = any(s.has("PLANNED") and _plans(s) for s in sentences)
     # "Heute früh war das Internet weg. Seit neun läuft es wieder.": a past outage
     # followed by a settled sentence is history, even with "heute" in it.
     settled = max((i for i, s in enumerate(sentences) if _settled(s)), default=-1)
     for i, s in enumerate(sentences):
         if not s.hits or _inactive(s) or (i < settled and s.has("PAST")):
+            continue
+        if planning and s.has("PLAN_CONSEQUENCE"):
             continue
         if s.has("PROPOSAL") and s.has(*_PLANNING):
             # "für die Umstellung schlage ich Samstag vor, da läuft kein Versand": the
@@ -246,7 +252,7 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         best = max(findings, key=lambda f: _RANK[f.priority])
         priority, category = best.priority, best.category
         reasons.extend(best.reasons)
-    elif body_resolved:
+    elif body_resolved and not (planned and any(s.has("PLANNED") for s in planned_in)):
         priority, category = "low", "resolved"
         reasons.append(("resolved", next(s.first("RESOLVED") for s in body if _settled(s))))
     elif planned:
@@ -275,4 +281,5 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
             category = "information"
     if urgency_reason is not None:
         reasons.append(urgency_reason)
-    return Judgement(priority, category, urgency, planned, body_resolved, tuple(reasons))
+    resolved = body_resolved and category == "resolved"
+    return Judgement(priority, category, urgency, planned, resolved, tuple(reasons))
