@@ -44,8 +44,8 @@ class _Finding:
 
 
 def _reopened(s: SentenceEvidence) -> bool:
-    """"Seems fine now but it happened three times today", "works again but the screen
-    is still cracked", "kommt wieder, fällt dann wieder aus": back, but not settled."""
+    """Back, but not settled: "seems fine now but it happened three times today",
+    "works again but the screen is still cracked", "kommt wieder, fällt dann wieder aus"."""
     return s.has("RESOLVED") and s.has("REMAINDER", "INTERMITTENT")
 
 
@@ -113,7 +113,7 @@ def _critical(
 
 
 def _company_wide(s: SentenceEvidence) -> bool:
-    """"Nobody can work", or an outage said of everyone / every place in one sentence
+    """Company-wide: "Nobody can work", or an outage said of everyone / every place in one sentence
     that names no single user."""
     if _inactive(s) or s.has("SCOPE_ONE", "CONTRAST"):
         return False
