@@ -78,6 +78,8 @@ PEOPLE_CONTRAST = [
     ("Outlook", "Mein Outlook startet nicht, alle anderen Kollegen können arbeiten."),
     ("Laptop", "My laptop won't connect to the VPN. Everyone else is fine."),
     ("PC", "My PC has no network, the rest of the office is fine."),
+    ("Internet", "Bei allen anderen geht das Internet, nur bei mir nicht."),
+    ("VPN", "The VPN works for the whole team except for me."),
 ]
 
 
