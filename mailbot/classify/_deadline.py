@@ -127,6 +127,16 @@ _WEEKDAY_BEFORE_DATE = re.compile(
 )
 # A date right after these is a date of record ("Rechnung vom 12.11."), not a day to plan for.
 _RECORD_BEFORE = re.compile(r"\b(vom|seit|since|from|dated|datiert)\s*$")
+# A bare "heute" / "today" is a mention ("seit heute früh", "heute ist der Server
+# langsam", "we need it today?"). It names the day only in a firm form or as the day
+# a person starts or leaves ("der Neue fängt heute an").
+_TODAY_FIRM = re.compile(
+    r"\b(?:heute\s+noch|noch\s+heute|today\s+at\s+the\s+latest|at\s+the\s+latest\s+today|"
+    r"(?:end\s+of\s+(?:the\s+)?day|eod|cob)\s+today|today\s+(?:by|before)\s+(?:eod|cob|end))\b"
+    r"|\b(?:fängt|fangen|beginnt|beginnen|startet|anfängt|starts?|joins?|verlässt|leaves|"
+    r"(?:letzter|erster)\s+arbeitstag|(?:last|first)\s+(?:working\s+)?day)\b"
+)
+_TODAY = frozenset(("heute", "today"))
 _GREETING_BEFORE = re.compile(r"guten\s*$|good\s*$")
 _DAY = re.compile(_DAY_EXPR)
 _FAREWELL = re.compile(r"^\W*(bis|see you)\s+(morgen|tomorrow|dann|bald)\W*$")
@@ -310,6 +320,8 @@ def find_deadline(text: str, sent_at: datetime, *, planned: bool = False) -> Dea
             if any(a <= m.start() < b for a, b in taken):
                 continue
             if _GREETING_BEFORE.search(sentence[: m.start()]):
+                continue
+            if m.group(0) in _TODAY and not _TODAY_FIRM.search(sentence):
                 continue
             day = _resolve(_DAY.match(m.group(0)) or m, base)
             if day is not None:

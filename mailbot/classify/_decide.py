@@ -43,9 +43,23 @@ class _Finding:
     reasons: tuple[tuple[str, str], ...]
 
 
+def _reopened(s: SentenceEvidence) -> bool:
+    """Back, but not settled: "seems fine now but it happened three times today",
+    "works again but the screen is still cracked", "kommt wieder, fällt dann wieder aus"."""
+    return s.has("RESOLVED") and s.has("REMAINDER", "INTERMITTENT")
+
+
+def _settled(s: SentenceEvidence) -> bool:
+    return s.has("RESOLVED") and not _reopened(s)
+
+
 def _inactive(s: SentenceEvidence) -> bool:
     """A sentence about the past, a settled matter, a negation, an expiry or a what-if."""
-    if s.has("RESOLVED", "NEGATION", "HYPOTHETICAL", "EXPIRY", "FUTURE"):
+    if _settled(s) or s.has("HYPOTHETICAL", "EXPIRY", "FUTURE"):
+        return True
+    # "auf meinem iPad keine Mails mehr, am Rechner funktioniert alles": the "works"
+    # is said of the other devices; the user's own fault beside it stays current.
+    if s.has("NEGATION") and not (s.has("SCOPE_ONE") and s.has("OUTAGE", "MALFUNCTION")):
         return True
     # An intrusion is told in the past ("jemand hat sich angemeldet, wir waren das
     # nicht") but the attacker's access lasts until someone removes it.
@@ -70,7 +84,7 @@ def _critical(
 ) -> _Finding | None:
     """Critical when a hard outage meets a central system or everyone, and nothing says
     it is slow-but-working, one user's, or a printer's."""
-    if contrast or s.has("DEGRADATION", "INTERMITTENT", "WORKS_BUT"):
+    if contrast or _reopened(s) or s.has("DEGRADATION", "INTERMITTENT", "WORKS_BUT"):
         return None
     if s.has("WIDE"):
         return _Finding("critical", "outage", (("outage", s.first("WIDE")),))
@@ -98,6 +112,14 @@ def _critical(
     return None
 
 
+def _company_wide(s: SentenceEvidence) -> bool:
+    """Company-wide: "Nobody can work", or an outage said of everyone / every place in one sentence
+    that names no single user."""
+    if _inactive(s) or s.has("SCOPE_ONE", "CONTRAST"):
+        return False
+    return s.has("WIDE") or (s.has("SCOPE_ALL") and s.has("OUTAGE"))
+
+
 def _judge_sentence(
     s: SentenceEvidence, context: list[SentenceEvidence], contrast: bool
 ) -> _Finding | None:
@@ -115,13 +137,14 @@ def _judge_sentence(
     ):
         what = s.first("SECURITY_EVENT") or s.first("SECURITY_SEVERE") or s.first("SECURITY")
         return _Finding("normal", "security", (("security_single", what),))
-    if not _failing(s):
+    if not _failing(s) and not _reopened(s):
         return None
     if s.has("PRINTER"):
         return _Finding("normal", "printer", (("printer", s.first("PRINTER")),))
     slow = s.has("DEGRADATION") or (
         s.has("INTERMITTENT", "WORKS_BUT") and s.has("OUTAGE", "MALFUNCTION")
     )
+    slow = slow or (_reopened(s) and not s.has("SINGLE", "PRINTER"))
     if slow and (s.has("CENTRAL", "SCOPE_ALL") or any(c.has("CENTRAL") for c in context)):
         what = s.first("CENTRAL") or s.first("APP") or s.first("SCOPE_ALL")
         what = what or next(c.first("CENTRAL") for c in context if c.has("CENTRAL"))
@@ -150,11 +173,17 @@ def _urgency(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str] | 
 
 def _findings(sentences: list[SentenceEvidence], contrast: bool) -> list[_Finding]:
     findings: list[_Finding] = []
+    # A strong planned kind (hire, leaver, move, update) in the mail: "der Server ist dann
+    # offline", "an dem Tag kann niemand arbeiten", "hat aber noch kein Netzwerk", "der
+    # alte PC startet nicht mehr, den könnt ihr entsorgen" describe the change, not a fault.
+    planning = any(s.has("PLANNED") and _plans(s) for s in sentences)
     # "Heute früh war das Internet weg. Seit neun läuft es wieder.": a past outage
     # followed by a settled sentence is history, even with "heute" in it.
-    settled = max((i for i, s in enumerate(sentences) if s.has("RESOLVED")), default=-1)
+    settled = max((i for i, s in enumerate(sentences) if _settled(s)), default=-1)
     for i, s in enumerate(sentences):
         if not s.hits or _inactive(s) or (i < settled and s.has("PAST")):
+            continue
+        if planning and s.has("PLAN_CONSEQUENCE"):
             continue
         if s.has("PROPOSAL") and s.has(*_PLANNING):
             # "für die Umstellung schlage ich Samstag vor, da läuft kein Versand": the
@@ -172,7 +201,12 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
     subject = [s for s in ev.sentences if s.is_subject and s.hits]
     # "alle anderen können arbeiten" makes the whole mail one user's matter, unless the
     # same sentence says the others are affected too ("bei den anderen auch nicht").
-    contrast = any(s.has("CONTRAST") and not s.has("SPREAD") for s in ev.sentences)
+    # Only a contrast about people or workplaces counts: "der Rest im Schrank hat Strom",
+    # "all the other LEDs are green" say nothing about who can work. Company-wide scope
+    # stated in the mail ("im ganzen Haus kein Netzwerk", "nothing gets out") outweighs it.
+    contrast = any(
+        s.has("CONTRAST") and not s.has("SPREAD", "CONTRAST_THING") for s in ev.sentences
+    ) and not any(_company_wide(s) for s in ev.sentences)
     body_findings = _findings(body, contrast)
     if any(s.has("GENUINE") for s in body) and not any(
         s.has("SECURITY_EVENT", "SECURITY_SEVERE") for s in ev.sentences
@@ -181,7 +215,7 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         # mail claims ("your mailbox is full"), not a fault of the customer's. Once
         # someone clicked or typed a password it is a security event again.
         body_findings = []
-    body_resolved = any(s.has("RESOLVED") for s in body) and not body_findings
+    body_resolved = any(_settled(s) for s in body) and not body_findings
     body_says = any(s.has(*_FAILURE, "RESOLVED", "QUESTION", *_PLANNING, "THANKS") for s in body)
     # The subject of a reply repeats the old state ("AW: LVS geht nicht!!!"); a body that
     # says the matter is settled makes any subject's outage history.
@@ -218,9 +252,9 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         best = max(findings, key=lambda f: _RANK[f.priority])
         priority, category = best.priority, best.category
         reasons.extend(best.reasons)
-    elif body_resolved:
+    elif body_resolved and not (planned and any(s.has("PLANNED") for s in planned_in)):
         priority, category = "low", "resolved"
-        reasons.append(("resolved", next(s.first("RESOLVED") for s in body if s.has("RESOLVED"))))
+        reasons.append(("resolved", next(s.first("RESOLVED") for s in body if _settled(s))))
     elif planned:
         priority, category = "low", "planned_change"
         first = planned_in[0]
@@ -247,4 +281,5 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
             category = "information"
     if urgency_reason is not None:
         reasons.append(urgency_reason)
-    return Judgement(priority, category, urgency, planned, body_resolved, tuple(reasons))
+    resolved = body_resolved and category == "resolved"
+    return Judgement(priority, category, urgency, planned, resolved, tuple(reasons))
