@@ -28,7 +28,7 @@ from mailbot.render import AckView, Rendered, Renderer, hours_lines, text_blocks
 from mailbot.sla import Plan, plan
 from mailbot.staff import StaffDesk
 from mailbot.store import Event, Inbound, Message, Outbox, Ticket, session_scope
-from mailbot.threads import ThreadMatch, match_thread
+from mailbot.threads import ThreadMatch, match_thread, strip_prefixes
 from mailbot.tickets import next_number, record, thread_ids, ticket_plan
 from mailbot.triage import Priority, Urgency
 
@@ -258,7 +258,7 @@ class Processor:
         mail, c = j.mail, j.classification
         ticket = Ticket(
             number=next_number(session),
-            subject=hdr.clean(mail.subject, 250),
+            subject=hdr.clean(strip_prefixes(mail.subject) or mail.subject, 250),
             customer_address=mail.from_addr,
             customer_domain=mail.from_addr.rpartition("@")[2],
             customer_name=j.customer.name if j.customer else "",

@@ -36,7 +36,7 @@ class ThreadMatch:
 
 
 def strip_prefixes(subject: str) -> str:
-    """``AW: WG: Re: foo`` -> ``foo`` (and our ``[#n]`` tag removed)."""
+    """``AW: WG: Re: foo`` -> ``foo``, with our ``[#n]`` tag removed: a ticket's subject."""
     return _PREFIX.sub("", _TAG.sub("", subject)).strip()
 
 

@@ -58,14 +58,6 @@ def record(
     )
 
 
-def message_count(session: Session, ticket_id: int) -> int:
-    return int(
-        session.exec(
-            select(func.count()).select_from(Message).where(Message.ticket_id == ticket_id)
-        ).one()
-    )
-
-
 def thread_ids(session: Session, ticket_id: int) -> list[str]:
     """Message-IDs of the ticket's mail, oldest first, for a References header."""
     rows: Sequence[str] = session.exec(

@@ -22,3 +22,12 @@ def test_clean_never_has_line_breaks(value: str) -> None:
     result = clean(value)
     assert "\n" not in result and "\r" not in result
     assert len(result) <= 200
+
+
+def test_reply_prefixes_are_understood() -> None:
+    from mailbot.threads import is_forward, strip_prefixes
+
+    assert strip_prefixes("AW: WG: Antw: RE: [#1042] Drucker") == "Drucker"
+    assert strip_prefixes("Fwd: FW: Server") == "Server"
+    assert is_forward("WG: Server weg") and is_forward("Fwd: x")
+    assert not is_forward("AW: Server weg")
