@@ -172,7 +172,7 @@ def _boundaries(toks: Tokens, subject_end: int) -> list[tuple[int, int]]:
 
 
 def _only_match(quote: str, match: str) -> bool:
-    return quote.strip("\"„“”»« ").strip(".") == match.strip(".") or quote[1:-1].strip() == match
+    return quote.strip('"„“”»« ').strip(".") == match.strip(".") or quote[1:-1].strip() == match
 
 
 def _shadowed(label: str, s: int, e: int, by_label: dict[str, list[tuple[int, int]]]) -> bool:
