@@ -87,7 +87,11 @@ _SHADOWED_BY: dict[str, tuple[str, ...]] = {
     # "can't" or "nicht", not a thing that fails.
     "OUTAGE": ("NEGATION", "RESOLVED", "NOT_FAULT"),
     "MALFUNCTION": ("NEGATION", "RESOLVED", "NOT_FAULT"),
-    "SCOPE_ALL": ("NEGATION", "SCOPE_ONE", "RESOLVED", "CONTRAST"),
+    "SCOPE_ALL": ("NEGATION", "SCOPE_ONE", "RESOLVED", "CONTRAST", "PRESENCE"),
+    # "nobody else is in yet", "ich bin als Erster im Büro", "I told the others not to
+    # switch on": who is at the office, not who is affected.
+    "SCOPE_NONE": ("PRESENCE",),
+    "CONTRAST": ("PRESENCE",),
     "SECURITY": ("NEGATION",),
     "DEGRADATION": ("RESOLVED",),
     # "the staff are back on Monday" is a person's return, not a system's.
@@ -167,6 +171,10 @@ def _boundaries(toks: Tokens, subject_end: int) -> list[tuple[int, int]]:
     return spans
 
 
+def _only_match(quote: str, match: str) -> bool:
+    return quote.strip('"„“”»« ').strip(".") == match.strip(".") or quote[1:-1].strip() == match
+
+
 def _shadowed(label: str, s: int, e: int, by_label: dict[str, list[tuple[int, int]]]) -> bool:
     return any(
         x <= s and e <= y
@@ -205,8 +213,10 @@ def gather(pipes: Pipelines, subject: str, text: str) -> Evidence:
         if label in _SHADOWED_BY and _shadowed(label, s, e, by_label):
             continue
         if quoted and label in _NOT_IN_QUOTES:
-            a = toks.idx[s]
-            if any(x <= a < y for x, y in quoted):
+            a, z = toks.idx[s], toks.idx[e - 1] + len(toks.word(e - 1))
+            # A cited message does not count, but a quoted name that is the match
+            # itself does: files ending in ".crypt", a note "README_RESTORE.txt".
+            if any(x <= a < y and not _only_match(combined[x:y], combined[a:z]) for x, y in quoted):
                 continue
         sentences[sent_of[s]].hits.setdefault(label, []).append(toks.span_text(s, e))
     return Evidence(tuple(sentences))
