@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
+from mailbot.classify import Classifier
 from mailbot.config import ImapConfig
 from mailbot.store import open_store
+from tests.helpers import shared_classifier
 from tests.servers import DOVECOT_BIN, Dovecot, SmtpServer, destroy_dovecot, start_dovecot
 
 pytest_plugins = ["tests.pgserver"]
@@ -113,3 +115,9 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def clf() -> Classifier:
+    """The classifier, loaded once for the whole test session."""
+    return shared_classifier()

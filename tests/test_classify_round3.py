@@ -21,11 +21,6 @@ BERLIN = ZoneInfo("Europe/Berlin")
 SENT = datetime(2026, 11, 24, 10, 15, tzinfo=BERLIN)  # a Tuesday
 
 
-@pytest.fixture(scope="module")
-def clf() -> Classifier:
-    return Classifier.load()
-
-
 def judge(clf: Classifier, subject: str, text: str) -> Classification:
     return clf.classify(subject, text, SENT)
 
