@@ -24,7 +24,7 @@ from mailbot.errors import ParseError
 from mailbot.judge import Judge, Judgement
 from mailbot.outgoing import Outgoing
 from mailbot.parse import ParseLimits, parse_message
-from mailbot.render import AckView, Rendered, Renderer, hours_lines, text_blocks
+from mailbot.render import AckView, Renderer, hours_lines
 from mailbot.sla import Plan, plan
 from mailbot.staff import StaffDesk
 from mailbot.store import Event, Inbound, Message, Outbox, Ticket, session_scope
@@ -167,15 +167,14 @@ class Processor:
                     sender, subject = mail.from_addr or "?", mail.subject
                 except ParseError:
                     sender, subject = "?", ""
-                text = (f"Eine Nachricht war zu groß zum Abholen und liegt noch im Postfach "
-                        f"({row.mailbox}).\n\nVon: {sender}\nBetreff: {subject}\n"
-                        f"Grund: {row.error}\n\nmailbot quarantine show {row.id}\n")
-                html = self.renderer.env.get_template("frame.html.j2").render(
-                    lang="de", title="Zu große Nachricht", blocks=text_blocks(text))
+                lang = self.config.staff.language
+                context = {"mailbox": row.mailbox, "sender": sender, "subject": subject,
+                           "reason": row.error, "inbound_id": row.id}
                 self.outgoing.queue(
                     session, kind="notify", ticket=None, to=[notify],
-                    subject=hdr.clean(f"Zu große Nachricht nicht abgeholt: {subject}", 250),
-                    body=Rendered(text=text, html=html), now=now, auto_reply=False)
+                    subject=self.renderer.subject("toolarge", lang, **context),
+                    body=self.renderer.render("toolarge", lang, title=subject, **context),
+                    now=now, auto_reply=False)
                 record(session, kind="too_large_notified", actor="process",
                        inbound_id=row.id, detail=f"told {notify}")
 
