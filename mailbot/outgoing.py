@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, insert
+from sqlalchemy import Select, and_, bindparam, case, insert
 from sqlmodel import Session, col, func, select
 
 from mailbot import headers as hdr
@@ -26,6 +26,28 @@ _INSERT_MESSAGE = insert(Message)
 
 #: kinds of mail that answer a customer automatically (and so count against the caps)
 AUTO_REPLY_KINDS = ("ack", "update")
+
+
+#: the column type of ``Outbox.created_at``, so bound times are stored the same way
+_WHEN = Outbox.__table__.c.created_at.type  # type: ignore[attr-defined]
+
+
+def _reply_history() -> Select[int, int, int]:
+    """One pass over an address's outbox rows: a permanent bounce, and the automatic
+    replies of the last day and hour. Built once with bind parameters, so its compiled
+    form is reused for every mail."""
+    auto = col(Outbox.kind).in_(AUTO_REPLY_KINDS)
+    bounced_row = and_(col(Outbox.status) == "failed", col(Outbox.last_error).startswith("5"))
+    in_day = and_(auto, col(Outbox.created_at) >= bindparam("day", type_=_WHEN))
+    in_hour = and_(auto, col(Outbox.created_at) >= bindparam("hour", type_=_WHEN))
+    return select(
+        func.coalesce(func.sum(case((bounced_row, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((in_day, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((in_hour, 1), else_=0)), 0),
+    ).where(col(Outbox.to_address) == bindparam("address"))
+
+
+_REPLY_HISTORY = _reply_history()
 
 
 @dataclass(frozen=True)
@@ -58,19 +80,11 @@ class Outgoing:
             return Permission(False, "our own address")
         if self.config.is_staff(address):
             return Permission(False, "staff address")
-        # One pass over this address's outbox rows: a permanent bounce, and the
-        # automatic replies of the last day and hour.
-        auto = col(Outbox.kind).in_(AUTO_REPLY_KINDS)
-        bounced_row = and_(col(Outbox.status) == "failed", col(Outbox.last_error).startswith("5"))
-        in_day = and_(auto, col(Outbox.created_at) >= now - timedelta(days=1))
-        in_hour = and_(auto, col(Outbox.created_at) >= now - timedelta(hours=1))
-        bounced, day, hour = session.exec(
-            select(
-                func.coalesce(func.sum(case((bounced_row, 1), else_=0)), 0),
-                func.coalesce(func.sum(case((in_day, 1), else_=0)), 0),
-                func.coalesce(func.sum(case((in_hour, 1), else_=0)), 0),
-            ).where(Outbox.to_address == address)
+        row = session.connection().execute(
+            _REPLY_HISTORY,
+            {"address": address, "day": now - timedelta(days=1), "hour": now - timedelta(hours=1)},
         ).one()
+        bounced, day, hour = int(row[0]), int(row[1]), int(row[2])
         if bounced:
             return Permission(False, "address bounced permanently")
         limits = self.config.limits

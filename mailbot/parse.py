@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ _ADDR = re.compile(
 # Message-IDs are printable ASCII (RFC 5322 msg-id); anything else is not one.
 _MSGID = re.compile(r"<[!-;=?-~]+>")
 _HEADER_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+_DEFAULT = policy.default
 _FOLD = re.compile(r"\r?\n[ \t]*")
 #: headers whose text people write, and so may be RFC 2047 encoded or 8-bit
 _DECODED = frozenset(
@@ -111,10 +112,13 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
     _check_structure(raw, limits)
     raw, repaired = _repair_header_block(raw)
     try:
-        msg = email.message_from_bytes(raw, policy=policy.default)
+        # compat32 keeps headers as strings: the policy.default header registry parsed
+        # every header the parser and body walk touched, a third of the per-mail cost.
+        # The headers people write are decoded with policy.default one by one below.
+        msg = email.message_from_bytes(raw)
     except Exception as exc:  # the parser is meant to be lenient; anything else is hostile
         raise ParseError(f"unparseable message: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(msg, EmailMessage):
+    if not isinstance(msg, Message):
         raise ParseError("unparseable message")
 
     defects: list[str] = [type(d).__name__ for d in msg.defects]
@@ -183,7 +187,7 @@ def _walk(msg: Message, limits: ParseLimits) -> list[Message]:
 
 
 def _headers(
-    msg: EmailMessage, defects: list[str], fallbacks: tuple[str, ...] = ()
+    msg: Message, defects: list[str], fallbacks: tuple[str, ...] = ()
 ) -> dict[str, tuple[str, ...]]:
     result: dict[str, list[str]] = {}
     for key, source in msg.raw_items():
@@ -200,7 +204,7 @@ def _headers(
         try:
             # One header at a time: the policy raises on some hostile values (an
             # encoded CR/LF inside an address), and one bad header must not cost the rest.
-            value = str(msg.policy.header_fetch_parse(key, raw_text))
+            value = str(_DEFAULT.header_fetch_parse(key, raw_text))
         except Exception:
             defects.append(f"undecodable header {name}")
             value = decode_header_text(raw_text, fallbacks)
@@ -337,17 +341,18 @@ def _repair_header_block(raw: bytes) -> tuple[bytes, bool]:
     return b"\n".join(fixed) + rest, True
 
 
-def _single_address(msg: EmailMessage, name: str, defects: list[str]) -> tuple[str, str]:
+def _single_address(msg: Message, name: str, defects: list[str]) -> tuple[str, str]:
     """Exactly one syntactically valid address, or nothing.
 
     A From header that parses into several addresses, or into something that is not
     a plain address, is ambiguous (CVE-2023-27043): we answer nobody rather than the
     wrong party.
     """
+    raw_value = _raw_values(msg, name)
+    if not raw_value:
+        return "", ""
     try:
-        header = msg.get(name)
-        if header is None:
-            return "", ""
+        header = _DEFAULT.header_fetch_parse(name, raw_value[0])
         addresses = list(getattr(header, "addresses", ()))
     except Exception:
         defects.append(f"unparseable {name}")
@@ -383,16 +388,21 @@ def _plainly(source: str, addr_spec: str) -> bool:
     return bare.lower() == addr
 
 
-def _addresses(msg: EmailMessage, name: str, defects: list[str]) -> tuple[str, ...]:
+def _addresses(msg: Message, name: str, defects: list[str]) -> tuple[str, ...]:
     found: list[str] = []
     try:
-        for header in msg.get_all(name, []) or []:
+        for raw_value in _raw_values(msg, name):
+            header = _DEFAULT.header_fetch_parse(name, raw_value)
             for a in getattr(header, "addresses", ()):
                 if _ADDR.match(a.addr_spec or ""):
                     found.append(a.addr_spec.lower())
     except Exception:
         defects.append(f"unparseable {name}")
     return tuple(dict.fromkeys(found))
+
+
+def _raw_values(msg: Message, name: str) -> list[str]:
+    return [v if isinstance(v, str) else str(v) for k, v in msg.raw_items() if k.lower() == name]
 
 
 def _first_msgid(value: str) -> str:
