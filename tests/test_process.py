@@ -319,3 +319,14 @@ def test_out_of_office_ping_pong_stops(desk: Runtime) -> None:
     with session(desk) as s:
         assert len(outbox(s, "ack")) == 1
         assert outbox(s, "update") == []
+
+
+def test_processing_stops_between_messages_when_asked(desk: Runtime) -> None:
+    desk.ingest([make_mail(f"k{i}@praxis-weber.example", f"Maus {i}", "Die Maus ist kaputt.")
+                 for i in range(8)])
+    done: list[object] = []
+    report = desk.processor.process_pending(
+        now=desk.clock, progress=done.append, stop=lambda: len(done) >= 3
+    )
+    assert report.processed == 3
+    assert len(desk.processor.pending()) == 5  # the rest waits, untouched, for the next run
