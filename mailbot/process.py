@@ -153,11 +153,16 @@ class Processor:
         if not notify:
             return
         with session_scope(self.engine) as session:
-            told = set(session.exec(
-                select(Event.inbound_id).where(Event.kind == "too_large_notified")).all())
+            told = set(
+                session.exec(
+                    select(Event.inbound_id).where(Event.kind == "too_large_notified")
+                ).all()
+            )
             rows = session.exec(
-                select(Inbound).where(Inbound.status == "quarantined",
-                                      col(Inbound.error).startswith("message too large"))
+                select(Inbound).where(
+                    Inbound.status == "quarantined",
+                    col(Inbound.error).startswith("message too large"),
+                )
             ).all()
             for row in rows:
                 if row.id in told:
@@ -168,15 +173,30 @@ class Processor:
                 except ParseError:
                     sender, subject = "?", ""
                 lang = self.config.staff.language
-                context = {"mailbox": row.mailbox, "sender": sender, "subject": subject,
-                           "reason": row.error, "inbound_id": row.id}
+                context = {
+                    "mailbox": row.mailbox,
+                    "sender": sender,
+                    "subject": subject,
+                    "reason": row.error,
+                    "inbound_id": row.id,
+                }
                 self.outgoing.queue(
-                    session, kind="notify", ticket=None, to=[notify],
+                    session,
+                    kind="notify",
+                    ticket=None,
+                    to=[notify],
                     subject=self.renderer.subject("toolarge", lang, **context),
                     body=self.renderer.render("toolarge", lang, title=subject, **context),
-                    now=now, auto_reply=False)
-                record(session, kind="too_large_notified", actor="process",
-                       inbound_id=row.id, detail=f"told {notify}")
+                    now=now,
+                    auto_reply=False,
+                )
+                record(
+                    session,
+                    kind="too_large_notified",
+                    actor="process",
+                    inbound_id=row.id,
+                    detail=f"told {notify}",
+                )
 
     def _quarantine(self, inbound_id: int, reason: str) -> Outcome:
         log.warning("inbound %s quarantined: %s", inbound_id, reason.splitlines()[0])
@@ -246,15 +266,22 @@ class Processor:
                 out.last_error = f"{failure.status} bounced (report {row.message_id})"
                 session.add(out)
                 ticket = session.get(Ticket, out.ticket_id) if out.ticket_id else None
-                record(session, kind="bounced", actor="process", ticket=ticket,
-                       inbound_id=row.id,
-                       detail=f"{failure.recipient}: {failure.status} for {out.message_id}")
+                record(
+                    session,
+                    kind="bounced",
+                    actor="process",
+                    ticket=ticket,
+                    inbound_id=row.id,
+                    detail=f"{failure.recipient}: {failure.status} for {out.message_id}",
+                )
 
     def _open(
         self, session: Session, row: Inbound, j: Judgement, match: ThreadMatch, now: datetime
     ) -> Outcome:
         assert row.id is not None
         mail, c = j.mail, j.classification
+        # Automated mail is kept as a ticket but nobody was promised anything.
+        the_plan = None if j.automated else self._plan_for(j, row)
         ticket = Ticket(
             number=next_number(session),
             subject=hdr.clean(strip_prefixes(mail.subject) or mail.subject, 250),
@@ -269,8 +296,7 @@ class Processor:
             category=c.category,
             language=c.language.value,
             arrived_at=min(j.sent_at, row.received_at),
-            # Automated mail is kept as a ticket but nobody was promised anything.
-            due_at=None if j.automated else self._plan_for(j, row).due_at,
+            due_at=the_plan.due_at if the_plan else None,
             linked_ticket_id=match.forwarded_from.id if match.forwarded_from else None,
             created_at=now,
             updated_at=now,
@@ -278,9 +304,9 @@ class Processor:
         session.add(ticket)
         session.flush()
         self._store_message(session, ticket, row, j)
-        self._record_judgement(session, ticket, row, j, match)
-        queued = self._acknowledge(session, ticket, j, now)
-        queued += self._tell_staff(session, ticket, j, now)
+        self._record_judgement(session, ticket, row, j, match, the_plan)
+        queued = self._acknowledge(session, ticket, j, now, plan=the_plan)
+        queued += self._tell_staff(session, ticket, j, now, the_plan)
         return Outcome(row.id, "processed", ticket.number, tuple(queued))
 
     def _follow_up(
@@ -420,7 +446,13 @@ class Processor:
         )
 
     def _record_judgement(
-        self, session: Session, ticket: Ticket, row: Inbound, j: Judgement, match: ThreadMatch
+        self,
+        session: Session,
+        ticket: Ticket,
+        row: Inbound,
+        j: Judgement,
+        match: ThreadMatch,
+        the_plan: Plan | None,
     ) -> None:
         c = j.classification
         record(
@@ -454,8 +486,8 @@ class Processor:
             ),
             reasons=c.reasons,
         )
-        if ticket.due_at is not None:
-            p = self._plan_for(j, row, ticket.contract)
+        if the_plan is not None:
+            p = the_plan
             record(
                 session,
                 kind="sla",
@@ -473,6 +505,7 @@ class Processor:
         j: Judgement,
         now: datetime,
         changes: list[tuple[str, str]] | None = None,
+        plan: Plan | None = None,
     ) -> list[str]:
         if j.automated:
             record(
@@ -494,7 +527,7 @@ class Processor:
                 detail=permission.reason,
             )
             return []
-        p = ticket_plan(ticket, self.judge.calendar)
+        p = plan or ticket_plan(ticket, self.judge.calendar)
         lang = ticket.language
         view = AckView(
             language=lang,
@@ -554,9 +587,9 @@ class Processor:
         return [out.kind]
 
     def _tell_staff(
-        self, session: Session, ticket: Ticket, j: Judgement, now: datetime
+        self, session: Session, ticket: Ticket, j: Judgement, now: datetime, plan: Plan | None
     ) -> list[str]:
-        return self.desk.announce(session, ticket, j, now)
+        return self.desk.announce(session, ticket, j, now, plan)
 
     def _alarm(self, session: Session, row: Inbound, j: Judgement, now: datetime) -> Outcome:
         assert row.id is not None and j.classification.alarm is not None
@@ -611,6 +644,7 @@ class Processor:
         customer = self.config.customer_for_host(alarm.host)
         contract = bool(customer and customer.contract)
         c = j.classification
+        alarm_plan = None if alarm.recovery else self._plan_for(j, row, contract)
         ticket = Ticket(
             number=next_number(session),
             subject=hdr.clean(j.mail.subject or alarm.key, 250),
@@ -624,7 +658,7 @@ class Processor:
             category="monitoring",
             language=c.language.value,
             arrived_at=min(j.sent_at, row.received_at),
-            due_at=None if alarm.recovery else self._plan_for(j, row, contract).due_at,
+            due_at=alarm_plan.due_at if alarm_plan else None,
             alarm_key=alarm.key,
             created_at=now,
             updated_at=now,
@@ -633,7 +667,7 @@ class Processor:
         session.flush()
         self._store_message(session, ticket, row, j)
         self._record_judgement(
-            session, ticket, row, j, ThreadMatch(None, "new", "monitoring alarm")
+            session, ticket, row, j, ThreadMatch(None, "new", "monitoring alarm"), alarm_plan
         )
         record(
             session,
@@ -643,7 +677,7 @@ class Processor:
             detail="monitoring alarm",
             reasons=j.automated_reasons,
         )
-        queued = self._tell_staff(session, ticket, j, now)
+        queued = self._tell_staff(session, ticket, j, now, alarm_plan)
         return Outcome(row.id, "processed", ticket.number, tuple(queued))
 
 

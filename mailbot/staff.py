@@ -13,7 +13,7 @@ from mailbot.config import Config
 from mailbot.judge import Judgement
 from mailbot.outgoing import Outgoing
 from mailbot.render import Renderer
-from mailbot.sla import BusinessCalendar
+from mailbot.sla import BusinessCalendar, Plan
 from mailbot.store import Message, Ticket
 from mailbot.tickets import record, thread_ids, ticket_plan
 from mailbot.triage import Priority
@@ -30,12 +30,20 @@ class StaffDesk:
 
     # -- to the technicians --------------------------------------------------------------
 
-    def announce(self, session: Session, ticket: Ticket, j: Judgement, now: datetime) -> list[str]:
+    def announce(
+        self,
+        session: Session,
+        ticket: Ticket,
+        j: Judgement,
+        now: datetime,
+        the_plan: Plan | None = None,
+    ) -> list[str]:
         """Every new ticket goes to ``[staff] notify``; a critical one outside the hours
         also to the on-call address at once."""
         queued: list[str] = []
         assert ticket.id is not None
-        the_plan = ticket_plan(ticket, self.calendar) if ticket.due_at is not None else None
+        if the_plan is None and ticket.due_at is not None:
+            the_plan = ticket_plan(ticket, self.calendar)
         outside = the_plan is not None and the_plan.clock_starts > ticket.arrived_at
         context = {
             "ticket": ticket,

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from mailbot.classify import Classifier
 from mailbot.config import Config, load_config
 from mailbot.store import Event, Outbox, Ticket
+from tests.servers import Dovecot, SmtpServer
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -133,3 +134,49 @@ def events(session: Session, kind: str) -> list[Event]:
 def first(items: list[Any]) -> Any:
     assert items, "expected at least one"
     return items[0]
+
+
+def server_config(
+    folder: Path,
+    imap: Dovecot,
+    smtp: SmtpServer,
+    *,
+    imap_extra: str = "",
+    store_url: str = "sqlite:///mailbot.db",
+    extra: str = "",
+    password_env: str | None = None,
+) -> Path:
+    """A configuration file for the real test servers: [service], [imap], [smtp], [store],
+    then ``extra`` (staff, monitoring, customers, ...) as each test needs."""
+    password = (f'password_env = "{password_env}"' if password_env
+                else f'password = "{imap.password}"')
+    path = folder / "mailbot.toml"
+    path.write_text(
+        f"""
+[service]
+name = "IT-Service Test"
+address = "service@itservice.example"
+
+[imap]
+host = "{imap.host}"
+port = {imap.port}
+security = "none"
+username = "{imap.user}"
+{password}
+timeout = 10
+{imap_extra}
+
+[smtp]
+host = "{smtp.host}"
+port = {smtp.port}
+security = "none"
+from_address = "IT-Service Test <service@itservice.example>"
+timeout = 10
+
+[store]
+url = "{store_url}"
+{extra}
+""",
+        encoding="utf-8",
+    )
+    return path

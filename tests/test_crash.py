@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import BERLIN, make_mail
+from tests.helpers import BERLIN, make_mail, server_config
 from tests.servers import Dovecot, SmtpServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,40 +98,13 @@ def backlog(count: int, rng: random.Random) -> list[Mail]:
 
 
 def write_config(tmp_path: Path, imap: Dovecot, smtp: SmtpServer) -> Path:
-    path = tmp_path / "mailbot.toml"
-    path.write_text(
-        f"""
-[service]
-name = "IT-Service Test"
-address = "service@itservice.example"
-
-[imap]
-host = "{imap.host}"
-port = {imap.port}
-security = "none"
-username = "{imap.user}"
-password = "{imap.password}"
-poll_interval = 5
-timeout = 10
-# Small batches: more commits, so more moments between "stored" and "flagged".
-batch_size = 15
-
-[smtp]
-host = "{smtp.host}"
-port = {smtp.port}
-security = "none"
-from_address = "IT-Service Test <service@itservice.example>"
-timeout = 10
-
-[store]
-url = "sqlite:///{tmp_path / 'mailbot.db'}"
-
-[staff]
-domains = ["itservice.example"]
-""",
-        encoding="utf-8",
+    return server_config(
+        tmp_path, imap, smtp,
+        # Small batches: more commits, so more moments between "stored" and "flagged".
+        imap_extra="poll_interval = 5\nbatch_size = 15",
+        store_url=f"sqlite:///{tmp_path / 'mailbot.db'}",
+        extra='\n[staff]\ndomains = ["itservice.example"]\n',
     )
-    return path
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import make_mail
+from tests.helpers import make_mail, server_config
 from tests.servers import Dovecot, SmtpServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,32 +26,10 @@ pytestmark = pytest.mark.integration
 
 
 def write_config(tmp_path: Path, imap: Dovecot, smtp: SmtpServer, poll: int = 600) -> Path:
-    path = tmp_path / "mailbot.toml"
-    path.write_text(
-        f"""
-[service]
-name = "IT-Service Test"
-address = "service@itservice.example"
-
-[imap]
-host = "{imap.host}"
-port = {imap.port}
-security = "none"
-username = "{imap.user}"
-password_env = "TEST_IMAP_PASSWORD"
-poll_interval = {poll}
-timeout = 10
-
-[smtp]
-host = "{smtp.host}"
-port = {smtp.port}
-security = "none"
-from_address = "IT-Service Test <service@itservice.example>"
-timeout = 10
-
-[store]
-url = "sqlite:///mailbot.db"
-
+    return server_config(
+        tmp_path, imap, smtp, password_env="TEST_IMAP_PASSWORD",
+        imap_extra=f"poll_interval = {poll}",
+        extra="""
 [staff]
 domains = ["itservice.example"]
 
@@ -63,9 +41,7 @@ domain = "mueller-steuerberatung.example"
 name = "Müller Steuerberatung"
 contract = true
 """,
-        encoding="utf-8",
     )
-    return path
 
 
 def mailbot(config: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from mailbot.config import load_config
 from mailbot.runtime import Runtime
-from tests.helpers import BERLIN, events, make_mail, shared_classifier, tickets
+from tests.helpers import BERLIN, events, make_mail, server_config, shared_classifier, tickets
 from tests.servers import Dovecot, SmtpServer
 
 pytestmark = pytest.mark.integration
@@ -29,25 +29,9 @@ OUR_SERVER = "mx.itservice.example; dkim=pass header.d=itservice.example"
 
 @pytest.fixture()
 def desk(tmp_path: Path, mailbox: Dovecot, smtp_server: SmtpServer) -> Iterator[Runtime]:
-    path = tmp_path / "mailbot.toml"
-    path.write_text(
-        f"""
-[service]
-name = "IT-Service Test"
-address = "service@itservice.example"
-
-[imap]
-host = "{mailbox.host}"
-port = {mailbox.port}
-security = "none"
-username = "{mailbox.user}"
-password = "{mailbox.password}"
-
-[smtp]
-host = "{smtp_server.host}"
-port = {smtp_server.port}
-security = "none"
-
+    path = server_config(
+        tmp_path, mailbox, smtp_server,
+        extra="""
 [staff]
 domains = ["itservice.example"]
 notify = "technik@itservice.example"
@@ -61,7 +45,6 @@ domain = "mueller-steuerberatung.example"
 name = "Müller Steuerberatung"
 contract = true
 """,
-        encoding="utf-8",
     )
     runtime = Runtime.open(load_config(path), clock=lambda: NOW)
     runtime.use_classifier(shared_classifier())

@@ -18,7 +18,7 @@ import pytest
 
 from mailbot.leader import LeaderLease
 from mailbot.store import open_store
-from tests.helpers import make_mail
+from tests.helpers import make_mail, server_config
 from tests.servers import Dovecot, SmtpServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,32 +49,7 @@ def test_lease_has_one_holder_and_passes_on_when_it_runs_out(
 
 
 def _config(tmp_path: Path, imap: Dovecot, smtp: SmtpServer, url: str) -> Path:
-    path = tmp_path / "mailbot.toml"
-    path.write_text(
-        f"""
-[service]
-address = "service@itservice.example"
-
-[imap]
-host = "{imap.host}"
-port = {imap.port}
-security = "none"
-username = "{imap.user}"
-password = "{imap.password}"
-poll_interval = 600
-timeout = 10
-
-[smtp]
-host = "{smtp.host}"
-port = {smtp.port}
-security = "none"
-
-[store]
-url = "{url}"
-""",
-        encoding="utf-8",
-    )
-    return path
+    return server_config(tmp_path, imap, smtp, imap_extra="poll_interval = 600", store_url=url)
 
 
 @pytest.mark.integration
