@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import resource
 import signal
@@ -25,9 +26,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from email import policy
 from email.parser import BytesParser
+from multiprocessing.sharedctypes import Synchronized
+from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from mailbot.config import load_config  # noqa: E402
 from mailbot.runtime import Runtime  # noqa: E402
-from tests.servers import SmtpServer, destroy_dovecot, start_dovecot  # noqa: E402
+from tests.servers import destroy_dovecot, free_port, start_dovecot  # noqa: E402
 
 
 def corpus(n: int) -> list[bytes]:
@@ -94,6 +98,104 @@ acks_per_day = 100000
     return path
 
 
+class _Counting:
+    """aiosmtpd handler that only counts: the bench needs arrivals, not contents."""
+
+    def __init__(self, count: Synchronized[int]) -> None:
+        self.count = count
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        with self.count.get_lock():
+            self.count.value += 1
+        return "250 OK"
+
+
+def _serve_smtp(port: int, count: Synchronized[int], ready: EventType) -> None:
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(_Counting(count), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    signal.sigwait({signal.SIGTERM})
+    controller.stop()
+
+
+class SmtpProcess:
+    """A real SMTP server in its own process, as it would be beside the bot: the
+    server's work does not share the measured process's interpreter."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("fork")
+        self.port = free_port()
+        self.count: Synchronized[int] = ctx.Value("i", 0)
+        ready = ctx.Event()
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        self._proc = ctx.Process(target=_serve_smtp, args=(self.port, self.count, ready))
+        self._proc.start()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        if not ready.wait(15):
+            raise RuntimeError("SMTP server did not start")
+
+    @property
+    def received(self) -> int:
+        return int(self.count.value)
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid or 0
+
+    def reset(self) -> None:
+        self.count.value = 0
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        self._proc.join(10)
+
+
+class PssSampler:
+    """Proportional memory (PSS) of this process and the children it forked to process
+    mail, sampled: forked children share the parent's pages, and PSS counts a shared
+    page once overall. Dovecot (another program) and the SMTP server are left out."""
+
+    def __init__(self, exclude: set[int]) -> None:
+        self.exclude = exclude
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            self.peak_mb = max(self.peak_mb, self.sample())
+
+    def sample(self) -> float:
+        me = os.getpid()
+        own = Path(f"/proc/{me}/cmdline").read_bytes()
+        pids = [me]
+        for task in Path(f"/proc/{me}/task").iterdir():
+            for pid in (int(p) for p in (task / "children").read_text().split()):
+                try:
+                    same_program = Path(f"/proc/{pid}/cmdline").read_bytes() == own
+                except OSError:
+                    continue
+                if same_program and pid not in self.exclude:
+                    pids.append(pid)
+        total_kb = 0
+        for pid in pids:
+            try:
+                for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                    if line.startswith("Pss:"):
+                        total_kb += int(line.split()[1])
+            except OSError:
+                continue
+        return total_kb / 1024
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak_mb, self.sample())
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -107,9 +209,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
+    smtp = SmtpProcess()  # forked before anything heavy is loaded
     dovecot = start_dovecot()
-    smtp = SmtpServer()
-    smtp.start()
     work = Path(tempfile.mkdtemp(prefix="mailbot-bench-"))
     try:
         mails = corpus(args.mails)
@@ -134,19 +235,19 @@ def main() -> None:
         runtime = Runtime.open(config)
         _ = runtime.processor  # the classifier is loaded before the clock starts
 
-        from mailbot.fetch import fetch_new
-
-        box = config.imap[0]
+        memory = PssSampler(exclude={smtp.pid})
         start = time.perf_counter()
-        fetched = fetch_new(box, runtime.engine, initial_scan_all=True).stored
-        fetch_done = time.perf_counter()
-        processed = runtime.processor.process_pending()
-        process_done = time.perf_counter()
-        _, failed = runtime.send_due()
+        # What `mailbot once` does: the fetch runs in a thread while forked processes
+        # judge and store what has arrived and this process sends what they queued.
+        fetched, processed = runtime.once()
         drained = time.perf_counter()
-        acks = sum(1 for r in smtp.received)
+        runtime.close()
+        drain_pss_mb = memory.stop()
+        acks = smtp.received
+        failed = processed.failed
         drain_seconds = drained - start
         drain_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
         # Classifier alone, on the same mails' new text.
         from mailbot.parse import parse_message
@@ -161,14 +262,13 @@ def main() -> None:
         for subject, body, date in texts:
             clf.classify(subject, body, date or __import__("datetime").datetime.now().astimezone())
         classify_rate = len(texts) / (time.perf_counter() - t0)
-        runtime.engine.dispose()
 
         # Idle latency: a separate `mailbot run` process waiting in IDLE.
         latencies: list[float] = []
         run_rss_mb = 0.0
         if args.latency:
             dovecot.clean()
-            smtp.handler.reset()
+            smtp.reset()
             lat_dir = work / "latency"
             lat_dir.mkdir()
             lat_cfg = config_file(
@@ -195,10 +295,10 @@ def main() -> None:
                     raw = customers[i % len(customers)].replace(
                         b"@bench.example>", f".lat{i}@bench.example>".encode(), 1
                     )
-                    before = len(smtp.received)
+                    before = smtp.received
                     t_append = time.perf_counter()
                     dovecot.append(raw)
-                    while len(smtp.received) <= before and time.perf_counter() - t_append < 60:
+                    while smtp.received <= before and time.perf_counter() - t_append < 60:
                         time.sleep(0.005)
                     latencies.append(time.perf_counter() - t_append)
                     time.sleep(0.3)
@@ -216,9 +316,6 @@ def main() -> None:
             "quarantined": processed.quarantined,
             "send_failures": failed,
             "acknowledgements": acks,
-            "fetch_seconds": round(fetch_done - start, 2),
-            "process_seconds": round(process_done - fetch_done, 2),
-            "send_seconds": round(drained - process_done, 2),
             "drain_seconds": round(drain_seconds, 2),
             "drain_mails_per_second": round(len(mails) / drain_seconds, 1),
             "idle_latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
@@ -227,6 +324,8 @@ def main() -> None:
             "idle_latency_samples": len(latencies),
             "classifier_mails_per_second": round(classify_rate, 1),
             "drain_peak_rss_mb": round(drain_rss_mb, 1),
+            "drain_child_peak_rss_mb": round(child_rss_mb, 1),
+            "drain_peak_pss_total_mb": round(drain_pss_mb, 1),
             "run_peak_rss_mb": round(run_rss_mb, 1),
         }
         print(json.dumps(result, indent=1))

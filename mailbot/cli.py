@@ -131,6 +131,7 @@ def ingest(
                     err.print(f"mailbot: {name}: {exc.strerror}", markup=False)
         stored = rt.ingest([raw for _, raw in raws])
         summary = rt.drain(progress=sys.stderr.isatty())
+        rt.close()
         out.print(
             f"stored {stored} new of {len(raws)}; processed {summary.processed}, "
             f"quarantined {summary.quarantined}; sent {summary.sent}, "
@@ -146,8 +147,10 @@ def once(config: ConfigOpt = None) -> None:
     """One full cycle: fetch all new mail, process it, send what is due; then exit."""
     with _friendly():
         rt = _runtime(_config(config))
-        fetched = rt.fetch_all()
-        summary = rt.drain(progress=sys.stderr.isatty())
+        try:
+            fetched, summary = rt.once(progress=sys.stderr.isatty())
+        finally:
+            rt.close()
         out.print(
             f"fetched {fetched}; processed {summary.processed}, quarantined "
             f"{summary.quarantined}; sent {summary.sent}, send failures {summary.failed}",

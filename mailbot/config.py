@@ -13,6 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parseaddr
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -184,6 +185,8 @@ class LimitsConfig:
     acks_per_day: int = 40
     #: `mailbot status` fails when the last successful fetch is older than this
     fetch_stale_after: float = 900.0
+    #: processes that work through a backlog; 0 means one per core, 1 none forked
+    processes: int = 0
 
 
 @dataclass(frozen=True)
@@ -222,9 +225,10 @@ class Config:
     def is_monitoring(self, address: str) -> bool:
         return address.lower() in self.monitoring.senders
 
-    @property
+    @cached_property
     def own_addresses(self) -> frozenset[str]:
-        """Addresses the bot sends from: mail from them is never answered."""
+        """Addresses the bot sends from: mail from them is never answered (asked for
+        every mail, so worked out once)."""
         found = {self.service.address.lower()}
         _, addr = parseaddr(self.service.from_header)
         if addr:
@@ -418,6 +422,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
         acks_per_hour=lim.get_int("acks_per_hour", LimitsConfig.acks_per_hour, 0),
         acks_per_day=lim.get_int("acks_per_day", LimitsConfig.acks_per_day, 0),
         fetch_stale_after=lim.get_float("fetch_stale_after", LimitsConfig.fetch_stale_after),
+        processes=lim.get_int("processes", LimitsConfig.processes, 0),
     )
     lim.done()
     root.done()

@@ -151,22 +151,18 @@ def _fetch(
                 elif uid in heads:
                     raw = placeholder(heads[uid], sizes[uid], config)
                     row, created = store_raw(
-                        db, raw, mailbox=config.name, uidvalidity=plan.info.uidvalidity, uid=uid
+                        db, raw, mailbox=config.name, uidvalidity=plan.info.uidvalidity,
+                        uid=uid, status="quarantined",
+                        error=f"message too large: {sizes[uid]} bytes > "
+                        f"limit {config.max_message_bytes}",
                     )
                     if created:
-                        row.status = "quarantined"
-                        row.error = (
-                            f"message too large: {sizes[uid]} bytes > "
-                            f"limit {config.max_message_bytes}"
-                        )
-                        db.add(row)
                         report.too_large += 1
                 else:
                     continue  # expunged by someone else between SEARCH and FETCH
                 done.append(uid)
                 if created:
                     report.stored += 1
-                    db.flush()
                     assert row.id is not None
                     report.inbound_ids.append(row.id)
                 else:

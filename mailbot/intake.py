@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from contextlib import nullcontext
 from datetime import datetime
 
+from sqlalchemy import and_, bindparam, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from mailbot.store import Inbound
+from mailbot.store import Inbound, insert_row
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MSGID_LINE = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
@@ -50,28 +53,23 @@ def store_raw(
     uidvalidity: int | None = None,
     uid: int | None = None,
     received_at: datetime | None = None,
+    status: str = "new",
+    error: str = "",
 ) -> tuple[Inbound, bool]:
     """Insert the message unless it is already stored; returns (row, created).
 
     Duplicates are recognised by (mailbox, UIDVALIDITY, UID) and by Message-ID
-    plus content hash, so a re-scan after a UIDVALIDITY change adds nothing.
+    plus content hash, so a re-scan after a UIDVALIDITY change adds nothing. A new
+    row is returned detached from the session (it is written with a plain INSERT).
     """
     chash = content_hash(raw)
     msgid = header_message_id(raw)
     key = dedup_key(msgid, chash)
-    existing = session.exec(select(Inbound).where(Inbound.dedup_key == key)).first()
-    if existing is not None:
-        return existing, False
-    if uid is not None:
-        same_uid = session.exec(
-            select(Inbound).where(
-                Inbound.mailbox == mailbox,
-                Inbound.uidvalidity == uidvalidity,
-                Inbound.uid == uid,
-            )
-        ).first()
-        if same_uid is not None:
-            return same_uid, False
+    where = {"key": key, "mailbox": mailbox, "uidvalidity": uidvalidity, "uid": uid}
+    connection = session.connection()
+    found = connection.execute(_KNOWN, where).scalar()
+    if found is not None:
+        return _row(session, found), False
     row = Inbound(
         mailbox=mailbox,
         uidvalidity=uidvalidity,
@@ -81,26 +79,46 @@ def store_raw(
         dedup_key=key,
         raw=raw,
         size=len(raw),
+        status=status,
+        error=error,
     )
     if received_at is not None:
         row.received_at = received_at
     # A concurrent worker may insert the same mail between our check and insert;
-    # the unique constraints decide, and the loser takes the winner's row.
+    # the unique constraints decide, and the loser takes the winner's row. PostgreSQL
+    # aborts the whole transaction on a failed statement unless a savepoint holds it;
+    # SQLite fails the statement only (and serialises writers anyway).
+    guard = session.begin_nested() if connection.dialect.name != "sqlite" else nullcontext()
     try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
+        with guard:
+            insert_row(session, row)
     except IntegrityError:
-        winner = session.exec(select(Inbound).where(Inbound.dedup_key == key)).first()
-        if winner is None and uid is not None:
-            winner = session.exec(
-                select(Inbound).where(
-                    Inbound.mailbox == mailbox,
-                    Inbound.uidvalidity == uidvalidity,
-                    Inbound.uid == uid,
-                )
-            ).first()
+        winner = connection.execute(_KNOWN, where).scalar()
         if winner is None:
             raise
-        return winner, False
+        return _row(session, winner), False
     return row, True
+
+
+def _row(session: Session, inbound_id: int) -> Inbound:
+    row = session.get(Inbound, inbound_id)
+    assert row is not None
+    return row
+
+
+_INBOUND = Inbound.__table__  # type: ignore[attr-defined]
+#: the stored twin of a mail: same Message-ID and content, or the same UID
+_KNOWN = (
+    sa_select(_INBOUND.c.id)
+    .where(
+        or_(
+            _INBOUND.c.dedup_key == bindparam("key"),
+            and_(
+                _INBOUND.c.mailbox == bindparam("mailbox"),
+                _INBOUND.c.uidvalidity == bindparam("uidvalidity"),
+                _INBOUND.c.uid == bindparam("uid"),
+            ),
+        )
+    )
+    .limit(1)
+)

@@ -18,6 +18,7 @@ from datetime import datetime
 from email import policy
 from email.message import Message
 from email.utils import parsedate_to_datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from mailbot.errors import MessageTooLargeError, ParseError
@@ -124,14 +125,15 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
     defects: list[str] = [type(d).__name__ for d in msg.defects]
     if repaired:
         defects.append("header block repaired")
-    headers = _headers(msg, defects, _declared_charsets(raw))
+    registry = _Registry()
+    headers = _headers(msg, defects, registry, _declared_charsets(raw))
 
     def first(name: str) -> str:
         values = headers.get(name, ())
         return values[0] if values else ""
 
-    from_name, from_addr = _single_address(msg, "from", defects)
-    _, reply_to = _single_address(msg, "reply-to", defects)
+    from_name, from_addr = _single_address(msg, "from", defects, registry)
+    _, reply_to = _single_address(msg, "reply-to", defects, registry)
     parts = _walk(msg, limits)
     text, html_only, attachments = _body(parts, defects)
 
@@ -141,8 +143,8 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
         from_addr=from_addr,
         from_name=from_name,
         reply_to=reply_to,
-        to=_addresses(msg, "to", defects),
-        cc=_addresses(msg, "cc", defects),
+        to=_addresses(msg, "to", defects, registry),
+        cc=_addresses(msg, "cc", defects, registry),
         date=_date(first("date")),
         in_reply_to=_first_msgid(first("in-reply-to")),
         references=tuple(_MSGID.findall(first("references")))[-50:],
@@ -186,8 +188,31 @@ def _walk(msg: Message, limits: ParseLimits) -> list[Message]:
     return found
 
 
+class _Registry:
+    """policy.default's parse of a header, once per mail: the address headers are
+    read both as text and as addresses, and that parser is the dearest step here."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], Any] = {}
+
+    def parse(self, name: str, raw_text: str) -> Any:
+        key = (name.lower(), raw_text)
+        if key not in self._seen:
+            try:
+                self._seen[key] = _DEFAULT.header_fetch_parse(name, raw_text)
+            except Exception as exc:  # remembered, raised again for every reader
+                self._seen[key] = exc
+        found = self._seen[key]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
 def _headers(
-    msg: Message, defects: list[str], fallbacks: tuple[str, ...] = ()
+    msg: Message,
+    defects: list[str],
+    registry: _Registry,
+    fallbacks: tuple[str, ...] = (),
 ) -> dict[str, tuple[str, ...]]:
     result: dict[str, list[str]] = {}
     for key, source in msg.raw_items():
@@ -204,7 +229,7 @@ def _headers(
         try:
             # One header at a time: the policy raises on some hostile values (an
             # encoded CR/LF inside an address), and one bad header must not cost the rest.
-            value = str(_DEFAULT.header_fetch_parse(key, raw_text))
+            value = str(registry.parse(key, raw_text))
         except Exception:
             defects.append(f"undecodable header {name}")
             value = decode_header_text(raw_text, fallbacks)
@@ -341,7 +366,9 @@ def _repair_header_block(raw: bytes) -> tuple[bytes, bool]:
     return b"\n".join(fixed) + rest, True
 
 
-def _single_address(msg: Message, name: str, defects: list[str]) -> tuple[str, str]:
+def _single_address(
+    msg: Message, name: str, defects: list[str], registry: _Registry
+) -> tuple[str, str]:
     """Exactly one syntactically valid address, or nothing.
 
     A From header that parses into several addresses, or into something that is not
@@ -352,7 +379,7 @@ def _single_address(msg: Message, name: str, defects: list[str]) -> tuple[str, s
     if not raw_value:
         return "", ""
     try:
-        header = _DEFAULT.header_fetch_parse(name, raw_value[0])
+        header = registry.parse(name, raw_value[0])
         addresses = list(getattr(header, "addresses", ()))
     except Exception:
         defects.append(f"unparseable {name}")
@@ -388,11 +415,13 @@ def _plainly(source: str, addr_spec: str) -> bool:
     return bare.lower() == addr
 
 
-def _addresses(msg: Message, name: str, defects: list[str]) -> tuple[str, ...]:
+def _addresses(
+    msg: Message, name: str, defects: list[str], registry: _Registry
+) -> tuple[str, ...]:
     found: list[str] = []
     try:
         for raw_value in _raw_values(msg, name):
-            header = _DEFAULT.header_fetch_parse(name, raw_value)
+            header = registry.parse(name, raw_value)
             for a in getattr(header, "addresses", ()):
                 if _ADDR.match(a.addr_spec or ""):
                     found.append(a.addr_spec.lower())

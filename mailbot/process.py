@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
@@ -23,11 +24,11 @@ from mailbot.config import Config
 from mailbot.errors import ParseError
 from mailbot.judge import Judge, Judgement
 from mailbot.outgoing import Outgoing
-from mailbot.parse import ParseLimits, parse_message
+from mailbot.parse import ParsedMail, ParseLimits, parse_message
 from mailbot.render import AckView, Renderer, hours_lines
 from mailbot.sla import Plan, plan
 from mailbot.staff import StaffDesk
-from mailbot.store import Event, Inbound, Message, Outbox, Ticket, session_scope
+from mailbot.store import Event, Inbound, Message, Outbox, Ticket, insert_row, session_scope
 from mailbot.threads import ThreadMatch, match_thread, strip_prefixes
 from mailbot.tickets import next_number, record, thread_ids, ticket_plan
 from mailbot.triage import Priority, Urgency
@@ -35,6 +36,29 @@ from mailbot.triage import Priority, Urgency
 log = logging.getLogger(__name__)
 
 _INSERT_MESSAGE = insert(Message)
+_INBOUND = Inbound.__table__  # type: ignore[attr-defined]
+_READ = sa_select(
+    _INBOUND.c.raw,
+    _INBOUND.c.received_at,
+    _INBOUND.c.status,
+    _INBOUND.c.mailbox,
+    _INBOUND.c.message_id,
+).where(_INBOUND.c.id == bindparam("inbound_id"))
+_CLAIM = (
+    sa_select(_INBOUND.c.id)
+    .where(_INBOUND.c.id == bindparam("inbound_id"), _INBOUND.c.status == "new")
+    .with_for_update(skip_locked=True)
+)
+_DONE = (
+    update(_INBOUND)
+    .where(_INBOUND.c.id == bindparam("inbound_id"))
+    .values(
+        status="processed",
+        processed_at=bindparam("done_at"),
+        attempts=_INBOUND.c.attempts + 1,
+        error="",
+    )
+)
 
 #: how often a transaction that lost a unique-constraint race is tried again
 _RACE_RETRIES = 4
@@ -48,6 +72,17 @@ class Outcome:
     ticket_number: int | None = None
     queued: tuple[str, ...] = ()
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """The stored inbound row, as far as processing reads it."""
+
+    id: int
+    raw: bytes
+    received_at: datetime
+    mailbox: str
+    message_id: str
 
 
 @dataclass
@@ -96,7 +131,7 @@ class Processor:
     ) -> ProcessReport:
         """Process pending mail, oldest first; ``stop`` is asked between messages."""
         report = ProcessReport()
-        self._tell_staff_too_large(now() if now else datetime.now(UTC))
+        self.tell_staff_too_large(now() if now else datetime.now(UTC))
         for inbound_id in self.pending(limit):
             if stop is not None and stop():
                 break
@@ -131,22 +166,26 @@ class Processor:
         raise AssertionError("unreachable")
 
     def _process_once(self, inbound_id: int, now: datetime) -> Outcome:
+        # Parsing and judging read nothing but the raw bytes: done before the write
+        # transaction, so a second worker's judging overlaps this one's writing.
+        with self.engine.connect() as reader:
+            found = reader.execute(_READ, {"inbound_id": inbound_id}).first()
+        if found is None or found.status != "new":
+            return Outcome(inbound_id, "skipped")
+        row = Arrival(inbound_id, found.raw, found.received_at, found.mailbox, found.message_id)
+        mail = parse_message(row.raw, self.limits)
+        judgement = self.judge.judge(mail, arrival=row.received_at)
         with session_scope(self.engine) as session:
+            connection = session.connection()
             # SKIP LOCKED: a second worker passes over a row the first is working on
             # (PostgreSQL); SQLite serialises writers, and the status check does the rest.
-            row = session.exec(
-                select(Inbound).where(Inbound.id == inbound_id).with_for_update(skip_locked=True)
-            ).first()
-            if row is None or row.status != "new":
+            if connection.execute(_CLAIM, {"inbound_id": inbound_id}).first() is None:
                 return Outcome(inbound_id, "skipped")
-            outcome = self._handle(session, row, now)
-            row.status = "processed"
-            row.processed_at = now
-            row.attempts += 1
-            row.error = ""
+            outcome = self._handle(session, row, mail, judgement, now)
+            connection.execute(_DONE, {"inbound_id": inbound_id, "done_at": now})
         return outcome
 
-    def _tell_staff_too_large(self, now: datetime) -> None:
+    def tell_staff_too_large(self, now: datetime) -> None:
         """Fetch records mail over the size limit as a quarantined placeholder; a
         technician must hear of it once, or the mail waits on the server unseen."""
         notify = self.config.staff.notify
@@ -225,10 +264,10 @@ class Processor:
 
     # -- one message -----------------------------------------------------------------
 
-    def _handle(self, session: Session, row: Inbound, now: datetime) -> Outcome:
+    def _handle(
+        self, session: Session, row: Arrival, mail: ParsedMail, judgement: Judgement, now: datetime
+    ) -> Outcome:
         assert row.id is not None
-        mail = parse_message(row.raw, self.limits)
-        judgement = self.judge.judge(mail, arrival=row.received_at)
         if mail.content_type == "multipart/report":
             self._record_bounces(session, row)
         alarm = judgement.classification.alarm
@@ -248,7 +287,7 @@ class Processor:
             return self._follow_up(session, row, judgement, match.ticket, match, now)
         return self._open(session, row, judgement, match, now)
 
-    def _record_bounces(self, session: Session, row: Inbound) -> None:
+    def _record_bounces(self, session: Session, row: Arrival) -> None:
         """A DSN about one of our mails marks that mail failed with the status code first,
         so ``Outgoing.may_auto_reply`` counts its recipient as bounced from now on."""
         from mailbot.automated import delivery_failures
@@ -276,7 +315,7 @@ class Processor:
                 )
 
     def _open(
-        self, session: Session, row: Inbound, j: Judgement, match: ThreadMatch, now: datetime
+        self, session: Session, row: Arrival, j: Judgement, match: ThreadMatch, now: datetime
     ) -> Outcome:
         assert row.id is not None
         mail, c = j.mail, j.classification
@@ -301,8 +340,8 @@ class Processor:
             created_at=now,
             updated_at=now,
         )
-        session.add(ticket)
-        session.flush()
+        # Nothing changes the new ticket later in this transaction: a plain INSERT.
+        insert_row(session, ticket)
         self._store_message(session, ticket, row, j)
         self._record_judgement(session, ticket, row, j, match, the_plan)
         queued = self._acknowledge(session, ticket, j, now, plan=the_plan)
@@ -312,7 +351,7 @@ class Processor:
     def _follow_up(
         self,
         session: Session,
-        row: Inbound,
+        row: Arrival,
         j: Judgement,
         ticket: Ticket,
         match: ThreadMatch,
@@ -350,7 +389,7 @@ class Processor:
         return Outcome(row.id, "processed", ticket.number, tuple(queued))
 
     def _reread(
-        self, session: Session, ticket: Ticket, j: Judgement, row: Inbound, now: datetime
+        self, session: Session, ticket: Ticket, j: Judgement, row: Arrival, now: datetime
     ) -> list[tuple[str, str]]:
         """What a customer's follow-up changes; only what its words actually say.
 
@@ -394,7 +433,7 @@ class Processor:
 
     # -- pieces ------------------------------------------------------------------------
 
-    def _plan_for(self, j: Judgement, row: Inbound, contract: bool | None = None) -> Plan:
+    def _plan_for(self, j: Judgement, row: Arrival, contract: bool | None = None) -> Plan:
         if j.plan is not None and contract is None:
             return j.plan
         c = j.classification
@@ -408,7 +447,7 @@ class Processor:
             self.judge.calendar,
         )
 
-    def _store_message(self, session: Session, ticket: Ticket, row: Inbound, j: Judgement) -> None:
+    def _store_message(self, session: Session, ticket: Ticket, row: Arrival, j: Judgement) -> None:
         assert ticket.id is not None
         mail, c = j.mail, j.classification
         kind = "staff" if j.staff_sender else "monitoring" if c.alarm else "customer"
@@ -449,7 +488,7 @@ class Processor:
         self,
         session: Session,
         ticket: Ticket,
-        row: Inbound,
+        row: Arrival,
         j: Judgement,
         match: ThreadMatch,
         the_plan: Plan | None,
@@ -591,7 +630,7 @@ class Processor:
     ) -> list[str]:
         return self.desk.announce(session, ticket, j, now, plan)
 
-    def _alarm(self, session: Session, row: Inbound, j: Judgement, now: datetime) -> Outcome:
+    def _alarm(self, session: Session, row: Arrival, j: Judgement, now: datetime) -> Outcome:
         assert row.id is not None and j.classification.alarm is not None
         alarm = j.classification.alarm
         open_ticket = session.exec(
@@ -663,8 +702,8 @@ class Processor:
             created_at=now,
             updated_at=now,
         )
-        session.add(ticket)
-        session.flush()
+        # Nothing changes the new ticket later in this transaction: a plain INSERT.
+        insert_row(session, ticket)
         self._store_message(session, ticket, row, j)
         self._record_judgement(
             session, ticket, row, j, ThreadMatch(None, "new", "monitoring alarm"), alarm_plan

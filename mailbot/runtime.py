@@ -10,7 +10,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ from mailbot.views import (
 
 if TYPE_CHECKING:
     from mailbot.classify import Classifier
+    from mailbot.pool import ProcessPool
     from mailbot.process import Outcome, Processor
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,10 @@ log = logging.getLogger(__name__)
 _TICK_SECONDS = 2.0
 #: mail processed between two sends while draining a backlog
 _CHUNK = 50
+#: a backlog at least this long is spread over forked processes
+_PARALLEL_FROM = 60
+#: mail handed to the forked processes per round
+_BACKLOG = 2000
 #: a fetching worker that died is replaced after this long
 _LEASE_SECONDS = 30.0
 
@@ -64,6 +69,7 @@ class Runtime:
         #: the time source for arrival and processing; tests fix it
         self.clock = clock or (lambda: datetime.now(UTC))
         self._processor: Processor | None = None
+        self._pool: ProcessPool | None = None
 
     @classmethod
     def open(cls, config: Config, clock: Callable[[], datetime] | None = None) -> Runtime:
@@ -114,6 +120,43 @@ class Runtime:
             total += fetch_new(box, self.engine).stored
         return total
 
+    def once(self, progress: bool = False) -> tuple[int, DrainSummary]:
+        """Fetch everything new and, while the fetch goes on, process and send what is
+        already stored; returns (fetched, summary). A fetch error is raised at the end,
+        after what did arrive was handled."""
+        # Fork before the fetch thread starts: a child must not inherit a lock that
+        # thread happens to hold.
+        self._start_pool()
+        fetched: list[int] = []
+        failure: list[BaseException] = []
+        finished = threading.Event()
+
+        def fetch() -> None:
+            try:
+                fetched.append(self.fetch_all())
+            except BaseException as exc:  # re-raised in the caller's thread
+                failure.append(exc)
+            finally:
+                finished.set()
+
+        thread = threading.Thread(target=fetch, name="fetch", daemon=True)
+        thread.start()
+        total = DrainSummary(0, 0, 0, 0)
+        while True:
+            last_round = finished.is_set()
+            summary = self.drain(progress=progress)
+            total = DrainSummary(
+                *(a + b for a, b in zip(astuple(total), astuple(summary), strict=True))
+            )
+            if last_round:
+                break
+            if not summary.processed:
+                finished.wait(0.05)
+        thread.join()
+        if failure:
+            raise failure[0]
+        return (fetched[0] if fetched else 0), total
+
     def send_due(self) -> tuple[int, int]:
         from mailbot.send import send_due
 
@@ -132,6 +175,23 @@ class Runtime:
         stopped = stop.is_set if stop is not None else None
         with self._progress(progress) as tick:
             while True:
+                pool = self._pool_for_backlog()
+                if pool is not None:
+                    ids = self.processor.pending(limit=_BACKLOG)
+                    self.processor.tell_staff_too_large(self.clock())
+                    for outcomes in pool.run(self.engine, ids, stopped):
+                        for outcome in outcomes:
+                            processed += outcome.status == "processed"
+                            quarantined += outcome.status == "quarantined"
+                            if tick is not None:
+                                tick(outcome)
+                        # Sending here, while the children judge the next tasks,
+                        # lets the first acknowledgements of a backlog leave early.
+                        chunk_sent, chunk_failed = self.send_due()
+                        sent, failed = sent + chunk_sent, failed + chunk_failed
+                    if len(ids) < _BACKLOG or (stop is not None and stop.is_set()):
+                        break
+                    continue
                 report = self.processor.process_pending(
                     limit=_CHUNK, progress=tick, now=self.clock, stop=stopped
                 )
@@ -143,6 +203,29 @@ class Runtime:
                     break
         self._escalate()
         return DrainSummary(processed, quarantined, sent, failed)
+
+    def _pool_for_backlog(self) -> ProcessPool | None:
+        """The forked pool, when there are cores to use and a backlog worth forking for."""
+        if len(self.processor.pending(limit=_PARALLEL_FROM)) < _PARALLEL_FROM:
+            return None
+        return self._start_pool()
+
+    def _start_pool(self) -> ProcessPool | None:
+        from mailbot.pool import ProcessPool, processes_for
+
+        count = processes_for(self.config.limits.processes)
+        if count < 2:
+            return None
+        if self._pool is None:
+            self._pool = ProcessPool(self.processor, self.clock, count)
+        return self._pool
+
+    def close(self) -> None:
+        """End the forked children (if any) and the store's connections."""
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        self.engine.dispose()
 
     def _escalate(self) -> None:
         from mailbot.escalate import remind_overdue
@@ -186,6 +269,9 @@ class Runtime:
             wake.set()
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        # Fork the backlog processes now, while this is the only thread: a fork taken
+        # while the fetch threads hold locks would copy those locks held.
+        self._start_pool()
         worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         threads = [
             threading.Thread(
@@ -210,6 +296,9 @@ class Runtime:
             stop.set()
             for thread in threads:
                 thread.join(timeout=15)
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 

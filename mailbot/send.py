@@ -331,6 +331,9 @@ def _to_maildir(box: mailbox.Maildir, row: Outbox, config: Config) -> tuple[Verd
     return "sent", f"maildir: new/{key}"
 
 
+_OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
+
+
 class _Recorder:
     """Writes each outcome in its own transaction, right after the send."""
 
@@ -365,12 +368,13 @@ class _Recorder:
                 values["next_attempt_at"] = self.now + self.policy.delay(attempts)
                 self.report.deferred += 1
                 log.info("outbox %s deferred to %s: %s", row.id, values["next_attempt_at"], reply)
+        # A Core UPDATE in a transaction of its own: the send is on record before the
+        # next one starts, and the write lock is held for well under a millisecond.
         with session_scope(self.engine) as db:
-            db.execute(
-                update(Outbox)
-                .where(col(Outbox.id) == row.id, col(Outbox.claimed_by) == self.worker)
+            db.connection().execute(
+                update(_OUTBOX)
+                .where(_OUTBOX.c.id == row.id, _OUTBOX.c.claimed_by == self.worker)
                 .values(**values)
-                .execution_options(synchronize_session=False)
             )
         self.report.outcomes.append(Outcome(row.id, verdict, reply))
 

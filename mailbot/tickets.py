@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, func, select
 
 from mailbot.sla import BusinessCalendar, Plan, plan
@@ -14,6 +14,12 @@ from mailbot.store import Message, Ticket, pending_events
 from mailbot.triage import Priority, Urgency
 
 FIRST_NUMBER = 1001
+_MAX_NUMBER = select(func.max(Ticket.number))
+_THREAD_IDS = (
+    select(Message.message_id)
+    .where(Message.ticket_id == bindparam("thread_ticket"), Message.message_id != "")
+    .order_by(col(Message.id))
+)
 
 
 def next_number(session: Session) -> int:
@@ -24,7 +30,7 @@ def next_number(session: Session) -> int:
     if session.get_bind().dialect.name == "postgresql":
         seq = text("SELECT nextval('ticket_number_seq')")
         return int(session.connection().execute(seq).scalar_one())
-    current = session.exec(select(func.max(Ticket.number))).one()
+    current = session.connection().execute(_MAX_NUMBER).scalar()
     return FIRST_NUMBER if current is None else int(current) + 1
 
 
@@ -60,11 +66,9 @@ def record(
 
 def thread_ids(session: Session, ticket_id: int) -> list[str]:
     """Message-IDs of the ticket's mail, oldest first, for a References header."""
-    rows: Sequence[str] = session.exec(
-        select(Message.message_id)
-        .where(Message.ticket_id == ticket_id, Message.message_id != "")
-        .order_by(col(Message.id))
-    ).all()
+    rows: Sequence[str] = (
+        session.connection().execute(_THREAD_IDS, {"thread_ticket": ticket_id}).scalars().all()
+    )
     return list(dict.fromkeys(rows))
 
 

@@ -1,0 +1,205 @@
+"""pool: a backlog processed on every core.
+
+Judging and storing one mail costs a few milliseconds of pure Python, and one
+interpreter runs on one core. A holiday backlog or a mail storm is therefore split
+over forked processes that inherit the loaded classifier (copy-on-write: no second
+load, little extra memory). Each child runs the same ``Processor.process_one`` as a
+single process would: one transaction per mail, the status check under the write
+lock, quarantine on failure. The parent keeps fetching and sending.
+
+Mail of one conversation must be seen in arrival order (a reply must find the
+ticket its original opened, an alarm's recovery must find the alarm), so the
+backlog is cut into groups that share a sender, a Message-ID they refer to, an
+Outlook conversation or a ticket tag; a group never spans two children.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import re
+import signal
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from multiprocessing.pool import AsyncResult, Pool
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from mailbot.store import Inbound
+
+if TYPE_CHECKING:
+    from mailbot.process import Outcome, Processor
+
+__all__ = ["ProcessPool", "conversation_groups", "tasks"]
+
+log = logging.getLogger(__name__)
+
+#: mails handed to a child at a time: small enough that acknowledgements leave early
+#: and a stop takes effect soon, large enough that the hand-over costs little
+TASK_SIZE = 25
+_HEAD_LIMIT = 64 * 1024
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_IDS = re.compile(r"<[^<>\s]+>")
+_TAG = re.compile(r"\[#(\d{1,9})\]")
+_ADDRESS = re.compile(r"[^\s<>\"',;:@]+@[^\s<>\"',;:@]+")
+
+#: the child's processor, set once by the initializer (each child has its own copy)
+_child: tuple[Processor, Callable[[], datetime]] | None = None
+
+
+def _die_with_parent() -> None:
+    """A child whose parent was killed must not live on with claimed work."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pool's pipes end them instead
+        return
+
+
+def _adopt(processor: Processor, clock: Callable[[], datetime], parent: int) -> None:
+    global _child
+    _die_with_parent()
+    if os.getppid() != parent:
+        os._exit(1)
+    # The parent's pooled connections must not be shared across fork.
+    processor.engine.dispose(close=False)
+    # Ctrl-C goes to the whole process group; the parent decides when to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _child = (processor, clock)
+
+
+def _run(ids: list[int]) -> list[Outcome]:
+    assert _child is not None, "pool task outside a pool child"
+    processor, clock = _child
+    return [processor.process_one(i, now=clock()) for i in ids]
+
+
+def _tokens(raw: bytes) -> set[str]:
+    """What ties a mail to others in the same backlog: its sender, the Message-IDs it
+    carries or refers to, its Outlook conversation and its ticket tag."""
+    head = raw[:_HEAD_LIMIT]
+    end = _HEADER_END.search(head)
+    if end:
+        head = head[: end.end()]
+    msg = BytesHeaderParser(policy=compat32).parsebytes(head)
+    found: set[str] = set()
+    for name in ("Message-ID", "In-Reply-To", "References"):
+        for value in msg.get_all(name, []):
+            found.update(m.lower() for m in _IDS.findall(str(value)))
+    sender = _ADDRESS.search(str(msg.get("From", "")))
+    if sender:
+        found.add("from:" + sender.group(0).lower())
+    index = str(msg.get("Thread-Index", "")).strip()
+    if index:
+        found.add("ti:" + index[:30])
+    tag = _TAG.search(str(msg.get("Subject", "")))
+    if tag:
+        found.add("tag:" + tag.group(1))
+    return found
+
+
+def conversation_groups(mails: Iterable[tuple[int, bytes]]) -> list[list[int]]:
+    """Inbound ids grouped by shared tokens (union-find), each group in id order,
+    groups ordered by their first id."""
+    parent: dict[int, int] = {}
+    owner: dict[str, int] = {}
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    order: list[int] = []
+    for inbound_id, raw in mails:
+        parent[inbound_id] = inbound_id
+        order.append(inbound_id)
+        try:
+            tokens = _tokens(raw)
+        except Exception:  # unreadable headers: the mail is processed on its own
+            log.debug("inbound %s: no grouping tokens", inbound_id, exc_info=True)
+            tokens = set()
+        for token in tokens:
+            other = owner.setdefault(token, inbound_id)
+            a, b = root(other), root(inbound_id)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for inbound_id in sorted(order):
+        groups.setdefault(root(inbound_id), []).append(inbound_id)
+    return sorted(groups.values(), key=lambda g: g[0])
+
+
+def tasks(groups: Sequence[list[int]], size: int = TASK_SIZE) -> list[list[int]]:
+    """Whole groups packed into tasks of about ``size`` mails; a larger group (a
+    monitoring storm from one sender) is one task of its own."""
+    out: list[list[int]] = []
+    current: list[int] = []
+    for group in groups:
+        if current and len(current) + len(group) > size:
+            out.append(current)
+            current = []
+        current.extend(group)
+    if current:
+        out.append(current)
+    return out
+
+
+class ProcessPool:
+    """Forked children that process inbound mail; the parent hands out tasks."""
+
+    def __init__(
+        self, processor: Processor, clock: Callable[[], datetime], processes: int
+    ) -> None:
+        self.processes = processes
+        context = multiprocessing.get_context("fork")
+        self._pool: Pool = context.Pool(
+            processes, initializer=_adopt, initargs=(processor, clock, os.getpid())
+        )
+
+    def run(
+        self, engine: Engine, ids: Sequence[int], stop: Callable[[], bool] | None = None
+    ) -> Iterator[list[Outcome]]:
+        """Process ``ids`` and yield each task's outcomes as it completes, in the order
+        the tasks were handed out. At most two tasks per child are in flight, so a stop
+        leaves the rest untouched (still "new") for the next run."""
+        with Session(engine) as session:
+            # The head is enough for grouping; a 25 MB mail is not read whole here.
+            head = func.substr(Inbound.raw, 1, _HEAD_LIMIT)
+            rows = session.exec(
+                select(Inbound.id, head).where(col(Inbound.id).in_(list(ids)))
+            ).all()
+        work = tasks(conversation_groups((i, bytes(raw)) for i, raw in rows if i is not None))
+        in_flight: list[AsyncResult[list[Outcome]]] = []
+        queue = iter(work)
+        while True:
+            while len(in_flight) < 2 * self.processes and not (stop and stop()):
+                task = next(queue, None)
+                if task is None:
+                    break
+                in_flight.append(self._pool.apply_async(_run, (task,)))
+            if not in_flight:
+                return
+            yield in_flight.pop(0).get()
+
+    def close(self) -> None:
+        self._pool.close()
+        self._pool.join()
+
+    def terminate(self) -> None:
+        self._pool.terminate()
+        self._pool.join()
+
+
+def processes_for(setting: int) -> int:
+    """``[limits] processes``: 0 means one per core."""
+    return setting or (os.cpu_count() or 1)

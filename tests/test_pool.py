@@ -1,0 +1,141 @@
+"""A backlog spread over forked processes: grouping by conversation, exactly-once
+processing, replies that find the ticket their original opened, and the write turn."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+from mailbot.pool import conversation_groups, tasks
+from mailbot.runtime import Runtime
+from mailbot.store import Inbound, Message, Outbox, Setting, session_scope
+from tests.helpers import BERLIN, make_mail, outbox, shared_classifier, tickets, write_config
+
+NOW = datetime(2026, 11, 24, 9, 35, tzinfo=BERLIN)
+
+
+def test_mail_of_one_conversation_stays_in_one_group() -> None:
+    original = make_mail("a@kanzlei-berg.example", "Drucker", "druckt nicht", msgid="<o1@berg>")
+    reply = make_mail(
+        "b@kanzlei-berg.example", "AW: Drucker", "immer noch nicht", msgid="<r1@berg>",
+        headers={"In-Reply-To": "<o1@berg>", "References": "<o1@berg>"},
+    )
+    stranger = make_mail("c@praxis-kim.example", "Frage", "Wie geht VPN?", msgid="<s1@kim>")
+    outlook_1 = make_mail(
+        "d@autohaus-lenz.example", "Scanner", "geht nicht", msgid="<t1@lenz>",
+        headers={"Thread-Index": "AdtBq2cFm9XkPZ0fQwq7mN1a2b3c4d=="},
+    )
+    outlook_2 = make_mail(
+        "e@autohaus-lenz.example", "AW: Scanner", "noch da", msgid="<t2@lenz>",
+        headers={"Thread-Index": "AdtBq2cFm9XkPZ0fQwq7mN1a2b3c4d==AAAB"},
+    )
+    tagged_1 = make_mail("f@spedition-ott.example", "[#1007] Lager", "x", msgid="<g1@ott>")
+    tagged_2 = make_mail("g@spedition-ott.example", "Re: [#1007] Lager", "y", msgid="<g2@ott>")
+    same_sender = make_mail("c@praxis-kim.example", "Noch was", "Drucker", msgid="<s2@kim>")
+    groups = conversation_groups(
+        enumerate(
+            [original, stranger, outlook_1, reply, tagged_1, outlook_2, tagged_2, same_sender],
+            start=1,
+        )
+    )
+    assert groups == [[1, 4], [2, 8], [3, 6], [5, 7]]
+
+
+def test_unreadable_headers_make_a_group_of_their_own() -> None:
+    groups = conversation_groups([(1, b"\xff\xfe\x00garbage"), (2, b"")])
+    assert groups == [[1], [2]]
+
+
+def test_tasks_keep_groups_whole_and_in_order() -> None:
+    groups = [[1], [2, 9], [3], [4, 5, 6, 7, 8], [10]]
+    assert tasks(groups, size=3) == [[1, 2, 9], [3], [4, 5, 6, 7, 8], [10]]
+    assert [i for t in tasks(groups, size=3) for i in t] == [1, 2, 9, 3, 4, 5, 6, 7, 8, 10]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_process_desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
+    store = ""
+    if request.param == "postgresql":
+        store = f'\n[store]\nurl = "{request.getfixturevalue("postgres_url")}"\n'
+    config = write_config(tmp_path, extra="\n[limits]\nprocesses = 2\n", store=store)
+    runtime = Runtime.open(config, clock=lambda: NOW)
+    runtime.use_classifier(shared_classifier())
+    yield runtime
+    runtime.close()
+
+
+def test_a_backlog_on_two_processes_is_handled_once_and_threads_stay_whole(
+    two_process_desk: Runtime,
+) -> None:
+    rt = two_process_desk
+    originals = [
+        make_mail(
+            f"user{i}@kunde{i}.example", f"Monitor {i} flackert", "Der Monitor flackert.",
+            msgid=f"<orig{i}@kunde{i}.example>",
+        )
+        for i in range(90)
+    ]
+    # Each reply lands after other customers' mail, so only the grouping keeps it
+    # behind its original.
+    replies = [
+        make_mail(
+            f"chef{i}@kunde{i}.example", f"AW: Monitor {i} flackert", "Bei mir auch.",
+            msgid=f"<reply{i}@kunde{i}.example>",
+            headers={
+                "In-Reply-To": f"<orig{i}@kunde{i}.example>",
+                "References": f"<orig{i}@kunde{i}.example>",
+            },
+        )
+        for i in range(0, 90, 3)
+    ]
+    assert rt.ingest(originals + replies) == 120
+    summary = rt.drain()
+    assert rt._pool is not None, "a backlog of 120 should have been spread over processes"
+    assert (summary.processed, summary.quarantined) == (120, 0)
+    with Session(rt.engine) as s:
+        assert {r.status for r in s.exec(select(Inbound)).all()} == {"processed"}
+        assert len(tickets(s)) == 90
+        by_msgid = {m.message_id: m.ticket_id for m in s.exec(select(Message)).all()}
+        for i in range(0, 90, 3):
+            assert by_msgid[f"<reply{i}@kunde{i}.example>"] == by_msgid[
+                f"<orig{i}@kunde{i}.example>"
+            ]
+        acks = outbox(s, "ack")
+        queued = s.exec(select(Outbox)).all()
+    # Every customer heard once for the new ticket; the colleagues' replies added
+    # nothing new, so they were not answered again. Everything queued went out.
+    assert len(acks) == 90
+    assert len({a.to[0] for a in acks}) == 90
+    assert {o.status for o in queued} == {"sent"}
+    assert summary.sent == len(queued)
+
+
+def test_writers_take_turns(tmp_path: Path) -> None:
+    """Two threads writing at once: the second starts only after the first committed."""
+    rt = Runtime.open(write_config(tmp_path), clock=lambda: NOW)
+    order: list[str] = []
+    first_in = threading.Event()
+
+    def writer(name: str, hold: float) -> None:
+        with session_scope(rt.engine) as s:
+            order.append(f"{name} in")
+            first_in.set()
+            s.add(Setting(key=name, value="x"))
+            time.sleep(hold)
+            order.append(f"{name} out")
+
+    a = threading.Thread(target=writer, args=("a", 0.3))
+    a.start()
+    first_in.wait(5)
+    b = threading.Thread(target=writer, args=("b", 0.0))
+    b.start()
+    a.join()
+    b.join()
+    rt.close()
+    assert order == ["a in", "a out", "b in", "b out"]
