@@ -92,6 +92,7 @@ url = "sqlite:///mailbot.db"
 [limits]
 acks_per_hour = 100000
 acks_per_day = 100000
+processes = 2
 """,
         encoding="utf-8",
     )
@@ -196,6 +197,13 @@ class PssSampler:
         return max(self.peak_mb, self.sample())
 
 
+def cpu_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -236,12 +244,20 @@ def main() -> None:
         _ = runtime.processor  # the classifier is loaded before the clock starts
 
         memory = PssSampler(exclude={smtp.pid})
+        cpu_before = os.times()
+        busy_before = cpu_busy()
         start = time.perf_counter()
         # What `mailbot once` does: the fetch runs in a thread while forked processes
         # judge and store what has arrived and this process sends what they queued.
         fetched, processed = runtime.once()
         drained = time.perf_counter()
-        runtime.close()
+        busy_after = cpu_busy()
+        utilisation = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
+        runtime.close()  # the forked processes end here and their CPU time is counted
+        cpu_after = os.times()
+        parent_cpu = sum(a - b for a, b in zip(cpu_after[:2], cpu_before[:2], strict=True))
+        children_cpu = sum(a - b for a, b in zip(cpu_after[2:4], cpu_before[2:4], strict=True))
+        cpu_seconds = parent_cpu + children_cpu
         drain_pss_mb = memory.stop()
         acks = smtp.received
         failed = processed.failed
@@ -318,6 +334,9 @@ def main() -> None:
             "acknowledgements": acks,
             "drain_seconds": round(drain_seconds, 2),
             "drain_mails_per_second": round(len(mails) / drain_seconds, 1),
+            "drain_cpu_utilisation": round(utilisation, 2),
+            "drain_mailbot_cpu_seconds": round(cpu_seconds, 2),
+            "drain_forked_cpu_seconds": round(children_cpu, 2),
             "idle_latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
             "idle_latency_p95_s": round(percentile(latencies, 0.95), 3) if latencies else None,
             "idle_latency_max_s": round(max(latencies), 3) if latencies else None,

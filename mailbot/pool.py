@@ -16,6 +16,7 @@ Outlook conversation or a ticket tag; a group never spans two children.
 from __future__ import annotations
 
 import ctypes
+import gc
 import logging
 import multiprocessing
 import os
@@ -161,6 +162,11 @@ class ProcessPool:
         self, processor: Processor, clock: Callable[[], datetime], processes: int
     ) -> None:
         self.processes = processes
+        # Everything loaded so far (the classifier above all) is moved out of the
+        # collector's sight: a child's full collection would otherwise walk, and
+        # by touching every object copy, all the memory it shares with the parent.
+        gc.collect()
+        gc.freeze()
         context = multiprocessing.get_context("fork")
         self._pool: Pool = context.Pool(
             processes, initializer=_adopt, initargs=(processor, clock, os.getpid())

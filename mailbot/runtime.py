@@ -46,6 +46,8 @@ _TICK_SECONDS = 2.0
 _CHUNK = 50
 #: a backlog at least this long is spread over forked processes
 _PARALLEL_FROM = 60
+#: seconds between two sending rounds while forked processes work through a backlog
+_SEND_EVERY = 0.5
 #: mail handed to the forked processes per round
 _BACKLOG = 2000
 #: a fetching worker that died is replaced after this long
@@ -58,6 +60,16 @@ class DrainSummary:
     quarantined: int
     sent: int
     failed: int
+
+
+@dataclass
+class _Sender:
+    sent: int = 0
+    failed: int = 0
+
+    def add(self, sent: int, failed: int) -> None:
+        self.sent += sent
+        self.failed += failed
 
 
 class Runtime:
@@ -144,7 +156,11 @@ class Runtime:
         total = DrainSummary(0, 0, 0, 0)
         while True:
             last_round = finished.is_set()
-            summary = self.drain(progress=progress)
+            # While the fetch thread works in this process, even a short backlog goes
+            # to the forked processes, so the two do not share one interpreter.
+            summary = self.drain(
+                progress=progress, parallel_from=_PARALLEL_FROM if last_round else 1
+            )
             total = DrainSummary(
                 *(a + b for a, b in zip(astuple(total), astuple(summary), strict=True))
             )
@@ -164,7 +180,10 @@ class Runtime:
         return report.sent, report.failed
 
     def drain(
-        self, progress: bool = False, stop: threading.Event | None = None
+        self,
+        progress: bool = False,
+        stop: threading.Event | None = None,
+        parallel_from: int = _PARALLEL_FROM,
     ) -> DrainSummary:
         """Process everything pending and send what is due, in chunks.
 
@@ -175,20 +194,20 @@ class Runtime:
         stopped = stop.is_set if stop is not None else None
         with self._progress(progress) as tick:
             while True:
-                pool = self._pool_for_backlog()
+                pool = self._pool_for_backlog(parallel_from)
                 if pool is not None:
                     ids = self.processor.pending(limit=_BACKLOG)
                     self.processor.tell_staff_too_large(self.clock())
-                    for outcomes in pool.run(self.engine, ids, stopped):
-                        for outcome in outcomes:
-                            processed += outcome.status == "processed"
-                            quarantined += outcome.status == "quarantined"
-                            if tick is not None:
-                                tick(outcome)
-                        # Sending here, while the children judge the next tasks,
-                        # lets the first acknowledgements of a backlog leave early.
-                        chunk_sent, chunk_failed = self.send_due()
-                        sent, failed = sent + chunk_sent, failed + chunk_failed
+                    # A thread sends while the children judge, so handing out tasks
+                    # never waits for an SMTP round trip.
+                    with self._sending_alongside() as sender:
+                        for outcomes in pool.run(self.engine, ids, stopped):
+                            for outcome in outcomes:
+                                processed += outcome.status == "processed"
+                                quarantined += outcome.status == "quarantined"
+                                if tick is not None:
+                                    tick(outcome)
+                    sent, failed = sent + sender.sent, failed + sender.failed
                     if len(ids) < _BACKLOG or (stop is not None and stop.is_set()):
                         break
                     continue
@@ -204,9 +223,32 @@ class Runtime:
         self._escalate()
         return DrainSummary(processed, quarantined, sent, failed)
 
-    def _pool_for_backlog(self) -> ProcessPool | None:
+    @contextmanager
+    def _sending_alongside(self) -> Iterator[_Sender]:
+        """Send what is due in a thread, every half second, until the block ends;
+        then once more for what the last tasks queued."""
+        sender = _Sender()
+        done = threading.Event()
+
+        def loop() -> None:
+            while not done.wait(_SEND_EVERY):
+                try:
+                    sender.add(*self.send_due())
+                except Exception:  # the store is briefly away: the next round retries
+                    log.exception("sending failed; trying again")
+
+        thread = threading.Thread(target=loop, name="send", daemon=True)
+        thread.start()
+        try:
+            yield sender
+        finally:
+            done.set()
+            thread.join()
+        sender.add(*self.send_due())
+
+    def _pool_for_backlog(self, parallel_from: int) -> ProcessPool | None:
         """The forked pool, when there are cores to use and a backlog worth forking for."""
-        if len(self.processor.pending(limit=_PARALLEL_FROM)) < _PARALLEL_FROM:
+        if len(self.processor.pending(limit=parallel_from)) < parallel_from:
             return None
         return self._start_pool()
 
@@ -275,7 +317,9 @@ class Runtime:
         worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         threads = [
             threading.Thread(
-                target=self._follow, args=(box, worker, stop, wake), name=f"fetch-{box.name}",
+                target=self._follow,
+                args=(box, worker, stop, wake),
+                name=f"fetch-{box.name}",
                 daemon=True,
             )
             for box in self.config.imap
@@ -321,7 +365,9 @@ class Runtime:
             log.info("%s: this worker fetches (%s)", box.name, worker)
             box_stop = threading.Event()
             renewer = threading.Thread(
-                target=self._renew, args=(lease, stop, box_stop), daemon=True,
+                target=self._renew,
+                args=(lease, stop, box_stop),
+                daemon=True,
                 name=f"lease-{box.name}",
             )
             renewer.start()

@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Literal
 
 import aiosmtplib
@@ -239,12 +240,19 @@ async def _over_smtp(cfg: SmtpConfig, rows: Sequence[Outbox], recorder: _Recorde
                 client.close()
 
 
-async def _connect(cfg: SmtpConfig) -> aiosmtplib.SMTP:
-    context = ssl.create_default_context(cafile=cfg.ca_file)
-    if not cfg.verify:
+@cache
+def _tls_context(ca_file: str | None, verify: bool) -> ssl.SSLContext:
+    """Built once per process: loading the CA bundle costs more than sending a mail."""
+    context = ssl.create_default_context(cafile=ca_file)
+    if not verify:
         # Only on explicit request (verify = false), e.g. a relay with a self-signed cert.
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def _connect(cfg: SmtpConfig) -> aiosmtplib.SMTP:
+    context = _tls_context(cfg.ca_file, cfg.verify) if cfg.security != "none" else None
     client = aiosmtplib.SMTP(
         hostname=cfg.host,
         port=cfg.port,
@@ -253,7 +261,7 @@ async def _connect(cfg: SmtpConfig) -> aiosmtplib.SMTP:
         timeout=cfg.timeout,
         use_tls=cfg.security == "ssl",
         start_tls=cfg.security == "starttls",
-        tls_context=context if cfg.security != "none" else None,
+        tls_context=context,
     )
     try:
         await client.connect()
@@ -274,7 +282,7 @@ async def _send_one(client: aiosmtplib.SMTP, row: Outbox) -> tuple[Verdict, str]
     if not isinstance(recipients, list) or not recipients:
         return "permanent", "no recipients"
     options = []
-    if any(b > 0x7F for b in row.raw) and client.supports_extension("8bitmime"):
+    if not row.raw.isascii() and client.supports_extension("8bitmime"):
         options.append("BODY=8BITMIME")
     if not all(addr.isascii() for addr in [row.envelope_from, *recipients]):
         options.append("SMTPUTF8")
