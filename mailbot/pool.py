@@ -38,7 +38,7 @@ from mailbot.store import Inbound
 if TYPE_CHECKING:
     from mailbot.process import Outcome, Processor
 
-__all__ = ["ProcessPool", "conversation_groups", "tasks"]
+__all__ = ["PoolBroken", "ProcessPool", "conversation_groups", "tasks"]
 
 log = logging.getLogger(__name__)
 
@@ -155,13 +155,27 @@ def tasks(groups: Sequence[list[int]], size: int = TASK_SIZE) -> list[list[int]]
     return out
 
 
+class PoolBroken(RuntimeError):
+    """A forked child stopped answering; its mail is still "new" (its transaction
+    never committed) and is processed again."""
+
+
 class ProcessPool:
     """Forked children that process inbound mail; the parent hands out tasks."""
 
     def __init__(
-        self, processor: Processor, clock: Callable[[], datetime], processes: int
+        self,
+        processor: Processor,
+        clock: Callable[[], datetime],
+        processes: int,
+        seconds_per_mail: float = 2.0,
+        grace: float = 30.0,
     ) -> None:
         self.processes = processes
+        self.grace = grace
+        #: how long a task may take before its child counts as lost; generous, since a
+        #: mail normally takes milliseconds and the tasks ahead of it count too
+        self.seconds_per_mail = seconds_per_mail
         # Everything loaded so far (the classifier above all) is moved out of the
         # collector's sight: a child's full collection would otherwise walk, and
         # by touching every object copy, all the memory it shares with the parent.
@@ -185,17 +199,30 @@ class ProcessPool:
                 select(Inbound.id, head).where(col(Inbound.id).in_(list(ids)))
             ).all()
         work = tasks(conversation_groups((i, bytes(raw)) for i, raw in rows if i is not None))
-        in_flight: list[AsyncResult[list[Outcome]]] = []
+        in_flight: list[tuple[int, AsyncResult[list[Outcome]]]] = []
         queue = iter(work)
         while True:
             while len(in_flight) < 2 * self.processes and not (stop and stop()):
                 task = next(queue, None)
                 if task is None:
                     break
-                in_flight.append(self._pool.apply_async(_run, (task,)))
+                in_flight.append((len(task), self._pool.apply_async(_run, (task,))))
             if not in_flight:
                 return
-            yield in_flight.pop(0).get()
+            size, result = in_flight.pop(0)
+            try:
+                # A child killed in the middle of a task (out of memory, a crash in
+                # C code) never answers: the pool would wait for ever.
+                yield result.get(timeout=self.task_timeout(size))
+            except multiprocessing.TimeoutError as exc:
+                # Tasks the other children finished are committed: report them.
+                for _, other in in_flight:
+                    if other.ready() and other.successful():
+                        yield other.get()
+                raise PoolBroken(f"no answer for a task of {size} mails") from exc
+
+    def task_timeout(self, size: int) -> float:
+        return self.grace + self.seconds_per_mail * size * 2 * self.processes
 
     def close(self) -> None:
         self._pool.close()

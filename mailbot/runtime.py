@@ -22,6 +22,7 @@ from sqlmodel import Session, select
 from mailbot.config import Config, ImapConfig
 from mailbot.intake import store_raw
 from mailbot.leader import LeaderLease
+from mailbot.pool import PoolBroken, ProcessPool, processes_for
 from mailbot.store import Customer, Inbound, open_store, session_scope
 from mailbot.views import (
     Health,
@@ -34,7 +35,6 @@ from mailbot.views import (
 
 if TYPE_CHECKING:
     from mailbot.classify import Classifier
-    from mailbot.pool import ProcessPool
     from mailbot.process import Outcome, Processor
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class Runtime:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._processor: Processor | None = None
         self._pool: ProcessPool | None = None
+        self._pool_disabled = False
 
     @classmethod
     def open(cls, config: Config, clock: Callable[[], datetime] | None = None) -> Runtime:
@@ -201,13 +202,21 @@ class Runtime:
                     # A thread sends while the children judge, so handing out tasks
                     # never waits for an SMTP round trip.
                     with self._sending_alongside() as sender:
-                        for outcomes in pool.run(self.engine, ids, stopped):
-                            for outcome in outcomes:
-                                processed += outcome.status == "processed"
-                                quarantined += outcome.status == "quarantined"
-                                if tick is not None:
-                                    tick(outcome)
+                        try:
+                            for outcomes in pool.run(self.engine, ids, stopped):
+                                for outcome in outcomes:
+                                    processed += outcome.status == "processed"
+                                    quarantined += outcome.status == "quarantined"
+                                    if tick is not None:
+                                        tick(outcome)
+                        except PoolBroken as exc:
+                            # What the lost child held is still "new": this process
+                            # carries on alone rather than fork beside running threads.
+                            log.error("forked processing failed (%s); going on in one process", exc)
+                            self._abandon_pool()
                     sent, failed = sent + sender.sent, failed + sender.failed
+                    if self._pool is None:
+                        continue  # the rest of this backlog in one process
                     if len(ids) < _BACKLOG or (stop is not None and stop.is_set()):
                         break
                     continue
@@ -252,11 +261,15 @@ class Runtime:
             return None
         return self._start_pool()
 
-    def _start_pool(self) -> ProcessPool | None:
-        from mailbot.pool import ProcessPool, processes_for
+    def _abandon_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.terminate()
+        self._pool = None
+        self._pool_disabled = True
 
+    def _start_pool(self) -> ProcessPool | None:
         count = processes_for(self.config.limits.processes)
-        if count < 2:
+        if count < 2 or self._pool_disabled:
             return None
         if self._pool is None:
             self._pool = ProcessPool(self.processor, self.clock, count)

@@ -3,6 +3,7 @@ processing, replies that find the ticket their original opened, and the write tu
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from sqlmodel import Session, select
 
 from mailbot.pool import conversation_groups, tasks
+from mailbot.process import Outcome
 from mailbot.runtime import Runtime
 from mailbot.store import Inbound, Message, Outbox, Setting, session_scope
 from tests.helpers import BERLIN, make_mail, outbox, shared_classifier, tickets, write_config
@@ -139,3 +141,41 @@ def test_writers_take_turns(tmp_path: Path) -> None:
     b.join()
     rt.close()
     assert order == ["a in", "a out", "b in", "b out"]
+
+
+def test_a_child_that_dies_mid_task_costs_no_mail(tmp_path: Path) -> None:
+    """A forked process killed in the middle of a mail (out of memory, say): its mail
+    was never committed, so this process carries on alone and handles it once."""
+    rt = Runtime.open(
+        write_config(tmp_path, extra="\n[limits]\nprocesses = 2\n"), clock=lambda: NOW
+    )
+    rt.use_classifier(shared_classifier())
+    raws = [
+        make_mail(f"kunde{i}@firma{i}.example", f"Drucker {i}", "Der Drucker streikt.")
+        for i in range(80)
+    ]
+    rt.ingest(raws)
+    parent = os.getpid()
+    processor = rt.processor
+    original = processor.process_one
+    with Session(rt.engine) as s:
+        victim = sorted(i for i in s.exec(select(Inbound.id)).all() if i is not None)[30]
+
+    def dying(inbound_id: int, now: datetime | None = None) -> Outcome:
+        if inbound_id == victim and os.getpid() != parent:
+            os._exit(1)
+        return original(inbound_id, now)
+
+    processor.process_one = dying  # type: ignore[method-assign]
+    pool = rt._start_pool()
+    assert pool is not None
+    pool.grace, pool.seconds_per_mail = 1.0, 0.05
+    summary = rt.drain()
+    rt.close()
+    assert rt._pool is None and rt._pool_disabled
+    # The lost child's task is not reported, though the mails it committed before
+    # dying count in the store: the store is the truth.
+    assert 80 - 25 <= summary.processed <= 80 and summary.quarantined == 0
+    with Session(rt.engine) as s:
+        assert {r.status for r in s.exec(select(Inbound)).all()} == {"processed"}
+        assert len(tickets(s)) == 80
