@@ -11,11 +11,16 @@ word only and never touches the priority.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from mailbot.classify._evidence import Evidence, SentenceEvidence
 
-__all__ = ["Judgement", "judge"]
+__all__ = ["Judgement", "SecondOpinion", "judge"]
+
+#: P(planned change) from the trained model (``_textcat``), computed only when asked;
+#: None when no model is installed.
+SecondOpinion = Callable[[], float | None]
 
 _RANK = {"low": 0, "normal": 1, "critical": 2}
 _FAILURE = ("OUTAGE", "MALFUNCTION", "DEGRADATION", "SECURITY_EVENT", "SECURITY_SEVERE", "WIDE")
@@ -23,6 +28,16 @@ _OBJECTS = ("CENTRAL", "APP", "SINGLE", "PRINTER")
 #: strong planned kinds (a new hire, a leaver, a move, new hardware) and generic
 #: set-up verbs ("einrichten", "install"), which a quote or advice question also uses
 _PLANNING = ("PLANNED", "PLANNED_WEAK")
+#: How sure the trained model must be to overrule the rules (see ``_second_opinion``).
+#: Turning a reported fault into a planned change needs more than a coin flip, and more
+#: still when the fault would be critical: a missed critical failure costs the most.
+MODEL_OVER_FAULT = 0.6
+MODEL_OVER_CRITICAL = 0.7
+#: A hint of a change that the rules leave without a verdict ("die neuen Access Points
+#: liegen hier, bitte Termin für den Tausch") is judged planned when the model is fairly sure.
+MODEL_OVER_NOTHING = 0.6
+#: Below this, a plan cue the rules accepted is a question or thanks after all.
+MODEL_VETO = 0.3
 
 
 @dataclass(frozen=True)
@@ -196,7 +211,46 @@ def _findings(sentences: list[SentenceEvidence], contrast: bool) -> list[_Findin
     return findings
 
 
-def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
+def _second_opinion(
+    ask: SecondOpinion,
+    sentences: list[SentenceEvidence],
+    findings: list[_Finding],
+    cued: bool,
+    planned: bool,
+    resolved: bool,
+) -> tuple[bool, list[_Finding], tuple[str, str] | None]:
+    """Ask the trained model where the rules are unsure; returns (planned, findings,
+    the model's reason). The rule "a failure is never a planned change" holds: when the
+    model judges a mail planned, its failure sentences describe the change (the old
+    device that is replaced, the network that is down on moving day), not a fault.
+
+    Unsure means: a hint of a change (``PLANNED``, ``PLANNED_WEAK``, ``CHANGE_HINT``)
+    beside a failure finding, or in a mail the rules leave without a verdict; a plan
+    cue the rules accepted (a question or thanks may use the same words). Never asked:
+    a mail without any hint of a change, an expiry, a past incident, a settled matter.
+    """
+    if planned:
+        need = MODEL_VETO
+    elif not cued:
+        return planned, findings, None
+    elif findings:
+        critical = any(f.priority == "critical" for f in findings)
+        need = MODEL_OVER_CRITICAL if critical else MODEL_OVER_FAULT
+    elif resolved or any(s.has("EXPIRY") or (s.has("OUTAGE") and _inactive(s)) for s in sentences):
+        return planned, findings, None
+    else:
+        need = MODEL_OVER_NOTHING
+    p = ask()
+    if p is None:
+        return planned, findings, None
+    verdict = p >= need
+    reason = ("model_planned" if verdict else "model_not_planned", f"{p:.2f}")
+    return verdict, [] if verdict else findings, reason
+
+
+def judge(
+    ev: Evidence, *, reply_subject: bool, second_opinion: SecondOpinion | None = None
+) -> Judgement:
     body = [s for s in ev.sentences if not s.is_subject and s.hits]
     subject = [s for s in ev.sentences if s.is_subject and s.hits]
     # "alle anderen können arbeiten" makes the whole mail one user's matter, unless the
@@ -239,6 +293,19 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
     )
     reasons: list[tuple[str, str]] = []
     planned_in = [s for s in sentences if _plans(s)]
+    # Any hint of a change, even in a question ("wie spielen wir das Update ein?") or with
+    # words the rules do not count as a plan ("Tausch", "cutover"): where the rules see
+    # such a hint but cannot settle it, the trained model is asked (``_second_opinion``).
+    cued = any(s.has(*_PLANNING, "CHANGE_HINT") and not _inactive(s) for s in sentences)
+    # Against a failure finding, the hint must stand in a sentence of its own: "die neue
+    # Kollegin kann sich nicht anmelden" is a fault of the new thing, while "der alte ist
+    # kaputt. Bitte den neuen am Freitag einrichten" schedules a change. A subject
+    # ("Neue Kollegin") names the topic, not what is asked about it.
+    cued_apart = any(
+        s.has(*_PLANNING, "CHANGE_HINT") and not _inactive(s) and not _failing(s)
+        for s in sentences
+        if not s.is_subject
+    )
     if all(not s.has("PLANNED") for s in planned_in) and (
         any(s.has("ADVICE", "HOWTO") for s in sentences)
         or not any(s.has(*_OBJECTS) for s in sentences)
@@ -248,6 +315,12 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         # with no device or system named ("das Logo austauschen") it is a small request.
         planned_in = []
     planned = not findings and bool(planned_in)
+    model: tuple[str, str] | None = None
+    if second_opinion is not None:
+        hint = cued_apart if findings else cued
+        planned, findings, model = _second_opinion(
+            second_opinion, sentences, findings, hint, planned, body_resolved
+        )
     if findings:
         best = max(findings, key=lambda f: _RANK[f.priority])
         priority, category = best.priority, best.category
@@ -257,8 +330,9 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         reasons.append(("resolved", next(s.first("RESOLVED") for s in body if _settled(s))))
     elif planned:
         priority, category = "low", "planned_change"
-        first = planned_in[0]
-        reasons.append(("planned", first.first("PLANNED") or first.first("PLANNED_WEAK")))
+        if planned_in:
+            first = planned_in[0]
+            reasons.append(("planned", first.first("PLANNED") or first.first("PLANNED_WEAK")))
     else:
         priority = "low"
         asked = [
@@ -279,6 +353,8 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
             reasons.append(("question", asked[0]))
         else:
             category = "information"
+    if model is not None:
+        reasons.append(model)
     if urgency_reason is not None:
         reasons.append(urgency_reason)
     resolved = body_resolved and category == "resolved"

@@ -25,6 +25,15 @@ _TEMPLATES: dict[str, dict[Language, str]] = {
     "single": {Language.DE: "einzelner Arbeitsplatz: {}", Language.EN: "single workplace: {}"},
     "resolved": {Language.DE: "Kunde: erledigt ({})", Language.EN: "customer: resolved ({})"},
     "planned": {Language.DE: "geplante Änderung: {}", Language.EN: "planned change: {}"},
+    # The trained model's verdict where the rules were unsure, with its probability.
+    "model_planned": {
+        Language.DE: "trainiertes Modell: geplante Änderung (p={})",
+        Language.EN: "trained model: planned change (p={})",
+    },
+    "model_not_planned": {
+        Language.DE: "trainiertes Modell: keine geplante Änderung (p={})",
+        Language.EN: "trained model: not a planned change (p={})",
+    },
     "expiry": {
         Language.DE: "Ablauf/Verlängerung: {}",
         Language.EN: "expiry/renewal: {}",
