@@ -176,6 +176,16 @@ def _plans(s: SentenceEvidence) -> bool:
     return s.has(*_PLANNING) and not s.has("ADVICE", "HOWTO", "SUCCESS") and not _inactive(s)
 
 
+def _hints(s: SentenceEvidence) -> bool:
+    """A hint of a change, for asking the model. Unlike ``_plans``, a future or past
+    sentence counts ("der Server wird am Samstag getauscht", "kurz weg" said of the
+    change): announcements are told in the future, and the model weighs the rest."""
+    if not s.has(*_PLANNING, "CHANGE_HINT") or _settled(s) or s.has("HYPOTHETICAL", "SUCCESS"):
+        return False
+    # "Danke für die Einrichtung letzte Woche": the thanks after a change plans nothing.
+    return not (s.has("THANKS") and s.has("PAST"))
+
+
 def _urgency(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str] | None]:
     calm = [s.first("NOT_URGENT") for s in sentences if s.has("NOT_URGENT")]
     if calm:
@@ -296,13 +306,16 @@ def judge(
     # Any hint of a change, even in a question ("wie spielen wir das Update ein?") or with
     # words the rules do not count as a plan ("Tausch", "cutover"): where the rules see
     # such a hint but cannot settle it, the trained model is asked (``_second_opinion``).
-    cued = any(s.has(*_PLANNING, "CHANGE_HINT") and not _inactive(s) for s in sentences)
+    cued = any(_hints(s) for s in sentences)
     # Against a failure finding, the hint must stand in a sentence of its own: "die neue
     # Kollegin kann sich nicht anmelden" is a fault of the new thing, while "der alte ist
-    # kaputt. Bitte den neuen am Freitag einrichten" schedules a change. A subject
-    # ("Neue Kollegin") names the topic, not what is asked about it.
+    # kaputt. Bitte den neuen am Freitag einrichten" schedules a change, and so does a
+    # sentence whose failure is what the change brings ("bitte den Tausch am Samstag, dann
+    # ist das Netz kurz weg"). A subject ("Neue Kollegin") names the topic, not what is
+    # asked about it.
     cued_apart = any(
-        s.has(*_PLANNING, "CHANGE_HINT") and not _inactive(s) and not _failing(s)
+        _hints(s)
+        and (not _failing(s) or s.has("PLAN_CONSEQUENCE", "PROPOSAL"))
         for s in sentences
         if not s.is_subject
     )
