@@ -238,6 +238,7 @@ def _second_opinion(
     beside a failure finding, or in a mail the rules leave without a verdict; a plan
     cue the rules accepted (a question or thanks may use the same words). Never asked:
     a mail without any hint of a change, an expiry, a past incident, a settled matter.
+    A confirmed plan and a hint without a plan leave no reason (see below).
     """
     if planned:
         need = MODEL_VETO
@@ -254,7 +255,12 @@ def _second_opinion(
     if p is None:
         return planned, findings, None
     verdict = p >= need
-    reason = ("model_planned" if verdict else "model_not_planned", f"{p:.2f}")
+    reason = ("model_planned" if verdict else "model_not_planned", f"{p:.0%}")
+    # The verdict is a reason where the rules were in conflict (a hint beside a fault) or
+    # where the model changed the outcome. A mere check that agrees with the rules' plan,
+    # or a hint it found to be nothing, adds only noise to the customer's acknowledgement.
+    if verdict == planned and not findings:
+        return verdict, findings, None
     return verdict, [] if verdict else findings, reason
 
 
@@ -314,8 +320,7 @@ def judge(
     # ist das Netz kurz weg"). A subject ("Neue Kollegin") names the topic, not what is
     # asked about it.
     cued_apart = any(
-        _hints(s)
-        and (not _failing(s) or s.has("PLAN_CONSEQUENCE", "PROPOSAL"))
+        _hints(s) and (not _failing(s) or s.has("PLAN_CONSEQUENCE", "PROPOSAL"))
         for s in sentences
         if not s.is_subject
     )

@@ -25,14 +25,14 @@ _TEMPLATES: dict[str, dict[Language, str]] = {
     "single": {Language.DE: "einzelner Arbeitsplatz: {}", Language.EN: "single workplace: {}"},
     "resolved": {Language.DE: "Kunde: erledigt ({})", Language.EN: "customer: resolved ({})"},
     "planned": {Language.DE: "geplante Änderung: {}", Language.EN: "planned change: {}"},
-    # The trained model's verdict where the rules were unsure, with its probability.
+    # The trained model's verdict where the rules were unsure, with its P(planned).
     "model_planned": {
-        Language.DE: "trainiertes Modell: geplante Änderung (p={})",
-        Language.EN: "trained model: planned change (p={})",
+        Language.DE: "trainiertes Modell: geplante Änderung ({} wahrscheinlich)",
+        Language.EN: "trained model: planned change ({} likely)",
     },
     "model_not_planned": {
-        Language.DE: "trainiertes Modell: keine geplante Änderung (p={})",
-        Language.EN: "trained model: not a planned change (p={})",
+        Language.DE: "trainiertes Modell: keine geplante Änderung (geplant: {})",
+        Language.EN: "trained model: not a planned change (planned: {})",
     },
     "expiry": {
         Language.DE: "Ablauf/Verlängerung: {}",
