@@ -126,3 +126,25 @@ def test_model_verdict_is_a_reason_and_rules_alone_differ(clf: Classifier) -> No
 def test_clear_fault_never_asks_the_model(clf: Classifier) -> None:
     c = clf.classify("Drucker", "Der Drucker zieht kein Papier ein.", SENT)
     assert not any("Modell" in r for r in c.reasons)
+
+
+def test_own_fault_beside_an_onboarding_keeps_its_priority(clf: Classifier) -> None:
+    """The model may read the whole mail as a plan; a fault of its own stays a fault."""
+    text = (
+        "Hallo,\nam 1. fängt Frau Berg bei uns an, bitte Laptop und Postfach einrichten.\n"
+        "Außerdem startet mein Outlook seit heute früh nicht mehr.\nGruß"
+    )
+    c = clf.classify("Zwei Anliegen", text, SENT)
+    assert c.priority == "normal", c.reasons
+    assert not c.planned_change
+
+
+def test_old_broken_device_beside_a_delivery_is_planned(clf: Classifier) -> None:
+    text = (
+        "Hallo,\nder alte Scanner am Empfang ist schon länger kaputt. Der neue wird am "
+        "Dienstag geliefert, bitte am Mittwoch einrichten und mit der Praxissoftware "
+        "verbinden.\nDanke"
+    )
+    c = clf.classify("Scanner Empfang", text, SENT)
+    assert c.planned_change, c.reasons
+    assert c.priority == "low", c.reasons

@@ -12,7 +12,7 @@ word only and never touches the priority.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mailbot.classify._evidence import Evidence, SentenceEvidence
 
@@ -37,7 +37,7 @@ MODEL_OVER_CRITICAL = 0.7
 #: liegen hier, bitte Termin für den Tausch") is judged planned when the model is fairly sure.
 MODEL_OVER_NOTHING = 0.6
 #: Below this, a plan cue the rules accepted is a question or thanks after all.
-MODEL_VETO = 0.3
+MODEL_VETO = 0.25
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ class _Finding:
     priority: str
     category: str
     reasons: tuple[tuple[str, str], ...]
+    #: the sentence it was found in (set by ``_findings``)
+    sentence: SentenceEvidence | None = None
 
 
 def _reopened(s: SentenceEvidence) -> bool:
@@ -217,8 +219,26 @@ def _findings(sentences: list[SentenceEvidence], contrast: bool) -> list[_Findin
         context = [c for c in sentences[max(0, i - 1) : i + 2] if c is not s]
         found = _judge_sentence(s, context, contrast)
         if found is not None:
-            findings.append(found)
+            findings.append(replace(found, sentence=s))
     return findings
+
+
+def _part_of_change(f: _Finding) -> bool:
+    """A failure a planned change may explain: what the change brings ("an dem Tag ist
+    das Netz weg", "während des Tauschs", future tense), the old or intended thing and
+    its long-known trouble (``CHANGE_CONTEXT``: "der alte ist eh kaputt", "seit langem
+    träge"), or a failure told beside the change itself ("bitte den Tausch am Samstag,
+    dann ..."), unless the change is its cause ("seit dem Update"). A fault of its own
+    ("mein Outlook startet seit heute nicht") next to an onboarding stays a fault,
+    whatever the model says of the whole mail."""
+    s = f.sentence
+    if s is None:
+        return False
+    if s.has("PLAN_CONSEQUENCE", "FUTURE", "PROPOSAL", "CHANGE_CONTEXT"):
+        return True
+    # A hint in the failing sentence itself counts, but not a change as the cause of a
+    # fault ("seit dem Update langsamer", "since the update it crashes").
+    return _hints(s) and not s.has("SYMPTOM_HINT", "NOW")
 
 
 def _second_opinion(
@@ -245,6 +265,8 @@ def _second_opinion(
     elif not cued:
         return planned, findings, None
     elif findings:
+        if not all(_part_of_change(f) for f in findings):
+            return planned, findings, None
         critical = any(f.priority == "critical" for f in findings)
         need = MODEL_OVER_CRITICAL if critical else MODEL_OVER_FAULT
     elif resolved or any(s.has("EXPIRY") or (s.has("OUTAGE") and _inactive(s)) for s in sentences):
