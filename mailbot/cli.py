@@ -353,6 +353,35 @@ def evaluate(
             print(text)
 
 
+@app.command()
+def train(
+    data: Annotated[
+        Path | None, typer.Option("--data", help="folder of labelled *.jsonl (models/train)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="where the model goes (models/textcat)")
+    ] = None,
+    cv: Annotated[
+        int, typer.Option("--cv", help="k-fold cross-validation instead of training (k >= 2)")
+    ] = 0,
+) -> None:
+    """Train the planned-change text classifier (reproducible: fixed seed and order)."""
+    from mailbot.classify._nlp import default_models_dir
+    from mailbot.classify._train import cross_validate, train_to
+
+    models = default_models_dir()
+    data_dir = data or models / "train"
+    if cv:
+        if cv < 2:
+            print("mailbot: --cv needs at least 2 folds", file=sys.stderr)
+            raise typer.Exit(2)
+        print(cross_validate(data_dir, models, folds=cv).report())
+        return
+    target = out or models / "textcat"
+    count = train_to(data_dir, target)
+    print(f"trained on {count} mails from {data_dir}, written to {target}")
+
+
 def main() -> None:
     try:
         app()

@@ -1,7 +1,9 @@
 """The triage classifier: subject + new text -> priority, urgency, deadline, planned change.
 
-Rules over pattern evidence (``models/patterns``), no trained model: every
-decision can be explained by the strings in ``Classification.reasons``.
+Rules over pattern evidence (``models/patterns``): every decision can be explained
+by the strings in ``Classification.reasons``. Where the rules are unsure whether a mail
+is a planned change, a small trained text classifier (``models/textcat``, built by
+``mailbot train``) decides, and says so in the reasons.
 
     clf = Classifier.load()
     c = clf.classify(subject, new_text(body), sent_at)
@@ -19,6 +21,7 @@ from mailbot.classify._language import detect_language
 from mailbot.classify._monitoring import parse_alarm, state_priority
 from mailbot.classify._nlp import Pipelines, default_models_dir, load_pipelines
 from mailbot.classify._reasons import alarm_reason, deadline_reason, render
+from mailbot.classify._textcat import LazyPlannedModel, PlannedModel
 from mailbot.triage import Classification, Priority, Urgency
 
 __all__ = ["Classifier", "parse_alarm"]
@@ -27,12 +30,20 @@ __all__ = ["Classifier", "parse_alarm"]
 class Classifier:
     """Holds the spaCy pipelines; load once per process, classify many times."""
 
-    def __init__(self, pipes: Pipelines) -> None:
+    def __init__(
+        self, pipes: Pipelines, planned_model: PlannedModel | LazyPlannedModel | None = None
+    ) -> None:
         self._pipes = pipes
+        self._planned_model = planned_model
 
     @classmethod
     def load(cls, models_dir: Path | None = None) -> Classifier:
-        return cls(load_pipelines(models_dir or default_models_dir()))
+        directory = models_dir or default_models_dir()
+        return cls(load_pipelines(directory), LazyPlannedModel(directory / "textcat"))
+
+    def with_planned_model(self, model: PlannedModel | None) -> Classifier:
+        """The same rules with another second opinion (cross-validation; None: rules only)."""
+        return Classifier(self._pipes, model)
 
     def classify(
         self,
@@ -61,7 +72,12 @@ class Classifier:
             )
         reply = is_reply_subject(subject)
         evidence = gather(self._pipes, subject, text)
-        verdict = judge(evidence, reply_subject=reply)
+        model = self._planned_model
+        verdict = judge(
+            evidence,
+            reply_subject=reply,
+            second_opinion=None if model is None else (lambda: model.score(subject, text)),
+        )
         deadline: Deadline | None = find_deadline(
             text if reply else f"{' '.join(subject.split())}\n{text}",
             sent_at,

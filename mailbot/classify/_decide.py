@@ -11,11 +11,16 @@ word only and never touches the priority.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from mailbot.classify._evidence import Evidence, SentenceEvidence
 
-__all__ = ["Judgement", "judge"]
+__all__ = ["Judgement", "SecondOpinion", "judge"]
+
+#: P(planned change) from the trained model (``_textcat``), computed only when asked;
+#: None when no model is installed.
+SecondOpinion = Callable[[], float | None]
 
 _RANK = {"low": 0, "normal": 1, "critical": 2}
 _FAILURE = ("OUTAGE", "MALFUNCTION", "DEGRADATION", "SECURITY_EVENT", "SECURITY_SEVERE", "WIDE")
@@ -23,6 +28,16 @@ _OBJECTS = ("CENTRAL", "APP", "SINGLE", "PRINTER")
 #: strong planned kinds (a new hire, a leaver, a move, new hardware) and generic
 #: set-up verbs ("einrichten", "install"), which a quote or advice question also uses
 _PLANNING = ("PLANNED", "PLANNED_WEAK")
+#: How sure the trained model must be to overrule the rules (see ``_second_opinion``).
+#: Turning a reported fault into a planned change needs more than a coin flip, and more
+#: still when the fault would be critical: a missed critical failure costs the most.
+MODEL_OVER_FAULT = 0.6
+MODEL_OVER_CRITICAL = 0.7
+#: A hint of a change that the rules leave without a verdict ("die neuen Access Points
+#: liegen hier, bitte Termin für den Tausch") is judged planned when the model is fairly sure.
+MODEL_OVER_NOTHING = 0.6
+#: Below this, a plan cue the rules accepted is a question or thanks after all.
+MODEL_VETO = 0.25
 
 
 @dataclass(frozen=True)
@@ -41,6 +56,8 @@ class _Finding:
     priority: str
     category: str
     reasons: tuple[tuple[str, str], ...]
+    #: the sentence it was found in (set by ``_findings``)
+    sentence: SentenceEvidence | None = None
 
 
 def _reopened(s: SentenceEvidence) -> bool:
@@ -161,6 +178,16 @@ def _plans(s: SentenceEvidence) -> bool:
     return s.has(*_PLANNING) and not s.has("ADVICE", "HOWTO", "SUCCESS") and not _inactive(s)
 
 
+def _hints(s: SentenceEvidence) -> bool:
+    """A hint of a change, for asking the model. Unlike ``_plans``, a future or past
+    sentence counts ("der Server wird am Samstag getauscht", "kurz weg" said of the
+    change): announcements are told in the future, and the model weighs the rest."""
+    if not s.has(*_PLANNING, "CHANGE_HINT") or _settled(s) or s.has("HYPOTHETICAL", "SUCCESS"):
+        return False
+    # "Danke für die Einrichtung letzte Woche": the thanks after a change plans nothing.
+    return not (s.has("THANKS") and s.has("PAST"))
+
+
 def _urgency(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str] | None]:
     calm = [s.first("NOT_URGENT") for s in sentences if s.has("NOT_URGENT")]
     if calm:
@@ -192,11 +219,76 @@ def _findings(sentences: list[SentenceEvidence], contrast: bool) -> list[_Findin
         context = [c for c in sentences[max(0, i - 1) : i + 2] if c is not s]
         found = _judge_sentence(s, context, contrast)
         if found is not None:
-            findings.append(found)
+            findings.append(replace(found, sentence=s))
     return findings
 
 
-def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
+def _part_of_change(f: _Finding) -> bool:
+    """A failure a planned change may explain: what the change brings ("an dem Tag ist
+    das Netz weg", "während des Tauschs", future tense), the old or intended thing and
+    its long-known trouble (``CHANGE_CONTEXT``: "der alte ist eh kaputt", "seit langem
+    träge"), or a failure told beside the change itself ("bitte den Tausch am Samstag,
+    dann ..."), unless the change is its cause ("seit dem Update"). A fault of its own
+    ("mein Outlook startet seit heute nicht") next to an onboarding stays a fault,
+    whatever the model says of the whole mail."""
+    s = f.sentence
+    if s is None:
+        return False
+    if s.has("PLAN_CONSEQUENCE", "FUTURE", "PROPOSAL", "CHANGE_CONTEXT"):
+        return True
+    # A hint in the failing sentence itself counts, but not a change as the cause of a
+    # fault ("seit dem Update langsamer", "since the update it crashes").
+    return _hints(s) and not s.has("SYMPTOM_HINT", "NOW")
+
+
+def _second_opinion(
+    ask: SecondOpinion,
+    sentences: list[SentenceEvidence],
+    findings: list[_Finding],
+    cued: bool,
+    planned: bool,
+    resolved: bool,
+) -> tuple[bool, list[_Finding], tuple[str, str] | None]:
+    """Ask the trained model where the rules are unsure; returns (planned, findings,
+    the model's reason). The rule "a failure is never a planned change" holds: when the
+    model judges a mail planned, its failure sentences describe the change (the old
+    device that is replaced, the network that is down on moving day), not a fault.
+
+    Unsure means: a hint of a change (``PLANNED``, ``PLANNED_WEAK``, ``CHANGE_HINT``)
+    beside a failure finding, or in a mail the rules leave without a verdict; a plan
+    cue the rules accepted (a question or thanks may use the same words). Never asked:
+    a mail without any hint of a change, an expiry, a past incident, a settled matter.
+    A confirmed plan and a hint without a plan leave no reason (see below).
+    """
+    if planned:
+        need = MODEL_VETO
+    elif not cued:
+        return planned, findings, None
+    elif findings:
+        if not all(_part_of_change(f) for f in findings):
+            return planned, findings, None
+        critical = any(f.priority == "critical" for f in findings)
+        need = MODEL_OVER_CRITICAL if critical else MODEL_OVER_FAULT
+    elif resolved or any(s.has("EXPIRY") or (s.has("OUTAGE") and _inactive(s)) for s in sentences):
+        return planned, findings, None
+    else:
+        need = MODEL_OVER_NOTHING
+    p = ask()
+    if p is None:
+        return planned, findings, None
+    verdict = p >= need
+    reason = ("model_planned" if verdict else "model_not_planned", f"{p:.0%}")
+    # The verdict is a reason where the rules were in conflict (a hint beside a fault) or
+    # where the model changed the outcome. A mere check that agrees with the rules' plan,
+    # or a hint it found to be nothing, adds only noise to the customer's acknowledgement.
+    if verdict == planned and not findings:
+        return verdict, findings, None
+    return verdict, [] if verdict else findings, reason
+
+
+def judge(
+    ev: Evidence, *, reply_subject: bool, second_opinion: SecondOpinion | None = None
+) -> Judgement:
     body = [s for s in ev.sentences if not s.is_subject and s.hits]
     subject = [s for s in ev.sentences if s.is_subject and s.hits]
     # "alle anderen können arbeiten" makes the whole mail one user's matter, unless the
@@ -239,6 +331,21 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
     )
     reasons: list[tuple[str, str]] = []
     planned_in = [s for s in sentences if _plans(s)]
+    # Any hint of a change, even in a question ("wie spielen wir das Update ein?") or with
+    # words the rules do not count as a plan ("Tausch", "cutover"): where the rules see
+    # such a hint but cannot settle it, the trained model is asked (``_second_opinion``).
+    cued = any(_hints(s) for s in sentences)
+    # Against a failure finding, the hint must stand in a sentence of its own: "die neue
+    # Kollegin kann sich nicht anmelden" is a fault of the new thing, while "der alte ist
+    # kaputt. Bitte den neuen am Freitag einrichten" schedules a change, and so does a
+    # sentence whose failure is what the change brings ("bitte den Tausch am Samstag, dann
+    # ist das Netz kurz weg"). A subject ("Neue Kollegin") names the topic, not what is
+    # asked about it.
+    cued_apart = any(
+        _hints(s) and (not _failing(s) or s.has("PLAN_CONSEQUENCE", "PROPOSAL"))
+        for s in sentences
+        if not s.is_subject
+    )
     if all(not s.has("PLANNED") for s in planned_in) and (
         any(s.has("ADVICE", "HOWTO") for s in sentences)
         or not any(s.has(*_OBJECTS) for s in sentences)
@@ -248,6 +355,12 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         # with no device or system named ("das Logo austauschen") it is a small request.
         planned_in = []
     planned = not findings and bool(planned_in)
+    model: tuple[str, str] | None = None
+    if second_opinion is not None:
+        hint = cued_apart if findings else cued
+        planned, findings, model = _second_opinion(
+            second_opinion, sentences, findings, hint, planned, body_resolved
+        )
     if findings:
         best = max(findings, key=lambda f: _RANK[f.priority])
         priority, category = best.priority, best.category
@@ -257,8 +370,9 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
         reasons.append(("resolved", next(s.first("RESOLVED") for s in body if _settled(s))))
     elif planned:
         priority, category = "low", "planned_change"
-        first = planned_in[0]
-        reasons.append(("planned", first.first("PLANNED") or first.first("PLANNED_WEAK")))
+        if planned_in:
+            first = planned_in[0]
+            reasons.append(("planned", first.first("PLANNED") or first.first("PLANNED_WEAK")))
     else:
         priority = "low"
         asked = [
@@ -279,6 +393,8 @@ def judge(ev: Evidence, *, reply_subject: bool) -> Judgement:
             reasons.append(("question", asked[0]))
         else:
             category = "information"
+    if model is not None:
+        reasons.append(model)
     if urgency_reason is not None:
         reasons.append(urgency_reason)
     resolved = body_resolved and category == "resolved"

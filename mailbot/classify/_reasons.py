@@ -25,6 +25,15 @@ _TEMPLATES: dict[str, dict[Language, str]] = {
     "single": {Language.DE: "einzelner Arbeitsplatz: {}", Language.EN: "single workplace: {}"},
     "resolved": {Language.DE: "Kunde: erledigt ({})", Language.EN: "customer: resolved ({})"},
     "planned": {Language.DE: "geplante Änderung: {}", Language.EN: "planned change: {}"},
+    # The trained model's verdict where the rules were unsure, with its P(planned).
+    "model_planned": {
+        Language.DE: "trainiertes Modell: geplante Änderung ({} wahrscheinlich)",
+        Language.EN: "trained model: planned change ({} likely)",
+    },
+    "model_not_planned": {
+        Language.DE: "trainiertes Modell: keine geplante Änderung (geplant: {})",
+        Language.EN: "trained model: not a planned change (planned: {})",
+    },
     "expiry": {
         Language.DE: "Ablauf/Verlängerung: {}",
         Language.EN: "expiry/renewal: {}",
