@@ -152,3 +152,38 @@ def test_old_broken_device_beside_a_delivery_is_planned(clf: Classifier) -> None
     c = clf.classify("Scanner Empfang", text, SENT)
     assert c.planned_change, c.reasons
     assert c.priority == "low", c.reasons
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        (
+            "Angebot Etikettendrucker",
+            "Hallo zusammen,\n\nkönnt ihr uns ein Angebot für zwei neue Etikettendrucker "
+            "fürs Lager machen? Aufstellen und einrichten solltet ihr sie dann auch.\n\n"
+            "Gruß\nJens Otto",
+        ),
+        (
+            "Quote for new laptops",
+            "Hi,\n\nhow much would three new laptops for the sales team cost, including "
+            "setup and migration of the old data? Please send us an offer.\n\nThanks,\nAmy",
+        ),
+    ],
+)
+def test_a_quote_request_for_new_hardware_is_not_a_planned_change(
+    clf: Classifier, subject: str, body: str
+) -> None:
+    c = clf.classify(subject, body, SENT)
+    assert c.planned_change is False
+    assert c.priority.value == "low"
+
+
+def test_a_quote_beside_a_new_hire_with_a_start_date_stays_planned(clf: Classifier) -> None:
+    c = clf.classify(
+        "Neue Mitarbeiterin ab 1.12.",
+        "Hallo,\n\nam 1.12. fängt Frau Demir bei uns an. Bitte richtet ihr einen Arbeitsplatz "
+        "und ein Postfach ein. Ein Angebot für den Monitor brauchen wir nicht, der ist da.\n\n"
+        "Gruß\nKarl Brandt",
+        SENT,
+    )
+    assert c.planned_change is True

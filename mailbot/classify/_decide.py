@@ -356,7 +356,11 @@ def judge(
         planned_in = []
     planned = not findings and bool(planned_in)
     model: tuple[str, str] | None = None
-    if second_opinion is not None:
+    # Quotes and orders are their own kind of low request in triage.md: asking what a new
+    # plotter would cost plans nothing yet. Where the rules found no plan, the model is
+    # not asked to find one in a quote request.
+    quote = not planned and any(s.has("QUOTE") for s in sentences)
+    if second_opinion is not None and not quote:
         hint = cued_apart if findings else cued
         planned, findings, model = _second_opinion(
             second_opinion, sentences, findings, hint, planned, body_resolved
