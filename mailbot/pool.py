@@ -233,6 +233,17 @@ class ProcessPool:
         self._pool.join()
 
 
+#: more processes than this only queue up for the store's write turn
+_MOST = 8
+
+
 def processes_for(setting: int) -> int:
-    """``[limits] processes``: 0 means one per core."""
-    return setting or (os.cpu_count() or 1)
+    """``[limits] processes``: 0 means one per core this process may run on (a
+    container's CPU set, not the host's count), at most eight."""
+    if setting:
+        return setting
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return min(cores, _MOST)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from mailbot.pool import conversation_groups, tasks
+from mailbot.pool import conversation_groups, processes_for, tasks
 from mailbot.process import Outcome
 from mailbot.runtime import Runtime
 from mailbot.store import Inbound, Message, Outbox, Setting, session_scope
@@ -179,3 +179,9 @@ def test_a_child_that_dies_mid_task_costs_no_mail(tmp_path: Path) -> None:
     with Session(rt.engine) as s:
         assert {r.status for r in s.exec(select(Inbound)).all()} == {"processed"}
         assert len(tickets(s)) == 80
+
+
+def test_process_count_follows_the_setting_or_the_usable_cores() -> None:
+    assert processes_for(3) == 3
+    assert processes_for(1) == 1
+    assert 1 <= processes_for(0) <= min(8, len(os.sched_getaffinity(0)))
