@@ -267,7 +267,6 @@ class Processor:
     def _handle(
         self, session: Session, row: Arrival, mail: ParsedMail, judgement: Judgement, now: datetime
     ) -> Outcome:
-        assert row.id is not None
         if mail.content_type == "multipart/report":
             self._record_bounces(session, row)
         alarm = judgement.classification.alarm
@@ -317,7 +316,6 @@ class Processor:
     def _open(
         self, session: Session, row: Arrival, j: Judgement, match: ThreadMatch, now: datetime
     ) -> Outcome:
-        assert row.id is not None
         mail, c = j.mail, j.classification
         # Automated mail is kept as a ticket but nobody was promised anything.
         the_plan = None if j.automated else self._plan_for(j, row)
@@ -357,7 +355,6 @@ class Processor:
         match: ThreadMatch,
         now: datetime,
     ) -> Outcome:
-        assert row.id is not None
         self._store_message(session, ticket, row, j)
         record(
             session,
@@ -631,7 +628,7 @@ class Processor:
         return self.desk.announce(session, ticket, j, now, plan)
 
     def _alarm(self, session: Session, row: Arrival, j: Judgement, now: datetime) -> Outcome:
-        assert row.id is not None and j.classification.alarm is not None
+        assert j.classification.alarm is not None
         alarm = j.classification.alarm
         open_ticket = session.exec(
             select(Ticket)

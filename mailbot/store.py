@@ -208,7 +208,6 @@ def make_engine(url: str) -> Engine:
 
 
 _EVENTS_KEY = "mailbot.pending_events"
-_INSERT_EVENT = insert(Event.__table__)  # type: ignore[attr-defined]
 _WRITE_OPTION = "mailbot_write"
 
 
@@ -259,7 +258,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             events = session.info.pop(_EVENTS_KEY, None)
             if events:
                 # Core executemany: the ORM's bulk path costs a millisecond a mail.
-                session.connection().execute(_INSERT_EVENT, events)
+                session.connection().execute(_insert_for(Event.__table__), events)  # type: ignore[attr-defined]
             session.commit()
         except BaseException:
             session.rollback()

@@ -3,6 +3,7 @@ processing, replies that find the ticket their original opened, and the write tu
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import time
@@ -124,9 +125,22 @@ def test_writers_take_turns(tmp_path: Path) -> None:
     order: list[str] = []
     first_in = threading.Event()
 
+    lock_file = tmp_path / "mailbot.db.lock"
+    held_in_kernel: list[bool] = []
+
     def writer(name: str, hold: float) -> None:
         with session_scope(rt.engine) as s:
             order.append(f"{name} in")
+            if name == "a":
+                # The turn is the flock beside the database, not only SQLite's own lock.
+                fd = os.open(lock_file, os.O_RDWR)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    held_in_kernel.append(False)
+                except BlockingIOError:
+                    held_in_kernel.append(True)
+                finally:
+                    os.close(fd)
             first_in.set()
             s.add(Setting(key=name, value="x"))
             time.sleep(hold)
@@ -141,6 +155,7 @@ def test_writers_take_turns(tmp_path: Path) -> None:
     b.join()
     rt.close()
     assert order == ["a in", "a out", "b in", "b out"]
+    assert held_in_kernel == [True]
 
 
 def test_a_child_that_dies_mid_task_costs_no_mail(tmp_path: Path) -> None:
