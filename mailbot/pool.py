@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import re
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from email.parser import BytesHeaderParser
@@ -228,9 +229,18 @@ class ProcessPool:
         self._pool.close()
         self._pool.join()
 
-    def terminate(self) -> None:
-        self._pool.terminate()
-        self._pool.join()
+    def abandon(self) -> None:
+        """Kill the children and let the pool's own clean-up run in the background.
+
+        ``Pool.terminate`` first takes the lock the children read tasks under; a child
+        that died (or was forked beside a busy thread) may leave it taken, and the
+        caller would wait for ever. The children are killed here; the pool's handler
+        threads are daemons and end with the process if they cannot end sooner.
+        """
+        for worker in list(getattr(self._pool, "_pool", [])):
+            if worker.is_alive():
+                worker.kill()
+        threading.Thread(target=self._pool.terminate, name="pool-end", daemon=True).start()
 
 
 #: more processes than this only queue up for the store's write turn

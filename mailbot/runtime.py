@@ -263,7 +263,7 @@ class Runtime:
 
     def _abandon_pool(self) -> None:
         if self._pool is not None:
-            self._pool.terminate()
+            self._pool.abandon()
         self._pool = None
         self._pool_disabled = True
 

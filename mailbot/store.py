@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -217,31 +218,71 @@ def pending_events(session: Session) -> list[dict[str, Any]]:
     return events
 
 
+class _WriteTurns:
+    """Per database file: a lock between this process's threads and a POSIX record lock
+    (``lockf``) on ``<database>.lock`` between processes.
+
+    A record lock belongs to the process and is not inherited by a forked child, so a
+    fork taken while some thread writes cannot leave the turn held by a child (an
+    ``flock`` would be: the child's copy of the descriptor keeps it). A process that
+    dies loses its record locks at once.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._files: dict[str, tuple[int, threading.Lock]] = {}
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        # A thread of the parent may have held a lock at the fork; the child's copies
+        # of those locks would stay taken for ever.
+        self._guard = threading.Lock()
+        self._files = {path: (fd, threading.Lock()) for path, (fd, _) in self._files.items()}
+
+    def _file(self, path: str) -> tuple[int, threading.Lock] | None:
+        with self._guard:
+            found = self._files.get(path)
+            if found is None:
+                try:
+                    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                except OSError:  # a URI, a read-only folder: SQLite's own locking holds
+                    return None
+                found = self._files[path] = (fd, threading.Lock())
+            return found
+
+    @contextmanager
+    def held(self, path: str) -> Iterator[None]:
+        found = self._file(path)
+        if found is None:
+            yield
+            return
+        fd, local = found
+        with local:
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.lockf(fd, fcntl.LOCK_UN)
+
+
+_TURNS = _WriteTurns()
+
+
 @contextmanager
 def _write_turn(engine: Engine) -> Iterator[None]:
     """On SQLite, wait for the write lock in the kernel, not in SQLite's busy handler.
 
     SQLite's busy handler sleeps in growing steps (up to 100 ms) while another
     connection writes; with several processes writing a few milliseconds each, most of
-    the time went into those sleeps. An exclusive ``flock`` on a file beside the
-    database hands the turn over the moment the holder commits, rolls back or dies.
+    the time went into those sleeps. An exclusive lock on a file beside the database
+    hands the turn over the moment the holder commits, rolls back or dies.
     """
     database = engine.url.database if engine.dialect.name == "sqlite" else None
     if not database or database == ":memory:":
         yield
         return
-    # A descriptor of its own per transaction: threads of one process exclude each
-    # other too (a flock belongs to the open file, not to the process).
-    try:
-        fd = os.open(database + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError:  # a URI, a read-only folder: SQLite's own locking still holds
+    with _TURNS.held(database + ".lock"):
         yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 @contextmanager

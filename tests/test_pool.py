@@ -3,8 +3,10 @@ processing, replies that find the ticket their original opened, and the write tu
 
 from __future__ import annotations
 
-import fcntl
+import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -59,6 +61,20 @@ def test_tasks_keep_groups_whole_and_in_order() -> None:
     groups = [[1], [2, 9], [3], [4, 5, 6, 7, 8], [10]]
     assert tasks(groups, size=3) == [[1, 2, 9], [3], [4, 5, 6, 7, 8], [10]]
     assert [i for t in tasks(groups, size=3) for i in t] == [1, 2, 9, 3, 4, 5, 6, 7, 8, 10]
+
+
+def _held_elsewhere(lock_file: Path) -> bool:
+    """Whether another process holds the write turn (asked from a fresh process: a
+    record lock never blocks its own process)."""
+    probe = (
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n"
+        "    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except OSError:\n"
+        "    sys.exit(3)\n"
+    )
+    return subprocess.run([sys.executable, "-c", probe, str(lock_file)]).returncode == 3
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -132,15 +148,8 @@ def test_writers_take_turns(tmp_path: Path) -> None:
         with session_scope(rt.engine) as s:
             order.append(f"{name} in")
             if name == "a":
-                # The turn is the flock beside the database, not only SQLite's own lock.
-                fd = os.open(lock_file, os.O_RDWR)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    held_in_kernel.append(False)
-                except BlockingIOError:
-                    held_in_kernel.append(True)
-                finally:
-                    os.close(fd)
+                # The turn is the lock beside the database, not only SQLite's own lock.
+                held_in_kernel.append(_held_elsewhere(lock_file))
             first_in.set()
             s.add(Setting(key=name, value="x"))
             time.sleep(hold)
@@ -200,3 +209,25 @@ def test_process_count_follows_the_setting_or_the_usable_cores() -> None:
     assert processes_for(3) == 3
     assert processes_for(1) == 1
     assert 1 <= processes_for(0) <= min(8, len(os.sched_getaffinity(0)))
+
+
+def test_a_fork_while_writing_does_not_keep_the_turn(tmp_path: Path) -> None:
+    """A child forked while a thread holds the write turn (the pool's replacement of a
+    dead child, say) must not hold it after the parent's transaction ends."""
+    rt = Runtime.open(write_config(tmp_path), clock=lambda: NOW)
+    lock_file = tmp_path / "mailbot.db.lock"
+    child: multiprocessing.process.BaseProcess | None = None
+    with session_scope(rt.engine) as s:
+        s.add(Setting(key="during-fork", value="x"))
+        child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(5,))
+        child.start()
+        assert _held_elsewhere(lock_file)
+    try:
+        assert child.is_alive()
+        assert not _held_elsewhere(lock_file)
+        with session_scope(rt.engine) as s:  # and this process writes again at once
+            s.add(Setting(key="after-fork", value="y"))
+    finally:
+        child.kill()
+        child.join()
+        rt.close()
