@@ -144,13 +144,13 @@ def _fetch(
         with session_scope(engine) as db:
             for uid in batch:
                 if uid in raws:
-                    row, created = store_raw(
+                    inbound_id, created = store_raw(
                         db, raws[uid], mailbox=config.name,
                         uidvalidity=plan.info.uidvalidity, uid=uid,
                     )
                 elif uid in heads:
                     raw = placeholder(heads[uid], sizes[uid], config)
-                    row, created = store_raw(
+                    inbound_id, created = store_raw(
                         db, raw, mailbox=config.name, uidvalidity=plan.info.uidvalidity,
                         uid=uid, status="quarantined",
                         error=f"message too large: {sizes[uid]} bytes > "
@@ -163,8 +163,7 @@ def _fetch(
                 done.append(uid)
                 if created:
                     report.stored += 1
-                    assert row.id is not None
-                    report.inbound_ids.append(row.id)
+                    report.inbound_ids.append(inbound_id)
                 else:
                     report.duplicates += 1
             # In the same transaction as the rows: last_uid never runs ahead of them.

@@ -11,12 +11,12 @@ import re
 from contextlib import nullcontext
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, or_
+from sqlalchemy import and_, bindparam, insert, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from mailbot.store import Inbound, insert_row
+from mailbot.store import Inbound, utcnow
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MSGID_LINE = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
@@ -55,12 +55,13 @@ def store_raw(
     received_at: datetime | None = None,
     status: str = "new",
     error: str = "",
-) -> tuple[Inbound, bool]:
-    """Insert the message unless it is already stored; returns (row, created).
+) -> tuple[int, bool]:
+    """Insert the message unless it is already stored; returns (inbound id, created).
 
     Duplicates are recognised by (mailbox, UIDVALIDITY, UID) and by Message-ID
-    plus content hash, so a re-scan after a UIDVALIDITY change adds nothing. A new
-    row is returned detached from the session (it is written with a plain INSERT).
+    plus content hash, so a re-scan after a UIDVALIDITY change adds nothing. The row
+    is written with a Core INSERT: building an ORM object per mail cost more than
+    the INSERT itself.
     """
     chash = content_hash(raw)
     msgid = header_message_id(raw)
@@ -69,21 +70,22 @@ def store_raw(
     connection = session.connection()
     found = connection.execute(_KNOWN, where).scalar()
     if found is not None:
-        return _row(session, found), False
-    row = Inbound(
-        mailbox=mailbox,
-        uidvalidity=uidvalidity,
-        uid=uid,
-        message_id=msgid,
-        content_hash=chash,
-        dedup_key=key,
-        raw=raw,
-        size=len(raw),
-        status=status,
-        error=error,
-    )
-    if received_at is not None:
-        row.received_at = received_at
+        return int(found), False
+    values = {
+        "mailbox": mailbox,
+        "uidvalidity": uidvalidity,
+        "uid": uid,
+        "message_id": msgid,
+        "content_hash": chash,
+        "dedup_key": key,
+        "raw": raw,
+        "size": len(raw),
+        "received_at": received_at or utcnow(),
+        "status": status,
+        "error": error,
+        "attempts": 0,
+        "processed_at": None,
+    }
     # A concurrent worker may insert the same mail between our check and insert;
     # the unique constraints decide, and the loser takes the winner's row. PostgreSQL
     # aborts the whole transaction on a failed statement unless a savepoint holds it;
@@ -91,22 +93,19 @@ def store_raw(
     guard = session.begin_nested() if connection.dialect.name != "sqlite" else nullcontext()
     try:
         with guard:
-            insert_row(session, row)
+            # Through the session: that is where a pending SAVEPOINT is emitted.
+            key_row = session.connection().execute(_INSERT, values).inserted_primary_key
     except IntegrityError:
         winner = connection.execute(_KNOWN, where).scalar()
         if winner is None:
             raise
-        return _row(session, winner), False
-    return row, True
-
-
-def _row(session: Session, inbound_id: int) -> Inbound:
-    row = session.get(Inbound, inbound_id)
-    assert row is not None
-    return row
+        return int(winner), False
+    assert key_row is not None
+    return int(key_row[0]), True
 
 
 _INBOUND = Inbound.__table__  # type: ignore[attr-defined]
+_INSERT = insert(_INBOUND)
 #: the stored twin of a mail: same Message-ID and content, or the same UID
 _KNOWN = (
     sa_select(_INBOUND.c.id)

@@ -177,6 +177,7 @@ class ProcessPool:
         #: how long a task may take before its child counts as lost; generous, since a
         #: mail normally takes milliseconds and the tasks ahead of it count too
         self.seconds_per_mail = seconds_per_mail
+        processor.warm()
         # Everything loaded so far (the classifier above all) is moved out of the
         # collector's sight: a child's full collection would otherwise walk, and
         # by touching every object copy, all the memory it shares with the parent.

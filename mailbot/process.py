@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,11 +26,11 @@ from mailbot.errors import ParseError
 from mailbot.judge import Judge, Judgement
 from mailbot.outgoing import Outgoing
 from mailbot.parse import ParsedMail, ParseLimits, parse_message
-from mailbot.render import AckView, Renderer, hours_lines
+from mailbot.render import AckView, Rendered, Renderer, hours_lines
 from mailbot.sla import Plan, plan
 from mailbot.staff import StaffDesk
 from mailbot.store import Event, Inbound, Message, Outbox, Ticket, insert_row, session_scope
-from mailbot.threads import ThreadMatch, match_thread, strip_prefixes
+from mailbot.threads import ThreadMatch, match_thread, strip_prefixes, subject_tag
 from mailbot.tickets import next_number, record, thread_ids, ticket_plan
 from mailbot.triage import Priority, Urgency
 
@@ -85,6 +86,22 @@ class Arrival:
     message_id: str
 
 
+@dataclass(frozen=True)
+class Draft:
+    """What a mail that opens a ticket will write, prepared before the write turn.
+
+    The acknowledgement is rendered with a stand-in for the ticket number, which
+    only the write transaction can give; inside it the stand-in is replaced. Inside
+    the transaction everything is still decided anew (thread match, permission to
+    reply); the draft is used only where its assumptions hold.
+    """
+
+    ticket: Ticket
+    #: the acknowledgement's text and HTML, the number still a stand-in; None when
+    #: none will be sent (automated mail)
+    ack: Rendered | None
+
+
 @dataclass
 class ProcessReport:
     processed: int = 0
@@ -106,11 +123,20 @@ class Processor:
         self.renderer = renderer or Renderer()
         self.outgoing = Outgoing(config)
         self.desk = StaffDesk(config, self.outgoing, self.renderer, self.judge.calendar)
+        #: stands for the ticket number in an acknowledgement rendered before the number
+        #: exists; random, so no customer can write it into a subject on purpose
+        self._number_mark = 10**17 + secrets.randbelow(9 * 10**17)
         self.limits = ParseLimits(
             max_bytes=config.limits.max_message_bytes,
             max_parts=config.limits.max_mime_parts,
             max_depth=config.limits.max_mime_depth,
         )
+
+    def warm(self) -> None:
+        """Load everything loaded lazily, so forked children inherit it instead of
+        each loading its own copy."""
+        self.judge.classifier.warm()
+        self.renderer.warm()
 
     # -- driving ---------------------------------------------------------------------
 
@@ -175,13 +201,14 @@ class Processor:
         row = Arrival(inbound_id, found.raw, found.received_at, found.mailbox, found.message_id)
         mail = parse_message(row.raw, self.limits)
         judgement = self.judge.judge(mail, arrival=row.received_at)
+        draft = self._draft(row, judgement, now)
         with session_scope(self.engine) as session:
             connection = session.connection()
             # SKIP LOCKED: a second worker passes over a row the first is working on
             # (PostgreSQL); SQLite serialises writers, and the status check does the rest.
             if connection.execute(_CLAIM, {"inbound_id": inbound_id}).first() is None:
                 return Outcome(inbound_id, "skipped")
-            outcome = self._handle(session, row, mail, judgement, now)
+            outcome = self._handle(session, row, mail, judgement, now, draft)
             connection.execute(_DONE, {"inbound_id": inbound_id, "done_at": now})
         return outcome
 
@@ -265,7 +292,13 @@ class Processor:
     # -- one message -----------------------------------------------------------------
 
     def _handle(
-        self, session: Session, row: Arrival, mail: ParsedMail, judgement: Judgement, now: datetime
+        self,
+        session: Session,
+        row: Arrival,
+        mail: ParsedMail,
+        judgement: Judgement,
+        now: datetime,
+        draft: Draft | None = None,
     ) -> Outcome:
         if mail.content_type == "multipart/report":
             self._record_bounces(session, row)
@@ -284,7 +317,7 @@ class Processor:
             return Outcome(row.id, "processed", detail="own mail")
         if match.ticket is not None:
             return self._follow_up(session, row, judgement, match.ticket, match, now)
-        return self._open(session, row, judgement, match, now)
+        return self._open(session, row, judgement, match, now, draft)
 
     def _record_bounces(self, session: Session, row: Arrival) -> None:
         """A DSN about one of our mails marks that mail failed with the status code first,
@@ -313,14 +346,31 @@ class Processor:
                     detail=f"{failure.recipient}: {failure.status} for {out.message_id}",
                 )
 
-    def _open(
-        self, session: Session, row: Arrival, j: Judgement, match: ThreadMatch, now: datetime
-    ) -> Outcome:
-        mail, c = j.mail, j.classification
-        # Automated mail is kept as a ticket but nobody was promised anything.
+    def _draft(self, row: Arrival, j: Judgement, now: datetime) -> Draft | None:
+        """The ticket and acknowledgement of a mail that looks like a new conversation,
+        built before the write turn (other processes write meanwhile); None for mail
+        that refers to earlier mail and will most likely join its ticket."""
+        mail = j.mail
+        if mail.in_reply_to or mail.references or subject_tag(mail.subject) is not None:
+            return None
+        if j.staff_sender or mail.content_type == "multipart/report":
+            return None
+        if j.classification.alarm is not None and j.automated:
+            return None
         the_plan = None if j.automated else self._plan_for(j, row)
-        ticket = Ticket(
-            number=next_number(session),
+        ticket = self._new_ticket(row, j, None, the_plan, now)
+        ticket.number = self._number_mark
+        ack = None if the_plan is None else self._render_ack(ticket, j, the_plan, None)
+        return Draft(ticket, ack)
+
+    def _new_ticket(
+        self, row: Arrival, j: Judgement, match: ThreadMatch | None, the_plan: Plan | None,
+        now: datetime,
+    ) -> Ticket:
+        mail, c = j.mail, j.classification
+        forwarded = match.forwarded_from if match is not None else None
+        return Ticket(
+            number=0,
             subject=hdr.clean(strip_prefixes(mail.subject) or mail.subject, 250),
             customer_address=mail.from_addr,
             customer_domain=mail.from_addr.rpartition("@")[2],
@@ -334,15 +384,36 @@ class Processor:
             language=c.language.value,
             arrived_at=min(j.sent_at, row.received_at),
             due_at=the_plan.due_at if the_plan else None,
-            linked_ticket_id=match.forwarded_from.id if match.forwarded_from else None,
+            linked_ticket_id=forwarded.id if forwarded else None,
             created_at=now,
             updated_at=now,
         )
+
+    def _open(
+        self,
+        session: Session,
+        row: Arrival,
+        j: Judgement,
+        match: ThreadMatch,
+        now: datetime,
+        draft: Draft | None = None,
+    ) -> Outcome:
+        # Automated mail is kept as a ticket but nobody was promised anything.
+        the_plan = None if j.automated else self._plan_for(j, row)
+        if draft is not None and match.forwarded_from is None:
+            ticket, ack = draft.ticket, draft.ack
+        else:
+            ticket, ack = self._new_ticket(row, j, match, the_plan, now), None
+        ticket.number = next_number(session)
+        if ack is not None:
+            ack = _with_number(ack, self._number_mark, ticket.number)
         # Nothing changes the new ticket later in this transaction: a plain INSERT.
         insert_row(session, ticket)
         self._store_message(session, ticket, row, j)
         self._record_judgement(session, ticket, row, j, match, the_plan)
-        queued = self._acknowledge(session, ticket, j, now, plan=the_plan)
+        # The new ticket's thread is this one mail.
+        refs = [j.mail.message_id] if j.mail.message_id else []
+        queued = self._acknowledge(session, ticket, j, now, plan=the_plan, body=ack, refs=refs)
         queued += self._tell_staff(session, ticket, j, now, the_plan)
         return Outcome(row.id, "processed", ticket.number, tuple(queued))
 
@@ -542,6 +613,8 @@ class Processor:
         now: datetime,
         changes: list[tuple[str, str]] | None = None,
         plan: Plan | None = None,
+        body: Rendered | None = None,
+        refs: list[str] | None = None,
     ) -> list[str]:
         if j.automated:
             record(
@@ -564,6 +637,34 @@ class Processor:
             )
             return []
         p = plan or ticket_plan(ticket, self.judge.calendar)
+        if body is None:
+            body = self._render_ack(ticket, j, p, changes)
+        assert ticket.id is not None
+        if refs is None:
+            refs = thread_ids(session, ticket.id)
+        out = self.outgoing.queue(
+            session,
+            kind="update" if changes else "ack",
+            ticket=ticket,
+            to=[j.mail.from_addr],
+            subject=hdr.tagged_subject(ticket.number, j.mail.subject or ticket.subject),
+            body=body,
+            now=now,
+            in_reply_to=j.mail.message_id,
+            references=refs,
+        )
+        record(
+            session,
+            kind="ack_queued",
+            actor="process",
+            ticket=ticket,
+            detail=f"{out.kind} {out.message_id} to {out.to_address}",
+        )
+        return [out.kind]
+
+    def _render_ack(
+        self, ticket: Ticket, j: Judgement, p: Plan, changes: list[tuple[str, str]] | None
+    ) -> Rendered:
         lang = ticket.language
         view = AckView(
             language=lang,
@@ -593,34 +694,13 @@ class Processor:
             kind="update" if changes else "new",
             changes=tuple(changes or ()),
         )
-        body = self.renderer.render(
+        return self.renderer.render(
             "ack",
             lang,
             view=view,
             customer_name=view.customer_name,
             title=f"[#{ticket.number}] {ticket.subject}",
         )
-        assert ticket.id is not None
-        refs = thread_ids(session, ticket.id)
-        out = self.outgoing.queue(
-            session,
-            kind="update" if changes else "ack",
-            ticket=ticket,
-            to=[j.mail.from_addr],
-            subject=hdr.tagged_subject(ticket.number, j.mail.subject or ticket.subject),
-            body=body,
-            now=now,
-            in_reply_to=j.mail.message_id,
-            references=refs,
-        )
-        record(
-            session,
-            kind="ack_queued",
-            actor="process",
-            ticket=ticket,
-            detail=f"{out.kind} {out.message_id} to {out.to_address}",
-        )
-        return [out.kind]
 
     def _tell_staff(
         self, session: Session, ticket: Ticket, j: Judgement, now: datetime, plan: Plan | None
@@ -715,6 +795,13 @@ class Processor:
         )
         queued = self._tell_staff(session, ticket, j, now, alarm_plan)
         return Outcome(row.id, "processed", ticket.number, tuple(queued))
+
+
+def _with_number(body: Rendered, mark: int, number: int) -> Rendered:
+    return Rendered(
+        text=body.text.replace(str(mark), str(number)),
+        html=body.html.replace(str(mark), str(number)),
+    )
 
 
 def _thread_root(value: str) -> str:

@@ -133,9 +133,17 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # Templates are read once per process; a changed template takes a restart.
+            # (With auto_reload, every render asked the file system for a modification time.)
+            auto_reload=False,
         )
         self.env.filters["when"] = format_when
         self.env.filters["day"] = format_day
+
+    def warm(self) -> None:
+        """Compile every template now (before forking, so children share them)."""
+        for name in self.env.list_templates(extensions=["j2"]):
+            self.env.get_template(name)
 
     def render(self, name: str, lang: str, *, title: str = "", **context: Any) -> Rendered:
         """The text template, and the same words in the autoescaping HTML frame."""

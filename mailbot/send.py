@@ -31,9 +31,10 @@ from functools import cache
 from typing import Literal
 
 import aiosmtplib
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlalchemy.sql.dml import Update
+from sqlmodel import Session, col, select
 
 from mailbot.config import Config, SmtpConfig
 from mailbot.errors import PermanentSendError, SendTimeoutError, TransientSendError
@@ -115,14 +116,15 @@ async def send_due_async(
     if not rows:
         return report
     recorder = _Recorder(engine, worker, clock, policy, report)
-    if config.smtp is None:
-        box = _maildir(config)
-        for row in rows:
-            recorder.record(row, _to_maildir(box, row, config))
-    else:
-        await _over_smtp(config.smtp, rows, recorder)
-    if report.sent:
-        _set_last_ok(engine, clock)
+    try:
+        if config.smtp is None:
+            box = _maildir(config)
+            for row in rows:
+                recorder.record(row, _to_maildir(box, row, config))
+        else:
+            await _over_smtp(config.smtp, rows, recorder)
+    finally:
+        recorder.finish()
     return report
 
 
@@ -149,7 +151,6 @@ def claim(
             .values(claimed_by=worker, claimed_until=now + lease)
             .execution_options(synchronize_session=False)
         )
-    with session_scope(engine) as db:
         rows = db.exec(
             select(Outbox)
             .where(Outbox.claimed_by == worker, Outbox.status == "queued")
@@ -184,7 +185,8 @@ def _release_dead_local_claims(engine: Engine, now: datetime) -> None:
     keeps a dead claim until the lease runs out, as before.
     """
     prefix = _worker_prefix()
-    with session_scope(engine) as db:
+    # A read first, outside the write turn: dead claims are rare, the check is not.
+    with Session(engine) as db:
         rows = db.exec(
             select(Outbox.id, Outbox.claimed_by).where(
                 Outbox.status == "queued",
@@ -192,15 +194,18 @@ def _release_dead_local_claims(engine: Engine, now: datetime) -> None:
                 col(Outbox.claimed_by).startswith(prefix),
             )
         ).all()
-        dead: dict[str, list[int]] = {}
-        for row_id, worker in rows:
-            if row_id is None or worker is None:
-                continue
-            pid_text = worker[len(prefix):].split(":", 1)[0]
-            if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(
-                int(pid_text)
-            ):
-                dead.setdefault(worker, []).append(row_id)
+    dead: dict[str, list[int]] = {}
+    for row_id, worker in rows:
+        if row_id is None or worker is None:
+            continue
+        pid_text = worker[len(prefix):].split(":", 1)[0]
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(
+            int(pid_text)
+        ):
+            dead.setdefault(worker, []).append(row_id)
+    if not dead:
+        return
+    with session_scope(engine) as db:
         for worker, ids in dead.items():
             log.warning("releasing %d outbox rows claimed by dead worker %s", len(ids), worker)
             db.execute(
@@ -342,8 +347,32 @@ def _to_maildir(box: mailbox.Maildir, row: Outbox, config: Config) -> tuple[Verd
 _OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
 
 
+def _outcome_update(**values: object) -> Update:
+    """A prebuilt UPDATE for one kind of outcome; a row is only touched while this
+    worker still holds its claim."""
+    return (
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.claimed_by == bindparam("worker"))
+        .values(claimed_by=None, claimed_until=None, **values)
+    )
+
+
+_SENT = _outcome_update(
+    status="sent", smtp_reply=bindparam("reply"), sent_at=bindparam("at"), last_error=""
+)
+_DEFERRED = _outcome_update(
+    attempts=bindparam("attempts"),
+    last_error=bindparam("error"),
+    next_attempt_at=bindparam("retry_at"),
+)
+_FAILED = _outcome_update(
+    status="failed", attempts=bindparam("attempts"), last_error=bindparam("error")
+)
+
+
 class _Recorder:
-    """Writes each outcome in its own transaction, right after the send."""
+    """Writes each outcome in its own transaction, right after the send: a worker
+    killed after the server accepted a mail sends at most that one again."""
 
     def __init__(
         self, engine: Engine, worker: str, now: datetime, policy: RetryPolicy, report: SendReport
@@ -357,42 +386,46 @@ class _Recorder:
     def record(self, row: Outbox, result: tuple[Verdict, str]) -> None:
         verdict, reply = result
         assert row.id is not None
-        values: dict[str, object] = {"claimed_by": None, "claimed_until": None}
+        params: dict[str, object] = {"row_id": row.id, "worker": self.worker}
+        statement: Update
         if verdict == "sent":
-            values |= {"status": "sent", "smtp_reply": reply[:2000], "sent_at": self.now,
-                       "last_error": ""}
+            statement = _SENT
+            params |= {"reply": reply[:2000], "at": self.now}
             self.report.sent += 1
         else:
             attempts = row.attempts + 1
-            values |= {"attempts": attempts, "last_error": reply[:2000]}
+            error = reply[:2000]
             expired = self.now - _aware(row.created_at) >= self.policy.give_up_after
+            params["attempts"] = attempts
             if verdict == "permanent" or expired:
                 if verdict == "transient":
-                    values["last_error"] = f"gave up after {self.policy.give_up_after}: {reply}"
-                values["status"] = "failed"
+                    error = f"gave up after {self.policy.give_up_after}: {reply}"[:2000]
+                statement = _FAILED
                 self.report.failed += 1
-                log.warning("outbox %s failed: %s", row.id, values["last_error"])
+                log.warning("outbox %s failed: %s", row.id, error)
             else:
-                values["next_attempt_at"] = self.now + self.policy.delay(attempts)
+                statement = _DEFERRED
+                params["retry_at"] = self.now + self.policy.delay(attempts)
                 self.report.deferred += 1
-                log.info("outbox %s deferred to %s: %s", row.id, values["next_attempt_at"], reply)
-        # A Core UPDATE in a transaction of its own: the send is on record before the
-        # next one starts, and the write lock is held for well under a millisecond.
+                log.info("outbox %s deferred to %s: %s", row.id, params["retry_at"], reply)
+            params["error"] = error
+        # A prebuilt statement: building one per row cost more than running it.
         with session_scope(self.engine) as db:
-            db.connection().execute(
-                update(_OUTBOX)
-                .where(_OUTBOX.c.id == row.id, _OUTBOX.c.claimed_by == self.worker)
-                .values(**values)
-            )
+            db.connection().execute(statement, params)
         self.report.outcomes.append(Outcome(row.id, verdict, reply))
 
+    def finish(self) -> None:
+        """After the round: the time of the last good send, for ``mailbot health``."""
+        if self.report.sent:
+            with session_scope(self.engine) as db:
+                _set_last_ok(db, self.now)
 
-def _set_last_ok(engine: Engine, now: datetime) -> None:
-    with session_scope(engine) as db:
-        setting = db.get(Setting, LAST_SEND_OK) or Setting(key=LAST_SEND_OK)
-        setting.value = now.isoformat()
-        setting.updated_at = now
-        db.add(setting)
+
+def _set_last_ok(db: Session, now: datetime) -> None:
+    setting = db.get(Setting, LAST_SEND_OK) or Setting(key=LAST_SEND_OK)
+    setting.value = now.isoformat()
+    setting.updated_at = now
+    db.add(setting)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -90,6 +90,29 @@ def test_customer_mail_opens_ticket_acknowledges_and_announces(desk: Runtime) ->
         assert events(s, "classified") and events(s, "sla")
 
 
+def test_acknowledgements_rendered_before_the_write_carry_their_own_numbers(
+    desk: Runtime,
+) -> None:
+    # New conversations are rendered before the write transaction, with a stand-in
+    # for the number; each acknowledgement must carry its ticket's number everywhere.
+    raws = [
+        make_mail(f"Kunde {i} <k{i}@praxis-weber.example>", f"Drucker {i}",
+                  f"Der Drucker im Raum {i} druckt nicht.", msgid=f"<p{i}@praxis-weber.example>")
+        for i in range(3)
+    ]
+    feed(desk, *raws)
+    mark = str(desk.processor._number_mark)
+    with session(desk) as s:
+        acks = outbox(s, "ack")
+        assert [a.message["Subject"] for a in acks] == [
+            "[#1001] Drucker 0", "[#1002] Drucker 1", "[#1003] Drucker 2"
+        ]
+        for number, ack in zip((1001, 1002, 1003), acks, strict=True):
+            assert f"Ticket #{number} angelegt" in ack.text
+            assert f"[#{number}]" in ack.html and f"#{number} angelegt" in ack.html
+            assert mark not in ack.message.as_string()
+
+
 def test_same_mail_twice_is_one_ticket(desk: Runtime) -> None:
     raw = open_ticket(desk)
     feed(desk, raw)

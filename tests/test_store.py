@@ -57,9 +57,11 @@ def test_intake_dedups_by_uid_and_by_content(engine: Engine) -> None:
 def test_uids_above_signed_32_bit_fit(engine: Engine) -> None:
     raw = make_mail("a@praxis-weber.example", "x", "y")
     with session_scope(engine) as s:
-        row, _ = store_raw(s, raw, mailbox="INBOX", uidvalidity=4_294_967_295, uid=4_294_967_290)
+        inbound_id, _ = store_raw(
+            s, raw, mailbox="INBOX", uidvalidity=4_294_967_295, uid=4_294_967_290
+        )
     with Session(engine) as s:
-        stored = s.get(Inbound, row.id)
+        stored = s.get(Inbound, inbound_id)
         assert stored is not None and stored.uid == 4_294_967_290
 
 

@@ -45,6 +45,11 @@ class Classifier:
         """The same rules with another second opinion (cross-validation; None: rules only)."""
         return Classifier(self._pipes, model)
 
+    def warm(self) -> None:
+        """Load what is otherwise loaded on first use (the planned-change model)."""
+        if isinstance(self._planned_model, LazyPlannedModel):
+            self._planned_model.load()
+
     def classify(
         self,
         subject: str,

@@ -79,6 +79,10 @@ class LazyPlannedModel:
         self._missing = False
         self._lock = threading.Lock()
 
+    def load(self) -> None:
+        """Load now (before forking: the children then share the parent's copy)."""
+        self.score("", "")
+
     def score(self, subject: str, text: str) -> float | None:
         model = self._model
         if model is None:
