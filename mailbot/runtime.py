@@ -155,21 +155,27 @@ class Runtime:
         thread = threading.Thread(target=fetch, name="fetch", daemon=True)
         thread.start()
         total = DrainSummary(0, 0, 0, 0)
-        while True:
-            last_round = finished.is_set()
-            # While the fetch thread works in this process, even a short backlog goes
-            # to the forked processes, so the two do not share one interpreter.
-            summary = self.drain(
-                progress=progress, parallel_from=_PARALLEL_FROM if last_round else 1
-            )
-            total = DrainSummary(
-                *(a + b for a, b in zip(astuple(total), astuple(summary), strict=True))
-            )
-            if last_round:
-                break
-            if not summary.processed:
-                finished.wait(0.05)
+        # One sending thread for the whole run: the processes are not kept waiting
+        # while this thread sends what each fetched batch queued.
+        with self._sending_alongside() as sender:
+            while True:
+                last_round = finished.is_set()
+                # While the fetch thread works in this process, even a short backlog
+                # goes to the forked processes, so the two do not share one interpreter.
+                summary = self.drain(
+                    progress=progress,
+                    parallel_from=_PARALLEL_FROM if last_round else 1,
+                    sender=sender,
+                )
+                total = DrainSummary(
+                    *(a + b for a, b in zip(astuple(total), astuple(summary), strict=True))
+                )
+                if last_round:
+                    break
+                if not summary.processed:
+                    finished.wait(0.05)
         thread.join()
+        total = DrainSummary(total.processed, total.quarantined, sender.sent, sender.failed)
         if failure:
             raise failure[0]
         return (fetched[0] if fetched else 0), total
@@ -185,11 +191,13 @@ class Runtime:
         progress: bool = False,
         stop: threading.Event | None = None,
         parallel_from: int = _PARALLEL_FROM,
+        sender: _Sender | None = None,
     ) -> DrainSummary:
         """Process everything pending and send what is due, in chunks.
 
         Chunks let the first acknowledgements of a long backlog leave early and let
-        SIGTERM end the work between two messages.
+        SIGTERM end the work between two messages. With ``sender`` (a sending thread
+        the caller runs) nothing is sent here; its counts stay with the caller.
         """
         processed = quarantined = sent = failed = 0
         stopped = stop.is_set if stop is not None else None
@@ -201,7 +209,7 @@ class Runtime:
                     self.processor.tell_staff_too_large(self.clock())
                     # A thread sends while the children judge, so handing out tasks
                     # never waits for an SMTP round trip.
-                    with self._sending_alongside() as sender:
+                    with self._sending_alongside(sender) as sending:
                         try:
                             for outcomes in pool.run(self.engine, ids, stopped):
                                 for outcome in outcomes:
@@ -214,7 +222,8 @@ class Runtime:
                             # carries on alone rather than fork beside running threads.
                             log.error("forked processing failed (%s); going on in one process", exc)
                             self._abandon_pool()
-                    sent, failed = sent + sender.sent, failed + sender.failed
+                    if sending is not sender:
+                        sent, failed = sent + sending.sent, failed + sending.failed
                     if self._pool is None:
                         continue  # the rest of this backlog in one process
                     if len(ids) < _BACKLOG or (stop is not None and stop.is_set()):
@@ -225,17 +234,22 @@ class Runtime:
                 )
                 processed += report.processed
                 quarantined += report.quarantined
-                chunk_sent, chunk_failed = self.send_due()
-                sent, failed = sent + chunk_sent, failed + chunk_failed
+                if sender is None:
+                    chunk_sent, chunk_failed = self.send_due()
+                    sent, failed = sent + chunk_sent, failed + chunk_failed
                 if len(report.outcomes) < _CHUNK or (stop is not None and stop.is_set()):
                     break
         self._escalate()
         return DrainSummary(processed, quarantined, sent, failed)
 
     @contextmanager
-    def _sending_alongside(self) -> Iterator[_Sender]:
+    def _sending_alongside(self, running: _Sender | None = None) -> Iterator[_Sender]:
         """Send what is due in a thread, every half second, until the block ends;
-        then once more for what the last tasks queued."""
+        then once more for what the last tasks queued. With ``running``, a thread
+        already sends: that one is used."""
+        if running is not None:
+            yield running
+            return
         sender = _Sender()
         done = threading.Event()
 

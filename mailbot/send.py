@@ -38,7 +38,7 @@ from sqlmodel import Session, col, select
 
 from mailbot.config import Config, SmtpConfig
 from mailbot.errors import PermanentSendError, SendTimeoutError, TransientSendError
-from mailbot.store import Outbox, Setting, session_scope
+from mailbot.store import Outbox, Setting, session_scope, write_scope
 
 log = logging.getLogger(__name__)
 
@@ -409,9 +409,10 @@ class _Recorder:
                 self.report.deferred += 1
                 log.info("outbox %s deferred to %s: %s", row.id, params["retry_at"], reply)
             params["error"] = error
-        # A prebuilt statement: building one per row cost more than running it.
-        with session_scope(self.engine) as db:
-            db.connection().execute(statement, params)
+        # A prebuilt statement on a plain connection: building a statement per row,
+        # or an ORM session per transaction, cost more than running it.
+        with write_scope(self.engine) as connection:
+            connection.execute(statement, params)
         self.report.outcomes.append(Outcome(row.id, verdict, reply))
 
     def finish(self) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy import (
     event,
     insert,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, Session, SQLModel, create_engine
 
 
@@ -304,6 +304,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def write_scope(engine: Engine) -> Iterator[Connection]:
+    """One short writing transaction on a plain connection, without an ORM session:
+    for a single prebuilt statement (a send's outcome) the session's bookkeeping
+    cost more than the statement."""
+    with _write_turn(engine), engine.connect() as connection:
+        connection = connection.execution_options(**{_WRITE_OPTION: True})
+        with connection.begin():
+            yield connection
 
 
 @cache
