@@ -116,15 +116,13 @@ async def send_due_async(
     if not rows:
         return report
     recorder = _Recorder(engine, worker, clock, policy, report)
-    try:
-        if config.smtp is None:
-            box = _maildir(config)
-            for row in rows:
-                recorder.record(row, _to_maildir(box, row, config))
-        else:
-            await _over_smtp(config.smtp, rows, recorder)
-    finally:
-        recorder.finish()
+    if config.smtp is None:
+        box = _maildir(config)
+        for row in rows:
+            recorder.record(row, _to_maildir(box, row, config))
+    else:
+        await _over_smtp(config.smtp, rows, recorder)
+    recorder.finish()
     return report
 
 
