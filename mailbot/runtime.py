@@ -9,7 +9,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from types import FrameType
@@ -209,7 +209,9 @@ class Runtime:
                     self.processor.tell_staff_too_large(self.clock())
                     # A thread sends while the children judge, so handing out tasks
                     # never waits for an SMTP round trip.
-                    with self._sending_alongside(sender) as sending:
+                    with (
+                        nullcontext(sender) if sender is not None else self._sending_alongside()
+                    ) as sending:
                         try:
                             for outcomes in pool.run(self.engine, ids, stopped):
                                 for outcome in outcomes:
@@ -243,13 +245,9 @@ class Runtime:
         return DrainSummary(processed, quarantined, sent, failed)
 
     @contextmanager
-    def _sending_alongside(self, running: _Sender | None = None) -> Iterator[_Sender]:
+    def _sending_alongside(self) -> Iterator[_Sender]:
         """Send what is due in a thread, every half second, until the block ends;
-        then once more for what the last tasks queued. With ``running``, a thread
-        already sends: that one is used."""
-        if running is not None:
-            yield running
-            return
+        then once more for what the last tasks queued."""
         sender = _Sender()
         done = threading.Event()
 

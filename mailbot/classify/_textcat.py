@@ -79,22 +79,20 @@ class LazyPlannedModel:
         self._missing = False
         self._lock = threading.Lock()
 
-    def load(self) -> None:
-        """Load now (before forking: the children then share the parent's copy)."""
-        self.score("", "")
-
-    def score(self, subject: str, text: str) -> float | None:
-        model = self._model
-        if model is None:
-            if self._missing:
-                return None
+    def load(self) -> PlannedModel | None:
+        """The model, loaded on first call (call it before forking: the children then
+        share the parent's copy); None without the directory."""
+        if self._model is None and not self._missing:
             with self._lock:
                 if self._model is None and not self._missing:
                     if (self._path / "config.cfg").is_file():
                         self._model = PlannedModel.load(self._path)
                     else:
                         self._missing = True
-                model = self._model
-            if model is None:
-                return None
+        return self._model
+
+    def score(self, subject: str, text: str) -> float | None:
+        model = self.load()
+        if model is None:
+            return None
         return model.score(subject, text)
