@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -23,7 +24,13 @@ from mailbot.config import Config, ImapConfig
 from mailbot.intake import store_raw
 from mailbot.leader import LeaderLease
 from mailbot.pool import PoolBroken, ProcessPool, processes_for
-from mailbot.store import Customer, Inbound, open_store, session_scope
+from mailbot.store import (
+    Customer,
+    Inbound,
+    background_checkpoints,
+    open_store,
+    session_scope,
+)
 from mailbot.views import (
     Health,
     TicketRow,
@@ -157,7 +164,7 @@ class Runtime:
         total = DrainSummary(0, 0, 0, 0)
         # One sending thread for the whole run: the processes are not kept waiting
         # while this thread sends what each fetched batch queued.
-        with self._sending_alongside() as sender:
+        with background_checkpoints(self.engine), self._sending_alongside() as sender:
             while True:
                 last_round = finished.is_set()
                 # While the fetch thread works in this process, even a short backlog
@@ -352,6 +359,8 @@ class Runtime:
         for thread in threads:
             thread.start()
         _ = self.processor  # load the classifier before the first mail, not with it
+        checkpoints = contextlib.ExitStack()
+        checkpoints.enter_context(background_checkpoints(self.engine))
         try:
             while not stop.is_set():
                 wake.clear()
@@ -363,6 +372,7 @@ class Runtime:
                 wake.wait(_TICK_SECONDS)
         finally:
             stop.set()
+            checkpoints.close()
             for thread in threads:
                 thread.join(timeout=15)
             if self._pool is not None:

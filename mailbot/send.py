@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import logging
 import mailbox
@@ -24,7 +25,7 @@ import os
 import socket
 import ssl
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -215,32 +216,56 @@ def _release_dead_local_claims(engine: Engine, now: datetime) -> None:
 
 
 async def _over_smtp(cfg: SmtpConfig, rows: Sequence[Outbox], recorder: _Recorder) -> None:
+    """Send ``rows`` over one connection, writing each outcome in a thread of its own.
+
+    A mail's outcome is written while the next mail's envelope (MAIL, RCPT) goes to
+    the server; that mail's DATA waits until the write is done. Waiting for the
+    store's write turn thus overlaps two SMTP round trips, and a worker killed at
+    any moment has at most one accepted mail whose outcome is not on record.
+    """
     client: aiosmtplib.SMTP | None = None
-    try:
-        for index, row in enumerate(rows):
-            if client is None:
+    loop = asyncio.get_running_loop()
+    writing: asyncio.Future[None] | None = None
+
+    async def settle() -> None:
+        nonlocal writing
+        if writing is not None:
+            pending, writing = writing, None
+            await pending
+
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="send-record") as writer:
+        try:
+            for index, row in enumerate(rows):
+                if client is None:
+                    try:
+                        client = await _connect(cfg)
+                    except (TransientSendError, PermanentSendError) as exc:
+                        # Nobody to talk to (even a 5xx greeting or a refused login is
+                        # about the server or our config, not the mail): all wait for a
+                        # later round.
+                        log.error("SMTP unavailable: %s", exc)
+                        await settle()
+                        for rest in rows[index:]:
+                            recorder.record(rest, ("transient", str(exc)))
+                        return
+                result = await _send_one(client, row, before_data=settle)
+                await settle()  # when the envelope failed, DATA was never reached
+                writing = loop.run_in_executor(writer, recorder.record, row, result)
+                if result[0] == "transient" and (
+                    not client.is_connected or result[1].startswith("421")
+                ):
+                    client.close()
+                    client = None  # the server hung up: reconnect for the next one
+            await settle()
+        finally:
+            if writing is not None:
+                # Leaving on an error: the outcome already handed over is still written.
+                await asyncio.wait([writing])
+            if client is not None and client.is_connected:
                 try:
-                    client = await _connect(cfg)
-                except (TransientSendError, PermanentSendError) as exc:
-                    # Nobody to talk to (even a 5xx greeting or a refused login is about
-                    # the server or our config, not the mail): all wait for a later round.
-                    log.error("SMTP unavailable: %s", exc)
-                    for rest in rows[index:]:
-                        recorder.record(rest, ("transient", str(exc)))
-                    return
-            result = await _send_one(client, row)
-            recorder.record(row, result)
-            if result[0] == "transient" and (
-                not client.is_connected or result[1].startswith("421")
-            ):
-                client.close()
-                client = None  # the server hung up: reconnect for the next one
-    finally:
-        if client is not None and client.is_connected:
-            try:
-                await client.quit()
-            except aiosmtplib.SMTPException:
-                client.close()
+                    await client.quit()
+                except aiosmtplib.SMTPException:
+                    client.close()
 
 
 @cache
@@ -277,45 +302,107 @@ async def _connect(cfg: SmtpConfig) -> aiosmtplib.SMTP:
     return client
 
 
-async def _send_one(client: aiosmtplib.SMTP, row: Outbox) -> tuple[Verdict, str]:
+async def _send_one(
+    client: aiosmtplib.SMTP, row: Outbox, before_data: Callable[[], Awaitable[None]]
+) -> tuple[Verdict, str]:
+    """One SMTP transaction: envelope, then ``before_data``, then the message.
+
+    The steps of aiosmtplib's ``sendmail``, taken one by one so that something can
+    happen between the envelope and DATA; a refusal resets the envelope as
+    ``sendmail`` does.
+    """
     try:
         recipients = json.loads(row.recipients)
     except ValueError:
         return "permanent", f"recipients are not JSON: {row.recipients[:200]!r}"
     if not isinstance(recipients, list) or not recipients:
         return "permanent", "no recipients"
-    options = []
-    if not row.raw.isascii() and client.supports_extension("8bitmime"):
-        options.append("BODY=8BITMIME")
-    if not all(addr.isascii() for addr in [row.envelope_from, *recipients]):
-        options.append("SMTPUTF8")
+    addresses = [str(r) for r in recipients]
     try:
-        refused, reply = await client.sendmail(
-            row.envelope_from, [str(r) for r in recipients], row.raw, mail_options=options
-        )
-    except aiosmtplib.SMTPRecipientsRefused as exc:
-        codes = [r.code for r in exc.recipients]
-        detail = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in exc.recipients)
-        # The code leads: Outgoing.may_auto_reply reads a failed row whose last_error
-        # starts with "5" as a bounced address.
-        worst = max(codes) if codes else 0
-        transient = any(400 <= c < 500 for c in codes)
-        code = min(c for c in codes if 400 <= c < 500) if transient else worst
-        return ("transient" if transient else "permanent"), f"{code} {detail}"
+        await _greet(client)
+        encoding = "ascii"
+        options = []
+        if client.supports_extension("size"):
+            # RFC 1870: the octets as sent, a bare line end counted as CRLF
+            size = len(row.raw) + row.raw.count(b"\n") - row.raw.count(b"\r\n")
+            options.append(f"SIZE={size}")
+        if not row.raw.isascii() and client.supports_extension("8bitmime"):
+            options.append("BODY=8BITMIME")
+        if not all(addr.isascii() for addr in [row.envelope_from, *addresses]):
+            if not client.supports_extension("smtputf8"):
+                return "transient", "SMTPUTF8 is not supported by the server"
+            options.append("SMTPUTF8")
+            encoding = "utf-8"
+        await client.mail(row.envelope_from, options=options, encoding=encoding)
+        refused: dict[str, aiosmtplib.SMTPResponse] = {}
+        for address in addresses:
+            try:
+                await client.rcpt(address, encoding=encoding)
+            except aiosmtplib.SMTPRecipientRefused as exc:
+                refused[address] = aiosmtplib.SMTPResponse(exc.code, exc.message)
+        if len(refused) == len(addresses):
+            await _reset(client)
+            return _all_refused(refused)
     except aiosmtplib.SMTPResponseException as exc:
-        verdict: Verdict = "transient" if 400 <= exc.code < 500 else "permanent"
-        return verdict, f"{exc.code} {exc.message}"
+        await _reset(client)
+        return _by_reply(exc)
     except (aiosmtplib.SMTPException, OSError) as exc:
         return "transient", str(_transport("SMTP", exc))
     except ValueError as exc:  # an address aiosmtplib will not put on the wire
+        await _reset(client)
         # Coded like the server's own refusal, so the address counts as bounced.
         return "permanent", f"553 5.1.3 unsendable address: {exc}"
-    text = reply.strip()
+    # Outside the handlers above: a failing store is not this mail's SMTP error.
+    await before_data()
+    try:
+        # The raw bytes go out exactly as queued; aiosmtplib only dot-stuffs them.
+        response = await client.data(row.raw)
+    except aiosmtplib.SMTPResponseException as exc:
+        await _reset(client)
+        return _by_reply(exc)
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        return "transient", str(_transport("SMTP", exc))
+    text = response.message.strip()
     if refused:
         # Accepted for some: a retry would duplicate it for those; keep who was refused.
         text += " (refused: " + "; ".join(f"{a}: {r.code} {r.message}" for a, r in refused.items())
         text += ")"
     return "sent", text
+
+
+async def _greet(client: aiosmtplib.SMTP) -> None:
+    """EHLO once per connection (HELO for a server without ESMTP): the options of MAIL
+    depend on what the server offers."""
+    if not client.is_ehlo_or_helo_needed:
+        return
+    try:
+        await client.ehlo()
+    except aiosmtplib.SMTPHeloError:
+        if not client.is_connected:
+            raise
+        await client.helo()
+
+
+async def _reset(client: aiosmtplib.SMTP) -> None:
+    """RSET after a refusal, so the next mail starts with an empty envelope; a failing
+    RSET is not reported over the refusal that caused it."""
+    with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+        await client.rset()
+
+
+def _by_reply(exc: aiosmtplib.SMTPResponseException) -> tuple[Verdict, str]:
+    verdict: Verdict = "transient" if 400 <= exc.code < 500 else "permanent"
+    return verdict, f"{exc.code} {exc.message}"
+
+
+def _all_refused(refused: dict[str, aiosmtplib.SMTPResponse]) -> tuple[Verdict, str]:
+    codes = [r.code for r in refused.values()]
+    detail = "; ".join(f"{a}: {r.code} {r.message}" for a, r in refused.items())
+    # The code leads: Outgoing.may_auto_reply reads a failed row whose last_error
+    # starts with "5" as a bounced address.
+    transient = any(400 <= c < 500 for c in codes)
+    code = min(c for c in codes if 400 <= c < 500) if transient else max(codes)
+    return ("transient" if transient else "permanent"), f"{code} {detail}"
 
 
 def _by_code(code: int, text: str) -> TransientSendError | PermanentSendError:

@@ -8,14 +8,17 @@ import email.policy
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from mailbot import send as send_mod
 from mailbot.config import Config, ServiceConfig, SmtpConfig
 from mailbot.send import LAST_SEND_OK, RetryPolicy, claim, send_due
 from mailbot.store import Outbox, Setting
@@ -126,6 +129,50 @@ def test_one_connection_for_a_batch(
     assert len({r.peer for r in smtp_server.received}) == 1
     assert [r.content for r in smtp_server.received] == [raw_mail(n) for n in range(4)]
     assert send_due(config, engine, now=T0).claimed == 0  # nothing sent twice
+
+
+def test_an_outcome_is_written_during_the_next_envelope_and_before_its_data(
+    config: Config, engine: Engine, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Waiting for the store overlaps the next mail's MAIL/RCPT, but that mail's DATA
+    waits: at any moment at most one accepted mail has no outcome on record."""
+    for n in range(4):
+        queue(engine, n)
+    slow_store = 0.4
+    record = send_mod._Recorder.record
+
+    def slow_record(self: send_mod._Recorder, row: Outbox, result: tuple[Any, str]) -> None:
+        time.sleep(slow_store)
+        record(self, row, result)
+
+    monkeypatch.setattr(send_mod._Recorder, "record", slow_record)
+    handler = smtp_server.handler
+    on_record: dict[str, list[int]] = {"rcpt": [], "data": []}
+
+    def sent_so_far() -> int:
+        with Session(engine) as db:
+            return len(db.exec(select(Outbox).where(Outbox.status == "sent")).all())
+
+    rcpt, data = handler.handle_RCPT, handler.handle_DATA
+
+    async def watch_rcpt(*args: Any) -> str:
+        on_record["rcpt"].append(sent_so_far())
+        return await rcpt(*args)
+
+    async def watch_data(*args: Any) -> str:
+        on_record["data"].append(sent_so_far())
+        return await data(*args)
+
+    monkeypatch.setattr(handler, "handle_RCPT", watch_rcpt)
+    monkeypatch.setattr(handler, "handle_DATA", watch_data)
+
+    assert send_due(config, engine, now=T0).sent == 4
+
+    # The k-th envelope arrives while the outcome of mail k-1 is still being written...
+    assert on_record["rcpt"] == [0, 0, 1, 2]
+    # ...and its message only once that outcome is on record.
+    assert on_record["data"] == [0, 1, 2, 3]
+    assert sent_so_far() == 4
 
 
 def test_4xx_is_retried_later_with_backoff(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
@@ -11,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, func, select
 
 from mailbot.intake import store_raw
-from mailbot.store import Inbound, open_store, session_scope
+from mailbot.store import Inbound, background_checkpoints, open_store, session_scope
 from tests.helpers import make_mail
 
 
@@ -81,3 +83,26 @@ def test_concurrent_intake_of_the_same_mail_stores_it_once(engine: Engine) -> No
     for t in threads:
         t.join()
     assert sorted(results) == [False, False, False, True]
+
+
+def test_background_checkpoints_copy_the_wal_into_the_database(tmp_path: Path) -> None:
+    """Writers leave their pages in the WAL (the self-checkpoint mark is far off); the
+    checkpoint thread copies them into the database file while the block runs."""
+    database = tmp_path / "wal.db"
+    engine = open_store(f"sqlite:///{database}")
+    try:
+        for n in range(40):
+            with session_scope(engine) as session:
+                mail = make_mail("kunde@mueller.example", f"Mail {n}", "x" * 3000)
+                store_raw(session, mail, mailbox="m")
+        before = database.stat().st_size
+        assert Path(f"{database}-wal").stat().st_size > 100_000  # still in the WAL
+        with background_checkpoints(engine, every=0.05):
+            deadline = time.monotonic() + 10
+            while database.stat().st_size <= before and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert database.stat().st_size > before + 100_000
+        with Session(engine) as session:
+            assert session.exec(select(func.count()).select_from(Inbound)).one() == 40
+    finally:
+        engine.dispose()
