@@ -12,17 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, bindparam, case, insert
+from sqlalchemy import Select, and_, bindparam, case, insert, or_
 from sqlmodel import Session, col, func, select
 
 from mailbot import headers as hdr
 from mailbot.config import Config
 from mailbot.render import Rendered, compose, domain_of, new_message_id
-from mailbot.store import Message, Outbox, Ticket
+from mailbot.store import Message, Outbox, Prepared, Ticket
 
 # Constant statements: their compiled form is cached, unlike a fresh .values(...) each time.
-_INSERT_OUTBOX = insert(Outbox)
-_INSERT_MESSAGE = insert(Message)
+_INSERT_OUTBOX = Prepared(insert(Outbox))
+_INSERT_MESSAGE = Prepared(insert(Message))
 
 #: kinds of mail that answer a customer automatically (and so count against the caps)
 AUTO_REPLY_KINDS = ("ack", "update")
@@ -36,7 +36,9 @@ def _reply_history() -> Select[int, int, int]:
     """One pass over an address's outbox rows: a permanent bounce, and the automatic
     replies of the last day and hour. Built once with bind parameters, so its compiled
     form is reused for every mail."""
-    auto = col(Outbox.kind).in_(AUTO_REPLY_KINDS)
+    # OR rather than IN: an IN list is expanded per execution, which Prepared leaves
+    # to SQLAlchemy.
+    auto = or_(*(col(Outbox.kind) == kind for kind in AUTO_REPLY_KINDS))
     bounced_row = and_(col(Outbox.status) == "failed", col(Outbox.last_error).startswith("5"))
     in_day = and_(auto, col(Outbox.created_at) >= bindparam("day", type_=_WHEN))
     in_hour = and_(auto, col(Outbox.created_at) >= bindparam("hour", type_=_WHEN))
@@ -47,7 +49,7 @@ def _reply_history() -> Select[int, int, int]:
     ).where(col(Outbox.to_address) == bindparam("address"))
 
 
-_REPLY_HISTORY = _reply_history()
+_REPLY_HISTORY = Prepared(_reply_history())
 
 
 @dataclass(frozen=True)
@@ -80,10 +82,11 @@ class Outgoing:
             return Permission(False, "our own address")
         if self.config.is_staff(address):
             return Permission(False, "staff address")
-        row = session.connection().execute(
-            _REPLY_HISTORY,
+        row = _REPLY_HISTORY.first(
+            session.connection(),
             {"address": address, "day": now - timedelta(days=1), "hour": now - timedelta(hours=1)},
-        ).one()
+        )
+        assert row is not None  # an aggregate always has its one row
         bounced, day, hour = int(row[0]), int(row[1]), int(row[2])
         if bounced:
             return Permission(False, "address bounced permanently")
@@ -125,8 +128,9 @@ class Outgoing:
         )
         to_address = to[0].lower() if to else ""
         # Core inserts: the ORM's unit of work was most of the per-mail cost here.
-        result = session.connection().execute(
-            _INSERT_OUTBOX,
+        # Every column is given, so none is left to a default computed at execution.
+        outbox_id = _INSERT_OUTBOX.insert(
+            session.connection(),
             dict(
                 ticket_id=ticket.id if ticket else None,
                 kind=kind,
@@ -141,16 +145,17 @@ class Outgoing:
                 last_error="",
                 smtp_reply="",
                 created_at=now,
+                sent_at=None,
+                claimed_by=None,
+                claimed_until=None,
             ),
         )
-        key = result.inserted_primary_key
-        assert key is not None
-        outbox_id = int(key[0])
         if ticket is not None and ticket.id is not None:
-            session.connection().execute(
-                _INSERT_MESSAGE,
+            _INSERT_MESSAGE.insert(
+                session.connection(),
                 dict(
                     ticket_id=ticket.id,
+                    inbound_id=None,
                     outbox_id=outbox_id,
                     direction="out",
                     author_kind="bot",

@@ -29,14 +29,23 @@ from mailbot.parse import ParsedMail, ParseLimits, parse_message
 from mailbot.render import AckView, Rendered, Renderer, hours_lines
 from mailbot.sla import Plan, plan
 from mailbot.staff import StaffDesk
-from mailbot.store import Event, Inbound, Message, Outbox, Ticket, insert_row, session_scope
+from mailbot.store import (
+    Event,
+    Inbound,
+    Message,
+    Outbox,
+    Prepared,
+    Ticket,
+    insert_row,
+    session_scope,
+)
 from mailbot.threads import ThreadMatch, match_thread, strip_prefixes, subject_tag
 from mailbot.tickets import next_number, record, thread_ids, ticket_plan
 from mailbot.triage import Priority, Urgency
 
 log = logging.getLogger(__name__)
 
-_INSERT_MESSAGE = insert(Message)
+_INSERT_MESSAGE = Prepared(insert(Message))
 _INBOUND = Inbound.__table__  # type: ignore[attr-defined]
 _READ = sa_select(
     _INBOUND.c.raw,
@@ -45,12 +54,12 @@ _READ = sa_select(
     _INBOUND.c.mailbox,
     _INBOUND.c.message_id,
 ).where(_INBOUND.c.id == bindparam("inbound_id"))
-_CLAIM = (
+_CLAIM = Prepared(
     sa_select(_INBOUND.c.id)
     .where(_INBOUND.c.id == bindparam("inbound_id"), _INBOUND.c.status == "new")
     .with_for_update(skip_locked=True)
 )
-_DONE = (
+_DONE = Prepared(
     update(_INBOUND)
     .where(_INBOUND.c.id == bindparam("inbound_id"))
     .values(
@@ -206,10 +215,10 @@ class Processor:
             connection = session.connection()
             # SKIP LOCKED: a second worker passes over a row the first is working on
             # (PostgreSQL); SQLite serialises writers, and the status check does the rest.
-            if connection.execute(_CLAIM, {"inbound_id": inbound_id}).first() is None:
+            if _CLAIM.first(connection, {"inbound_id": inbound_id}) is None:
                 return Outcome(inbound_id, "skipped")
             outcome = self._handle(session, row, mail, judgement, now, draft)
-            connection.execute(_DONE, {"inbound_id": inbound_id, "done_at": now})
+            _DONE.execute(connection, {"inbound_id": inbound_id, "done_at": now})
         return outcome
 
     def tell_staff_too_large(self, now: datetime) -> None:
@@ -519,8 +528,8 @@ class Processor:
         assert ticket.id is not None
         mail, c = j.mail, j.classification
         kind = "staff" if j.staff_sender else "monitoring" if c.alarm else "customer"
-        session.connection().execute(
-            _INSERT_MESSAGE,
+        _INSERT_MESSAGE.insert(
+            session.connection(),
             dict(
                 ticket_id=ticket.id,
                 inbound_id=row.id,

@@ -39,7 +39,7 @@ from sqlmodel import Session, col, select
 
 from mailbot.config import Config, SmtpConfig
 from mailbot.errors import PermanentSendError, SendTimeoutError, TransientSendError
-from mailbot.store import Outbox, Setting, session_scope, write_scope
+from mailbot.store import Outbox, Prepared, Setting, session_scope, write_scope
 
 log = logging.getLogger(__name__)
 
@@ -442,16 +442,20 @@ def _outcome_update(**values: object) -> Update:
     )
 
 
-_SENT = _outcome_update(
-    status="sent", smtp_reply=bindparam("reply"), sent_at=bindparam("at"), last_error=""
+_SENT = Prepared(
+    _outcome_update(
+        status="sent", smtp_reply=bindparam("reply"), sent_at=bindparam("at"), last_error=""
+    )
 )
-_DEFERRED = _outcome_update(
-    attempts=bindparam("attempts"),
-    last_error=bindparam("error"),
-    next_attempt_at=bindparam("retry_at"),
+_DEFERRED = Prepared(
+    _outcome_update(
+        attempts=bindparam("attempts"),
+        last_error=bindparam("error"),
+        next_attempt_at=bindparam("retry_at"),
+    )
 )
-_FAILED = _outcome_update(
-    status="failed", attempts=bindparam("attempts"), last_error=bindparam("error")
+_FAILED = Prepared(
+    _outcome_update(status="failed", attempts=bindparam("attempts"), last_error=bindparam("error"))
 )
 
 
@@ -472,7 +476,7 @@ class _Recorder:
         verdict, reply = result
         assert row.id is not None
         params: dict[str, object] = {"row_id": row.id, "worker": self.worker}
-        statement: Update
+        statement: Prepared
         if verdict == "sent":
             statement = _SENT
             params |= {"reply": reply[:2000], "at": self.now}
@@ -497,7 +501,7 @@ class _Recorder:
         # A prebuilt statement on a plain connection: building a statement per row,
         # or an ORM session per transaction, cost more than running it.
         with write_scope(self.engine) as connection:
-            connection.execute(statement, params)
+            statement.execute(connection, params)
         self.report.outcomes.append(Outcome(row.id, verdict, reply))
 
     def finish(self) -> None:

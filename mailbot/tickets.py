@@ -10,11 +10,11 @@ from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, func, select
 
 from mailbot.sla import BusinessCalendar, Plan, plan
-from mailbot.store import Message, Ticket, pending_events
+from mailbot.store import Message, Prepared, Ticket, pending_events
 from mailbot.triage import Priority, Urgency
 
 FIRST_NUMBER = 1001
-_MAX_NUMBER = select(func.max(Ticket.number))
+_MAX_NUMBER = Prepared(select(func.max(Ticket.number)))
 _THREAD_IDS = (
     select(Message.message_id)
     .where(Message.ticket_id == bindparam("thread_ticket"), Message.message_id != "")
@@ -30,7 +30,8 @@ def next_number(session: Session) -> int:
     if session.get_bind().dialect.name == "postgresql":
         seq = text("SELECT nextval('ticket_number_seq')")
         return int(session.connection().execute(seq).scalar_one())
-    current = session.connection().execute(_MAX_NUMBER).scalar()
+    row = _MAX_NUMBER.first(session.connection(), {})
+    current = row[0] if row is not None else None
     return FIRST_NUMBER if current is None else int(current) + 1
 
 

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, func, select
 
 from mailbot.intake import store_raw
-from mailbot.store import Inbound, background_checkpoints, open_store, session_scope
+from mailbot.store import (
+    Inbound,
+    Prepared,
+    Ticket,
+    background_checkpoints,
+    insert_row,
+    open_store,
+    session_scope,
+    write_scope,
+)
 from tests.helpers import make_mail
 
 
@@ -106,3 +118,94 @@ def test_background_checkpoints_copy_the_wal_into_the_database(tmp_path: Path) -
             assert session.exec(select(func.count()).select_from(Inbound)).one() == 40
     finally:
         engine.dispose()
+
+
+_T = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def _statements_of_one_mail(engine: Engine, mail: bytes) -> list[object]:
+    """What a new mail's transaction and its send write, through the prepared statements."""
+    from mailbot import outgoing, process, send
+    from mailbot.tickets import next_number, record
+
+    seen: list[object] = []
+    with session_scope(engine) as session:
+        inbound_id, _ = store_raw(session, mail, mailbox="m", received_at=_T)
+        connection = session.connection()
+        seen.append(process._CLAIM.first(connection, {"inbound_id": inbound_id}))
+        ticket = Ticket(
+            number=next_number(session), subject="Drucker – Störung", contract=True,
+            deadline=date(2026, 3, 4), planned_change=True, arrived_at=_T,
+            due_at=_T + timedelta(hours=4), created_at=_T, updated_at=_T,
+        )
+        seen.append(insert_row(session, ticket))
+        message = dict(
+            ticket_id=ticket.id, inbound_id=inbound_id, outbox_id=None, direction="in",
+            author_kind="customer", message_id="<a@b>", in_reply_to="", references="",
+            thread_index="", sender="kunde@mueller.example", recipients="service@x",
+            subject="Drucker", text="Grüße\n", evidence="{}", created_at=_T,
+        )
+        seen.append(process._INSERT_MESSAGE.insert(connection, message))
+        seen.append(
+            outgoing._INSERT_OUTBOX.insert(
+                connection,
+                dict(
+                    ticket_id=ticket.id, kind="ack", message_id="<ack@x>", envelope_from="s@x",
+                    to_address="kunde@mueller.example", recipients='["kunde@mueller.example"]',
+                    raw=b"Subject: x\r\n\r\n\xc3\xa4\r\n", status="queued", attempts=0,
+                    next_attempt_at=_T, last_error="", smtp_reply="", created_at=_T,
+                    sent_at=None, claimed_by="w", claimed_until=_T + timedelta(minutes=15),
+                ),
+            )
+        )
+        day, hour = _T - timedelta(days=1), _T - timedelta(hours=1)
+        params = {"address": "kunde@mueller.example", "day": day, "hour": hour}
+        seen.append(outgoing._REPLY_HISTORY.first(connection, params))
+        record(session, kind="ticket_opened", actor="process", ticket=ticket, at=_T,
+               reasons=["Kunde: Müller"])
+        record(session, kind="classified", actor="classify", ticket=ticket, at=_T)
+        seen.append(process._DONE.execute(connection, {"inbound_id": inbound_id, "done_at": _T}))
+    with write_scope(engine) as connection:
+        sent = {"row_id": 1, "worker": "w", "reply": "250 ok", "at": _T + timedelta(seconds=1)}
+        seen.append(send._SENT.execute(connection, sent))
+        seen.append(send._SENT.execute(connection, sent))  # the claim is gone: 0 rows
+    return seen
+
+
+def _dump(database: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every stored value with SQLite's own type of it, straight from the file."""
+    with closing(sqlite3.connect(database)) as raw:
+        tables = [r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        dump = {}
+        for table in tables:
+            columns = [r[1] for r in raw.execute(f"PRAGMA table_info({table})")]
+            typed = ", ".join(f'"{c}", typeof("{c}")' for c in columns)
+            dump[table] = raw.execute(f"SELECT {typed} FROM {table} ORDER BY rowid").fetchall()
+        return dump
+
+
+def test_prepared_statements_store_what_sqlalchemy_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On SQLite the hot path's statements skip SQLAlchemy's execution; the file must
+    hold the same values, of the same SQLite types, as through SQLAlchemy."""
+    mail = make_mail("kunde@mueller.example", "Drucker", "Hallo")
+    fast_engine = open_store(f"sqlite:///{tmp_path / 'fast.db'}")
+    fast = _statements_of_one_mail(fast_engine, mail)
+    fast_engine.dispose()
+    used = []
+    original = Prepared._form
+
+    def through_sqlalchemy(self: Prepared, connection: Connection, keys: frozenset[str]) -> None:
+        used.append(original(self, connection, keys) is not None)
+        return None
+
+    monkeypatch.setattr(Prepared, "_form", through_sqlalchemy)
+    core_engine = open_store(f"sqlite:///{tmp_path / 'core.db'}")
+    core = _statements_of_one_mail(core_engine, mail)
+    core_engine.dispose()
+
+    assert used and all(used), "a statement of the hot path fell back to SQLAlchemy"
+    assert fast == core
+    assert fast[-2:] == [1, 0]
+    assert _dump(tmp_path / "fast.db") == _dump(tmp_path / "core.db")
