@@ -91,7 +91,9 @@ class EvidenceMatcher:
 
     Phrases with wildcards or gaps are indexed by what their first token can be;
     which of them may start at a given token is computed once per distinct token
-    and cached, so a mail costs one dict lookup per token.
+    and cached, so a mail costs one dict lookup per token. A token not seen before
+    costs a few lookups per character (its prefixes and suffixes), not one test per
+    affix pattern: a backlog of new mail brings thousands of new words.
     """
 
     def __init__(self, nlp: Language, patterns: dict[str, list[str]]) -> None:
@@ -117,6 +119,21 @@ class EvidenceMatcher:
                     self._by_affix.append((label, specs))
             if plain:
                 self._phrases.add(label, plain)
+        # Positions in _by_affix, keyed by the affix: candidates keep _by_affix order.
+        self._by_prefix: dict[str, list[int]] = {}
+        self._by_suffix: dict[str, list[int]] = {}
+        # Anything the two tables cannot answer is tested one by one, as before.
+        self._unindexed: list[int] = []
+        for position, (_, specs) in enumerate(self._by_affix):
+            first = specs[0]
+            table = {"prefix": self._by_prefix, "suffix": self._by_suffix}.get(first.kind)
+            if table is None or not first.values or not first.values[0]:
+                self._unindexed.append(position)
+            else:
+                table.setdefault(first.values[0], []).append(position)
+        # Only lengths some affix has are worth slicing a word at.
+        self._prefix_lengths = sorted({len(k) for k in self._by_prefix})
+        self._suffix_lengths = sorted({len(k) for k in self._by_suffix})
 
     def _split_words(self, words: list[str]) -> list[str]:
         """Plain words of a wildcard pattern are tokenised like the text ("won't" -> 2)."""
@@ -143,12 +160,27 @@ class EvidenceMatcher:
     def _candidates(self, h: int) -> tuple[_Pattern, ...]:
         found = self._starts.get(h)
         if found is None:
-            word = str(self._strings[h])
-            found = tuple(self._by_word.get(word, ())) + tuple(
-                p for p in self._by_affix if p[1][0].fits(word)
-            )
+            found = self._starting_with(str(self._strings[h]))
             self._starts[h] = found
         return found
+
+    def _starting_with(self, word: str) -> tuple[_Pattern, ...]:
+        """The patterns whose first token fits ``word``: exact words, then affixes."""
+        size = len(word)
+        positions: list[int] = []
+        for k in self._prefix_lengths:
+            if k > size:
+                break
+            positions.extend(self._by_prefix.get(word[:k], ()))
+        for k in self._suffix_lengths:
+            if k > size:
+                break
+            positions.extend(self._by_suffix.get(word[-k:], ()))
+        affix = self._by_affix
+        positions.extend(i for i in self._unindexed if affix[i][1][0].fits(word))
+        if len(positions) > 1:
+            positions.sort()
+        return tuple(self._by_word.get(word, ())) + tuple(affix[i] for i in positions)
 
     @staticmethod
     def _extend(specs: tuple[_Spec, ...], words: list[str], start: int) -> int | None:
