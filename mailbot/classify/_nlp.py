@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import spacy
 from spacy.attrs import IDX, LOWER
@@ -259,6 +260,12 @@ def _tokenizer_only(lang: str) -> Language:
     tokenizer = nlp.tokenizer
     assert isinstance(tokenizer, Tokenizer)
     tokenizer.rules = {}
+    # Evidence is matched on LOWER alone. A word spaCy has not seen gets a lexeme
+    # whose every attribute (shape, norm, like_num, is_stop, ... 23 of them) is
+    # computed in Python; a backlog brings thousands of new words, and those
+    # attributes were never read.
+    vocab: Any = nlp.vocab  # spaCy's type stubs leave this attribute out
+    vocab.lex_attr_getters = {LOWER: vocab.lex_attr_getters[LOWER]}
     return nlp
 
 
