@@ -16,7 +16,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from mailbot.store import Inbound, utcnow
+from mailbot.store import Inbound, Prepared, utcnow
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MSGID_LINE = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
@@ -68,9 +68,9 @@ def store_raw(
     key = dedup_key(msgid, chash)
     where = {"key": key, "mailbox": mailbox, "uidvalidity": uidvalidity, "uid": uid}
     connection = session.connection()
-    found = connection.execute(_KNOWN, where).scalar()
+    found = _KNOWN.first(connection, where)
     if found is not None:
-        return int(found), False
+        return int(found[0]), False
     values = {
         "mailbox": mailbox,
         "uidvalidity": uidvalidity,
@@ -85,6 +85,8 @@ def store_raw(
         "error": error,
         "attempts": 0,
         "processed_at": None,
+        "claimed_by": None,
+        "claimed_until": None,
     }
     # A concurrent worker may insert the same mail between our check and insert;
     # the unique constraints decide, and the loser takes the winner's row. PostgreSQL
@@ -94,20 +96,19 @@ def store_raw(
     try:
         with guard:
             # Through the session: that is where a pending SAVEPOINT is emitted.
-            key_row = session.connection().execute(_INSERT, values).inserted_primary_key
+            new_id = _INSERT.insert(session.connection(), values)
     except IntegrityError:
-        winner = connection.execute(_KNOWN, where).scalar()
+        winner = _KNOWN.first(connection, where)
         if winner is None:
             raise
-        return int(winner), False
-    assert key_row is not None
-    return int(key_row[0]), True
+        return int(winner[0]), False
+    return new_id, True
 
 
 _INBOUND = Inbound.__table__  # type: ignore[attr-defined]
-_INSERT = insert(_INBOUND)
+_INSERT = Prepared(insert(_INBOUND))
 #: the stored twin of a mail: same Message-ID and content, or the same UID
-_KNOWN = (
+_KNOWN = Prepared(
     sa_select(_INBOUND.c.id)
     .where(
         or_(

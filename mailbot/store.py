@@ -30,6 +30,7 @@ from sqlalchemy import (
     insert,
 )
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Field, Session, SQLModel, create_engine
 
 log = logging.getLogger(__name__)
@@ -395,7 +396,8 @@ class Prepared:
     SQLAlchemy's type would apply, so the stored values are the same either way.
     Anything this cannot reproduce exactly (column defaults computed at execution,
     expanding IN lists, result columns that need conversion) runs through
-    SQLAlchemy, as does every other database.
+    SQLAlchemy, as does every other database. SQLAlchemy's cursor events do not
+    fire for the SQLite path; its errors are raised as SQLAlchemy's exceptions.
     """
 
     def __init__(self, statement: Any) -> None:
@@ -435,8 +437,15 @@ class Prepared:
             slots.append((name, name in keys, bind.value, process))
         return _Form(compiled.string, tuple(slots))
 
-    def _raw(self, connection: Connection) -> Any:
-        return connection.connection.driver_connection
+    @staticmethod
+    def _run(connection: Connection, form: _Form, call: Callable[[Any], Any]) -> Any:
+        """``call`` with the DB-API connection; its errors raised as SQLAlchemy raises
+        them (IntegrityError, OperationalError, ...), which is what callers handle."""
+        dbapi = connection.dialect.loaded_dbapi
+        try:
+            return call(connection.connection.driver_connection)
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(form.sql, None, exc, dbapi.Error) from exc
 
     def insert(self, connection: Connection, params: Mapping[str, Any]) -> int:
         """Run an INSERT; the new row's id."""
@@ -445,14 +454,16 @@ class Prepared:
             key = connection.execute(self.statement, dict(params)).inserted_primary_key
             assert key is not None
             return int(key[0])
-        return int(self._raw(connection).execute(form.sql, form.args(params)).lastrowid)
+        args = form.args(params)
+        return int(self._run(connection, form, lambda db: db.execute(form.sql, args).lastrowid))
 
     def execute(self, connection: Connection, params: Mapping[str, Any]) -> int:
         """Run an UPDATE or DELETE; the number of rows it matched."""
         form = self._form(connection, frozenset(params))
         if form is None:
             return int(connection.execute(self.statement, dict(params)).rowcount)
-        return int(self._raw(connection).execute(form.sql, form.args(params)).rowcount)
+        args = form.args(params)
+        return int(self._run(connection, form, lambda db: db.execute(form.sql, args).rowcount))
 
     def first(self, connection: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """Run a SELECT; its first row, or None."""
@@ -460,7 +471,8 @@ class Prepared:
         if form is None:
             row = connection.execute(self.statement, dict(params)).first()
             return None if row is None else tuple(row)
-        found = self._raw(connection).execute(form.sql, form.args(params)).fetchone()
+        args = form.args(params)
+        found = self._run(connection, form, lambda db: db.execute(form.sql, args).fetchone())
         return None if found is None else tuple(found)
 
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -471,7 +483,8 @@ class Prepared:
         if form is None:
             connection.execute(self.statement, [dict(r) for r in rows])
             return
-        self._raw(connection).executemany(form.sql, [form.args(r) for r in rows])
+        args = [form.args(r) for r in rows]
+        self._run(connection, form, lambda db: db.executemany(form.sql, args))
 
 
 @cache

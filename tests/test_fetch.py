@@ -87,7 +87,6 @@ def test_batches_store_everything(
 def _failing_commit_engine(engine: Engine) -> Engine:
     """The same database, but every commit that wrote an inbound row fails."""
     broken = create_engine(engine.url)
-    wrote: set[int] = set()
 
     # pysqlite's own transaction handling lets RELEASE SAVEPOINT (intake uses
     # begin_nested) commit for real; SQLAlchemy's documented recipe: we say BEGIN.
@@ -95,19 +94,22 @@ def _failing_commit_engine(engine: Engine) -> Engine:
     def _no_implicit(dbapi_conn, _record):  # type: ignore[no-untyped-def]
         dbapi_conn.isolation_level = None
 
+    # The newest inbound id when the transaction began, per connection. Asked of the
+    # database itself: the hot path's statements bypass SQLAlchemy's cursor events.
+    newest: dict[int, int] = {}
+
+    def _newest_inbound(conn):  # type: ignore[no-untyped-def]
+        found = conn.connection.dbapi_connection.execute("SELECT max(id) FROM inbound")
+        return found.fetchone()[0] or 0
+
     @event.listens_for(broken, "begin")
     def _begin(conn):  # type: ignore[no-untyped-def]
         conn.exec_driver_sql("BEGIN")
-
-    @event.listens_for(broken, "before_cursor_execute")
-    def _note(conn, cursor, statement, params, context, executemany):  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("INSERT INTO INBOUND"):
-            wrote.add(id(conn))
+        newest[id(conn)] = _newest_inbound(conn)
 
     @event.listens_for(broken, "commit")
     def _fail(conn):  # type: ignore[no-untyped-def]
-        if id(conn) in wrote:
-            wrote.discard(id(conn))
+        if _newest_inbound(conn) > newest.pop(id(conn), 0):
             # A COMMIT that fails loses the transaction, as SQLite's would.
             conn.connection.dbapi_connection.rollback()
             raise OperationalError(

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, func, select
 
 from mailbot.intake import store_raw
@@ -209,3 +210,25 @@ def test_prepared_statements_store_what_sqlalchemy_stores(
     assert fast == core
     assert fast[-2:] == [1, 0]
     assert _dump(tmp_path / "fast.db") == _dump(tmp_path / "core.db")
+
+
+def test_prepared_statements_raise_what_sqlalchemy_raises(tmp_path: Path) -> None:
+    """Callers tell a lost race (IntegrityError) from a locked or missing store
+    (OperationalError) by SQLAlchemy's exception classes; the SQLite path keeps them."""
+    from mailbot.outgoing import _INSERT_OUTBOX
+
+    engine = open_store(f"sqlite:///{tmp_path / 'errors.db'}")
+    row = dict(
+        ticket_id=None, kind="ack", message_id="<same@x>", envelope_from="s@x",
+        to_address="k@x", recipients='["k@x"]', raw=b"x", status="queued", attempts=0,
+        next_attempt_at=_T, last_error="", smtp_reply="", created_at=_T, sent_at=None,
+        claimed_by=None, claimed_until=None,
+    )
+    try:
+        with pytest.raises(IntegrityError) as caught, write_scope(engine) as connection:
+            _INSERT_OUTBOX.insert(connection, row)
+            assert _INSERT_OUTBOX._forms[frozenset(row)] is not None  # the SQLite path
+            _INSERT_OUTBOX.insert(connection, row)
+        assert isinstance(caught.value.orig, sqlite3.IntegrityError)
+    finally:
+        engine.dispose()
