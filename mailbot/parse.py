@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
+from email.errors import MessageDefect
+from email.headerregistry import Address
 from email.message import Message
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -68,6 +70,19 @@ _CHARSET_PARAM = re.compile(rb"charset\s*=\s*\"?([A-Za-z0-9_.:+-]{1,40})", re.IG
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
 _SINGLE_BYTE = re.compile(r"^(iso-?8859|latin|windows-12|cp12|koi8|us-ascii|ascii)")
 _HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
+#: headers policy.default reads as an address list (AddressHeader)
+_ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
+# RFC 5322 atext as the stdlib parser has it for printable ASCII (not its SPECIALS).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
+#: one list entry: "addr@domain", "Some Name <addr@domain>" or '"Name, Some" <addr@domain>',
+#: nothing the parser would repair or complain about
+_PLAIN_MAILBOX = re.compile(
+    r"[ \t]*(?:"
+    rf'(?:(?P<name>{_ATEXT}+(?:[ \t]+{_ATEXT}+)*)|"(?P<quoted>[ \t!#-\[\]-~]+)")?[ \t]*'
+    rf"<(?P<local>{_DOT_ATOM})@(?P<domain>{_DOT_ATOM})>"
+    rf"|(?P<bare_local>{_DOT_ATOM})@(?P<bare_domain>{_DOT_ATOM}))[ \t]*"
+)
 
 
 @dataclass(frozen=True)
@@ -198,14 +213,69 @@ class _Registry:
     def parse(self, name: str, raw_text: str) -> Any:
         key = (name.lower(), raw_text)
         if key not in self._seen:
-            try:
-                self._seen[key] = _DEFAULT.header_fetch_parse(name, raw_text)
-            except Exception as exc:  # remembered, raised again for every reader
-                self._seen[key] = exc
+            plain = _plain_address_list(raw_text) if key[0] in _ADDRESS_HEADERS else None
+            if plain is not None:
+                self._seen[key] = plain
+            else:
+                try:
+                    self._seen[key] = _DEFAULT.header_fetch_parse(name, raw_text)
+                except Exception as exc:  # remembered, raised again for every reader
+                    self._seen[key] = exc
         found = self._seen[key]
         if isinstance(found, Exception):
             raise found
         return found
+
+
+@dataclass(frozen=True)
+class _PlainAddressList:
+    """What policy.default makes of a plain address header, as far as this module
+    reads it: its text, its addresses and (none) defects."""
+
+    text: str
+    addresses: tuple[Address, ...]
+    defects: tuple[MessageDefect, ...] = ()
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _plain_address_list(raw_text: str) -> _PlainAddressList | None:
+    """The address list of a header in the plain shape most mail has, or None.
+
+    The stdlib parser (``get_address_list``) cost more than anything else in parsing
+    a mail. Only values it reads without a repair or a defect are taken here:
+    printable ASCII, dot-atoms around the "@", a display name of atoms or of one
+    quoted string without quoted pairs; no comments, groups, routes, encoded words
+    or empty entries. Everything else goes to the parser.
+    tests/test_parse_addresses.py holds the two to the same output.
+    """
+    # As header_fetch_parse unfolds: line breaks go, the indentation stays.
+    value = raw_text.replace("\r", "").replace("\n", "")
+    if "=?" in value:
+        return None
+    addresses: list[Address] = []
+    position, end = 0, len(value)
+    while True:
+        m = _PLAIN_MAILBOX.match(value, position)
+        if m is None:
+            return None
+        if m["bare_local"] is not None:
+            addresses.append(Address("", m["bare_local"], m["bare_domain"]))
+        elif m["quoted"] is not None:
+            # Inside quotes the parser keeps the blanks as written.
+            addresses.append(Address(m["quoted"], m["local"], m["domain"]))
+        else:
+            # Between atoms it makes each run of blanks one space.
+            name = " ".join(m["name"].split()) if m["name"] else ""
+            addresses.append(Address(name, m["local"], m["domain"]))
+        position = m.end()
+        if position == end:
+            break
+        if value[position] != ",":
+            return None
+        position += 1
+    return _PlainAddressList(", ".join(str(a) for a in addresses), tuple(addresses))
 
 
 def _headers(
