@@ -253,17 +253,24 @@ class Runtime:
 
     @contextmanager
     def _sending_alongside(self) -> Iterator[_Sender]:
-        """Send what is due in a thread, every half second, until the block ends;
-        then once more for what the last tasks queued."""
+        """Send what is due in a thread until the block ends, then once more for what
+        the last tasks queued. A round that found mail is followed by the next one at
+        once (the processes queue more meanwhile); an empty one waits half a second."""
         sender = _Sender()
         done = threading.Event()
 
         def loop() -> None:
-            while not done.wait(_SEND_EVERY):
+            pause = _SEND_EVERY
+            while not done.wait(pause):
+                pause = _SEND_EVERY
                 try:
-                    sender.add(*self.send_due())
+                    sent, failed = self.send_due()
                 except Exception:  # the store is briefly away: the next round retries
                     log.exception("sending failed; trying again")
+                    continue
+                sender.add(sent, failed)
+                if sent or failed:
+                    pause = 0
 
         thread = threading.Thread(target=loop, name="send", daemon=True)
         thread.start()
