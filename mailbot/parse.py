@@ -72,6 +72,8 @@ _SINGLE_BYTE = re.compile(r"^(iso-?8859|latin|windows-12|cp12|koi8|us-ascii|asci
 _HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
 #: headers policy.default reads as an address list (AddressHeader)
 _ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
+#: the decoded headers policy.default reads as free text (UnstructuredHeader)
+_UNSTRUCTURED = frozenset({"subject", "thread-topic", "comments", "keywords"})
 # RFC 5322 atext as the stdlib parser has it for printable ASCII (not its SPECIALS).
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _DOT_ATOM = rf"{_ATEXT}+(?:\.{_ATEXT}+)*"
@@ -213,7 +215,13 @@ class _Registry:
     def parse(self, name: str, raw_text: str) -> Any:
         key = (name.lower(), raw_text)
         if key not in self._seen:
-            plain = _plain_address_list(raw_text) if key[0] in _ADDRESS_HEADERS else None
+            plain: Any = None
+            if key[0] in _ADDRESS_HEADERS:
+                plain = _plain_address_list(raw_text)
+            elif key[0] in _UNSTRUCTURED and raw_text.isascii() and "=?" not in raw_text:
+                # Without an encoded word, policy.default's text of an ASCII subject is
+                # the value unfolded (tests/test_parse_addresses.py holds them equal).
+                plain = raw_text.replace("\r", "").replace("\n", "")
             if plain is not None:
                 self._seen[key] = plain
             else:

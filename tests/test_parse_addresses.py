@@ -14,7 +14,7 @@ import email
 import random
 import re
 from email import policy
-from email.headerregistry import AddressHeader
+from email.headerregistry import AddressHeader, UnstructuredHeader
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import pytest
 
 from mailbot import parse
 from mailbot.errors import ParseError
-from mailbot.parse import _ADDRESS_HEADERS, _plain_address_list, parse_message
+from mailbot.parse import _ADDRESS_HEADERS, _UNSTRUCTURED, _plain_address_list, parse_message
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -212,5 +212,24 @@ def test_parse_message_is_the_same_without_the_fast_path(monkeypatch: pytest.Mon
         pytest.skip("no example or corpus mail")
     with_fast_path = [parsed_or_error(r) for r in raws]
     monkeypatch.setattr(parse, "_plain_address_list", lambda _raw_text: None)
+    monkeypatch.setattr(parse, "_UNSTRUCTURED", frozenset())
     without = [parsed_or_error(r) for r in raws]
     assert with_fast_path == without
+
+
+def test_free_text_headers_are_read_as_policy_default_reads_them() -> None:
+    """An ASCII subject without encoded words skips the parser; its text must be the
+    parser's, for every header value of the corpus and for any ASCII at all."""
+    for name in _UNSTRUCTURED:
+        assert issubclass(policy.default.header_factory[name], UnstructuredHeader), name
+    rng = random.Random(20261124)
+    ascii_chars = [chr(i) for i in range(128)]
+    values = {v for _, v in corpus_values()}
+    values |= {"".join(rng.choices(ascii_chars, k=rng.randint(0, 30))) for _ in range(20_000)}
+    taken = 0
+    for value in sorted(values):
+        for name in sorted(_UNSTRUCTURED):
+            want = str(policy.default.header_fetch_parse(name, value))
+            assert str(parse._Registry().parse(name, value)) == want, (name, value)
+            taken += value.isascii() and "=?" not in value
+    assert taken > len(values)
