@@ -47,13 +47,15 @@ log = logging.getLogger(__name__)
 
 _INSERT_MESSAGE = Prepared(insert(Message))
 _INBOUND = Inbound.__table__  # type: ignore[attr-defined]
-_READ = sa_select(
-    _INBOUND.c.raw,
-    _INBOUND.c.received_at,
-    _INBOUND.c.status,
-    _INBOUND.c.mailbox,
-    _INBOUND.c.message_id,
-).where(_INBOUND.c.id == bindparam("inbound_id"))
+_READ = Prepared(
+    sa_select(
+        _INBOUND.c.raw,
+        _INBOUND.c.received_at,
+        _INBOUND.c.status,
+        _INBOUND.c.mailbox,
+        _INBOUND.c.message_id,
+    ).where(_INBOUND.c.id == bindparam("inbound_id"))
+)
 _CLAIM = Prepared(
     sa_select(_INBOUND.c.id)
     .where(_INBOUND.c.id == bindparam("inbound_id"), _INBOUND.c.status == "new")
@@ -203,11 +205,14 @@ class Processor:
     def _process_once(self, inbound_id: int, now: datetime) -> Outcome:
         # Parsing and judging read nothing but the raw bytes: done before the write
         # transaction, so a second worker's judging overlaps this one's writing.
-        with self.engine.connect() as reader:
-            found = reader.execute(_READ, {"inbound_id": inbound_id}).first()
-        if found is None or found.status != "new":
+        with self.engine.connect() as reader, reader.begin():
+            found = _READ.first(reader, {"inbound_id": inbound_id})
+        if found is None:
             return Outcome(inbound_id, "skipped")
-        row = Arrival(inbound_id, found.raw, found.received_at, found.mailbox, found.message_id)
+        raw, received_at, status, mailbox, message_id = found
+        if status != "new":
+            return Outcome(inbound_id, "skipped")
+        row = Arrival(inbound_id, raw, received_at, mailbox, message_id)
         mail = parse_message(row.raw, self.limits)
         judgement = self.judge.judge(mail, arrival=row.received_at)
         draft = self._draft(row, judgement, now)

@@ -377,6 +377,16 @@ class _Form:
 
     sql: str
     slots: tuple[tuple[str, bool, Any, Callable[[Any], Any] | None], ...]
+    #: per result column of a SELECT, SQLAlchemy's conversion of what SQLite returns
+    columns: tuple[Callable[[Any], Any] | None, ...] = ()
+
+    def row(self, found: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not any(self.columns):
+            return tuple(found)
+        return tuple(
+            value if process is None or value is None else process(value)
+            for value, process in zip(found, self.columns, strict=True)
+        )
 
     def args(self, params: Mapping[str, Any]) -> tuple[Any, ...]:
         values = []
@@ -395,7 +405,7 @@ class Prepared:
     once per set of parameter names, and each value goes through the conversion
     SQLAlchemy's type would apply, so the stored values are the same either way.
     Anything this cannot reproduce exactly (column defaults computed at execution,
-    expanding IN lists, result columns that need conversion) runs through
+    expanding IN lists) runs through
     SQLAlchemy, as does every other database. SQLAlchemy's cursor events do not
     fire for the SQLite path; its errors are raised as SQLAlchemy's exceptions.
     """
@@ -425,9 +435,10 @@ class Prepared:
             or compiled.post_compile_params
         ):
             return None
-        for column in getattr(self.statement, "selected_columns", ()):
-            if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
-                return None
+        columns = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in getattr(self.statement, "selected_columns", ())
+        )
         slots = []
         for name in compiled.positiontup:
             bind = compiled.binds[name]
@@ -435,7 +446,7 @@ class Prepared:
                 return None
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             slots.append((name, name in keys, bind.value, process))
-        return _Form(compiled.string, tuple(slots))
+        return _Form(compiled.string, tuple(slots), columns)
 
     @staticmethod
     def _run(connection: Connection, form: _Form, call: Callable[[Any], Any]) -> Any:
@@ -473,7 +484,7 @@ class Prepared:
             return None if row is None else tuple(row)
         args = form.args(params)
         found = self._run(connection, form, lambda db: db.execute(form.sql, args).fetchone())
-        return None if found is None else tuple(found)
+        return None if found is None else form.row(found)
 
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run an INSERT or UPDATE once per row (all rows with the same keys)."""

@@ -133,6 +133,7 @@ def _statements_of_one_mail(engine: Engine, mail: bytes) -> list[object]:
     with session_scope(engine) as session:
         inbound_id, _ = store_raw(session, mail, mailbox="m", received_at=_T)
         connection = session.connection()
+        seen.append(process._READ.first(connection, {"inbound_id": inbound_id}))
         seen.append(process._CLAIM.first(connection, {"inbound_id": inbound_id}))
         ticket = Ticket(
             number=next_number(session), subject="Drucker – Störung", contract=True,
