@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, literal_column, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -30,6 +30,7 @@ from mailbot.render import AckView, Rendered, Renderer, hours_lines
 from mailbot.sla import Plan, plan
 from mailbot.staff import StaffDesk
 from mailbot.store import (
+    TOO_LARGE_NOTIFIED,
     Event,
     Inbound,
     Message,
@@ -71,6 +72,8 @@ _DONE = Prepared(
         error="",
     )
 )
+
+_TOO_LARGE_KIND = col(Event.kind) == literal_column(f"'{TOO_LARGE_NOTIFIED}'")
 
 #: how often a transaction that lost a unique-constraint race is tried again
 _RACE_RETRIES = 4
@@ -235,7 +238,9 @@ class Processor:
         with session_scope(self.engine) as session:
             told = set(
                 session.exec(
-                    select(Event.inbound_id).where(Event.kind == "too_large_notified")
+                    # The kind as a literal, not a parameter: only then may SQLite use
+                    # the partial index made for this query.
+                    select(Event.inbound_id).where(_TOO_LARGE_KIND)
                 ).all()
             )
             rows = session.exec(
@@ -272,7 +277,7 @@ class Processor:
                 )
                 record(
                     session,
-                    kind="too_large_notified",
+                    kind=TOO_LARGE_NOTIFIED,
                     actor="process",
                     inbound_id=row.id,
                     detail=f"told {notify}",

@@ -28,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     insert,
+    text,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
@@ -95,15 +96,28 @@ class Message(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+#: the one query by an event's kind (see migration 0003)
+TOO_LARGE_NOTIFIED = "too_large_notified"
+
+
 class Event(SQLModel, table=True):
+    __table_args__ = (
+        Index(
+            "ix_event_too_large",
+            "inbound_id",
+            sqlite_where=text(f"kind = '{TOO_LARGE_NOTIFIED}'"),
+            postgresql_where=text(f"kind = '{TOO_LARGE_NOTIFIED}'"),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
-    inbound_id: int | None = Field(default=None, foreign_key="inbound.id", index=True)
+    inbound_id: int | None = Field(default=None, foreign_key="inbound.id")
     at: datetime = Field(default_factory=utcnow)
     #: who or what decided: "process", "classify", "sla", "threads", a staff address, ...
     actor: str = ""
     #: short machine name of the decision ("automated", "ticket_opened", "priority_changed", ...)
-    kind: str = Field(default="", index=True)
+    kind: str = ""
     detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     #: JSON list of the evidence that made the decision
     reasons: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))

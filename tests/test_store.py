@@ -18,6 +18,7 @@ from sqlmodel import Session, SQLModel, func, select
 
 from mailbot.intake import store_raw
 from mailbot.store import (
+    Event,
     Inbound,
     Prepared,
     Ticket,
@@ -231,5 +232,21 @@ def test_prepared_statements_raise_what_sqlalchemy_raises(tmp_path: Path) -> Non
             assert _INSERT_OUTBOX._forms[frozenset(row)] is not None  # the SQLite path
             _INSERT_OUTBOX.insert(connection, row)
         assert isinstance(caught.value.orig, sqlite3.IntegrityError)
+    finally:
+        engine.dispose()
+
+
+def test_the_announced_oversized_mail_are_found_by_their_partial_index(tmp_path: Path) -> None:
+    """Every drain asks which oversized mails were announced; without the partial
+    index (a bound parameter instead of the literal defeats it) that reads every event."""
+    from mailbot.process import _TOO_LARGE_KIND
+
+    engine = open_store(f"sqlite:///{tmp_path / 'plan.db'}")
+    try:
+        query = select(Event.inbound_id).where(_TOO_LARGE_KIND)
+        sql = str(query.compile(dialect=engine.dialect))
+        with engine.connect() as connection:
+            plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).fetchall()
+        assert any("ix_event_too_large" in str(step) for step in plan), plan
     finally:
         engine.dispose()
