@@ -11,12 +11,12 @@ import re
 from contextlib import nullcontext
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, insert, or_
+from sqlalchemy import and_, bindparam, or_
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from mailbot.store import Inbound, Prepared, utcnow
+from mailbot.store import Inbound, Prepared, prepared_insert, utcnow
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MSGID_LINE = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
@@ -106,7 +106,7 @@ def store_raw(
 
 
 _INBOUND = Inbound.__table__  # type: ignore[attr-defined]
-_INSERT = Prepared(insert(_INBOUND))
+_INSERT = prepared_insert(Inbound)
 #: the stored twin of a mail: same Message-ID and content, or the same UID
 _KNOWN = Prepared(
     sa_select(_INBOUND.c.id)

@@ -12,17 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, bindparam, case, insert, or_
+from sqlalchemy import Select, and_, bindparam, case, or_
 from sqlmodel import Session, col, func, select
 
 from mailbot import headers as hdr
 from mailbot.config import Config
 from mailbot.render import Rendered, compose, domain_of, new_message_id
-from mailbot.store import Message, Outbox, Prepared, Ticket
+from mailbot.store import Message, Outbox, Prepared, Ticket, prepared_insert
 
-# Constant statements: their compiled form is cached, unlike a fresh .values(...) each time.
-_INSERT_OUTBOX = Prepared(insert(Outbox))
-_INSERT_MESSAGE = Prepared(insert(Message))
+_INSERT_OUTBOX = prepared_insert(Outbox)
+_INSERT_MESSAGE = prepared_insert(Message)
 
 #: kinds of mail that answer a customer automatically (and so count against the caps)
 AUTO_REPLY_KINDS = ("ack", "update")

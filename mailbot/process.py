@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, insert, literal_column, update
+from sqlalchemy import bindparam, literal_column, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -38,6 +38,7 @@ from mailbot.store import (
     Prepared,
     Ticket,
     insert_row,
+    prepared_insert,
     session_scope,
 )
 from mailbot.threads import ThreadMatch, match_thread, strip_prefixes, subject_tag
@@ -46,7 +47,7 @@ from mailbot.triage import Priority, Urgency
 
 log = logging.getLogger(__name__)
 
-_INSERT_MESSAGE = Prepared(insert(Message))
+_INSERT_MESSAGE = prepared_insert(Message)
 _INBOUND = Inbound.__table__  # type: ignore[attr-defined]
 _READ = Prepared(
     sa_select(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -366,20 +365,18 @@ class Runtime:
         for thread in threads:
             thread.start()
         _ = self.processor  # load the classifier before the first mail, not with it
-        checkpoints = contextlib.ExitStack()
-        checkpoints.enter_context(background_checkpoints(self.engine))
         try:
-            while not stop.is_set():
-                wake.clear()
-                try:
-                    self.drain(stop=stop)
-                except Exception:  # the store may be briefly away; never die on it
-                    log.exception("cycle failed; trying again")
-                    stop.wait(5.0)
-                wake.wait(_TICK_SECONDS)
+            with background_checkpoints(self.engine):
+                while not stop.is_set():
+                    wake.clear()
+                    try:
+                        self.drain(stop=stop)
+                    except Exception:  # the store may be briefly away; never die on it
+                        log.exception("cycle failed; trying again")
+                        stop.wait(5.0)
+                    wake.wait(_TICK_SECONDS)
         finally:
             stop.set()
-            checkpoints.close()
             for thread in threads:
                 thread.join(timeout=15)
             if self._pool is not None:

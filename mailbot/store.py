@@ -328,7 +328,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             events = session.info.pop(_EVENTS_KEY, None)
             if events:
                 # Core executemany: the ORM's bulk path costs a millisecond a mail.
-                _prepared_insert(Event.__table__).many(session.connection(), events)  # type: ignore[attr-defined]
+                prepared_insert(Event).many(session.connection(), events)
             session.commit()
         except BaseException:
             session.rollback()
@@ -419,9 +419,9 @@ class Prepared:
     once per set of parameter names, and each value goes through the conversion
     SQLAlchemy's type would apply, so the stored values are the same either way.
     Anything this cannot reproduce exactly (column defaults computed at execution,
-    expanding IN lists) runs through
-    SQLAlchemy, as does every other database. SQLAlchemy's cursor events do not
-    fire for the SQLite path; its errors are raised as SQLAlchemy's exceptions.
+    expanding IN lists) runs through SQLAlchemy, as does every other database.
+    SQLAlchemy's cursor events do not fire for the SQLite path; its errors are
+    raised as SQLAlchemy's exceptions.
     """
 
     def __init__(self, statement: Any) -> None:
@@ -512,8 +512,13 @@ class Prepared:
         self._run(connection, form, lambda db: db.executemany(form.sql, args))
 
 
+def prepared_insert(table: Any) -> Prepared:
+    """The one prepared INSERT of a table (a model class or its ``__table__``)."""
+    return _insert_for(getattr(table, "__table__", table))
+
+
 @cache
-def _prepared_insert(table: Any) -> Prepared:
+def _insert_for(table: Any) -> Prepared:
     return Prepared(insert(table))
 
 
@@ -523,7 +528,7 @@ def insert_row(session: Session, row: SQLModel) -> int:
     to it are not saved."""
     table = row.__table__  # type: ignore[attr-defined]
     values = {c.name: getattr(row, c.name) for c in table.columns if c.name != "id"}
-    new_id = _prepared_insert(table).insert(session.connection(), values)
+    new_id = prepared_insert(table).insert(session.connection(), values)
     row.id = new_id
     return new_id
 
