@@ -205,6 +205,26 @@ def cpu_busy() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def server_cpu_seconds(dovecot_group: int, smtp_pid: int) -> tuple[float, float]:
+    """CPU seconds so far of Dovecot (every process in its master's process group,
+    including the imap processes already reaped) and of the SMTP server process."""
+    ticks = [0, 0]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: fields start after the last ")".
+        fields = text[text.rindex(")") + 2 :].split()
+        used = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+        if int(fields[2]) == dovecot_group:  # pgrp
+            ticks[0] += used
+        elif int(stat.parent.name) == smtp_pid:
+            ticks[1] += used
+    hz = os.sysconf("SC_CLK_TCK")
+    return ticks[0] / hz, ticks[1] / hz
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     k = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -246,6 +266,7 @@ def main() -> None:
 
         memory = PssSampler(exclude={smtp.pid})
         cpu_before = os.times()
+        servers_before = server_cpu_seconds(dovecot.process_group, smtp.pid)
         busy_before = cpu_busy()
         start = time.perf_counter()
         # What `mailbot once` does: the fetch runs in a thread while forked processes
@@ -253,6 +274,7 @@ def main() -> None:
         fetched, processed = runtime.once()
         drained = time.perf_counter()
         busy_after = cpu_busy()
+        servers_after = server_cpu_seconds(dovecot.process_group, smtp.pid)
         utilisation = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
         runtime.close()  # the forked processes end here and their CPU time is counted
         cpu_after = os.times()
@@ -341,6 +363,8 @@ def main() -> None:
             "drain_cpu_utilisation": round(utilisation, 2),
             "drain_mailbot_cpu_seconds": round(cpu_seconds, 2),
             "drain_forked_cpu_seconds": round(children_cpu, 2),
+            "drain_dovecot_cpu_seconds": round(servers_after[0] - servers_before[0], 2),
+            "drain_smtp_server_cpu_seconds": round(servers_after[1] - servers_before[1], 2),
             "idle_latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
             "idle_latency_p95_s": round(percentile(latencies, 0.95), 3) if latencies else None,
             "idle_latency_max_s": round(max(latencies), 3) if latencies else None,

@@ -124,6 +124,13 @@ class Dovecot:
         return self.root / "dovecot.conf"
 
     @property
+    def process_group(self) -> int:
+        """The master's process group: the master and every process it started."""
+        if self._proc is None:
+            raise RuntimeError("dovecot is not running")
+        return self._proc.pid
+
+    @property
     def maildir(self) -> Path:
         return self.root / "mail" / self.user
 
