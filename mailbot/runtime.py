@@ -106,6 +106,13 @@ class Runtime:
             self._processor = Processor(self.config, self.engine)
         return self._processor
 
+    def prepare(self) -> None:
+        """Everything a drain needs before the first fetch: the classifier and the
+        templates loaded, the backlog processes forked. ``once`` and ``run`` call it;
+        calling it again costs nothing."""
+        if self._start_pool() is None:
+            self.processor.warm()
+
     def use_classifier(self, classifier: Classifier) -> None:
         """Share an already loaded classifier (tests, several runtimes in one process)."""
         from mailbot.judge import Judge
@@ -145,7 +152,7 @@ class Runtime:
         after what did arrive was handled."""
         # Fork before the fetch thread starts: a child must not inherit a lock that
         # thread happens to hold.
-        self._start_pool()
+        self.prepare()
         fetched: list[int] = []
         failure: list[BaseException] = []
         finished = threading.Event()
@@ -350,8 +357,9 @@ class Runtime:
 
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
         # Fork the backlog processes now, while this is the only thread: a fork taken
-        # while the fetch threads hold locks would copy those locks held.
-        self._start_pool()
+        # while the fetch threads hold locks would copy those locks held. The
+        # classifier is loaded here too, before the first mail, not with it.
+        self.prepare()
         worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         threads = [
             threading.Thread(
@@ -364,7 +372,6 @@ class Runtime:
         ]
         for thread in threads:
             thread.start()
-        _ = self.processor  # load the classifier before the first mail, not with it
         try:
             with background_checkpoints(self.engine):
                 while not stop.is_set():
