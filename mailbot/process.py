@@ -38,6 +38,7 @@ from mailbot.store import (
     Prepared,
     Ticket,
     insert_row,
+    new_row,
     prepared_insert,
     session_scope,
 )
@@ -389,7 +390,8 @@ class Processor:
     ) -> Ticket:
         mail, c = j.mail, j.classification
         forwarded = match.forwarded_from if match is not None else None
-        return Ticket(
+        return new_row(
+            Ticket,
             number=0,
             subject=hdr.clean(strip_prefixes(mail.subject) or mail.subject, 250),
             customer_address=mail.from_addr,
@@ -781,7 +783,8 @@ class Processor:
         contract = bool(customer and customer.contract)
         c = j.classification
         alarm_plan = None if alarm.recovery else self._plan_for(j, row, contract)
-        ticket = Ticket(
+        ticket = new_row(
+            Ticket,
             number=next_number(session),
             subject=hdr.clean(j.mail.subject or alarm.key, 250),
             customer_address=j.mail.from_addr,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import class_mapper
 from sqlmodel import Field, Session, SQLModel, create_engine
 
 log = logging.getLogger(__name__)
@@ -520,6 +521,32 @@ def prepared_insert(table: Any) -> Prepared:
 @cache
 def _insert_for(table: Any) -> Prepared:
     return Prepared(insert(table))
+
+
+_Row = TypeVar("_Row", bound=SQLModel)
+
+
+def new_row(model: type[_Row], /, **values: Any) -> _Row:
+    """A new row object, filled the way the ORM fills a row it loads: the values go
+    straight into the instance. ``Model(**values)`` sets each column through an
+    attribute event, which for a ticket's 22 columns cost ~4 % of a mail's time.
+    Missing columns take their defaults; an unknown or missing required one raises
+    TypeError as the constructor would. Meant for :func:`insert_row`."""
+    unknown = values.keys() - model.model_fields.keys()
+    if unknown:
+        raise TypeError(f"{model.__name__} has no column {sorted(unknown)[0]!r}")
+    filled: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if name in values:
+            filled[name] = values[name]
+        elif field.is_required():
+            raise TypeError(f"{model.__name__} needs a value for {name!r}")
+        else:
+            filled[name] = field.get_default(call_default_factory=True)
+    row: _Row = class_mapper(model).class_manager.new_instance()
+    row.__dict__.update(filled)
+    object.__setattr__(row, "__pydantic_fields_set__", set(values))
+    return row
 
 
 def insert_row(session: Session, row: SQLModel) -> int:

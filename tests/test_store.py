@@ -24,6 +24,7 @@ from mailbot.store import (
     Ticket,
     background_checkpoints,
     insert_row,
+    new_row,
     open_store,
     session_scope,
     write_scope,
@@ -250,3 +251,47 @@ def test_the_announced_oversized_mail_are_found_by_their_partial_index(tmp_path:
         assert any("ix_event_too_large" in str(step) for step in plan), plan
     finally:
         engine.dispose()
+
+
+def test_new_row_is_the_row_the_constructor_builds(engine: Engine) -> None:
+    moment = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    values: dict[str, object] = {
+        "number": 41,
+        "subject": "Server steht",
+        "customer_address": "info@kanzlei.example",
+        "deadline": date(2026, 11, 25),
+        "arrived_at": moment,
+        "created_at": moment,
+        "updated_at": moment,
+    }
+    built, constructed = new_row(Ticket, **values), Ticket(**values)
+    assert built.model_dump() == constructed.model_dump()
+    assert built.model_fields_set == constructed.model_fields_set == set(values)
+    # Defaults made by a factory are made per row, as the constructor makes them.
+    assert new_row(Ticket, number=1).created_at.tzinfo is not None
+
+    with session_scope(engine) as session:
+        new_id = insert_row(session, built)
+        # A later change reaches the object (it is an ordinary instance) ...
+        built.number = 42
+        assert built.number == 42
+        # ... and one added to a session is saved like any other new object.
+        session.add(new_row(Ticket, **(values | {"number": 43})))
+    with Session(engine) as session:
+        stored = session.get(Ticket, new_id)
+        assert stored is not None
+        times = ("arrived_at", "created_at", "updated_at")
+        read, expected = stored.model_dump(), constructed.model_dump()
+        # SQLite hands datetimes back without their zone (everything stored is UTC).
+        assert {k: read[k].replace(tzinfo=UTC) for k in times} == {k: expected[k] for k in times}
+        assert {k: v for k, v in read.items() if k not in (*times, "id")} == {
+            k: v for k, v in expected.items() if k not in (*times, "id")
+        }
+        assert session.exec(select(Ticket.subject).where(Ticket.number == 43)).one() == "Server steht"
+
+
+def test_new_row_refuses_what_the_model_does_not_have() -> None:
+    with pytest.raises(TypeError, match="'colour'"):
+        new_row(Ticket, number=1, colour="red")
+    with pytest.raises(TypeError, match="'number'"):
+        new_row(Ticket, subject="no number")
