@@ -24,6 +24,8 @@ from mailbot.store import (
     Ticket,
     background_checkpoints,
     insert_row,
+    make_engine,
+    migrate,
     new_row,
     open_store,
     session_scope,
@@ -237,6 +239,31 @@ def test_prepared_statements_raise_what_sqlalchemy_raises(tmp_path: Path) -> Non
         engine.dispose()
 
 
+def test_a_locked_store_at_begin_raises_sqlalchemys_operational_error(tmp_path: Path) -> None:
+    """BEGIN goes to the driver's connection directly; a store locked by another
+    program must still surface as OperationalError, which leaves the mail "new" for a
+    later try, not as an error that would quarantine it."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    database = tmp_path / "locked.db"
+    engine = make_engine(f"sqlite:///{database}")
+    event.listen(engine, "connect", lambda conn, _: conn.execute("PRAGMA busy_timeout=50"))
+    migrate(engine)
+    other = sqlite3.connect(database, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+        with pytest.raises(OperationalError) as caught, session_scope(engine):
+            pass
+        assert "locked" in str(caught.value.orig)
+        other.execute("ROLLBACK")
+        with session_scope(engine) as session:  # and the next transaction goes through
+            session.add(Ticket(number=7))
+    finally:
+        other.close()
+        engine.dispose()
+
+
 def test_the_announced_oversized_mail_are_found_by_their_partial_index(tmp_path: Path) -> None:
     """Every drain asks which oversized mails were announced; without the partial
     index (a bound parameter instead of the literal defeats it) that reads every event."""
@@ -287,7 +314,8 @@ def test_new_row_is_the_row_the_constructor_builds(engine: Engine) -> None:
         assert {k: v for k, v in read.items() if k not in (*times, "id")} == {
             k: v for k, v in expected.items() if k not in (*times, "id")
         }
-        assert session.exec(select(Ticket.subject).where(Ticket.number == 43)).one() == "Server steht"
+        added = session.exec(select(Ticket.subject).where(Ticket.number == 43)).one()
+        assert added == "Server steht"
 
 
 def test_new_row_refuses_what_the_model_does_not_have() -> None:
