@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from mailbot.pool import conversation_groups, processes_for, tasks
+from mailbot.pool import CHILD_NICENESS, conversation_groups, processes_for, tasks
 from mailbot.process import Outcome
 from mailbot.runtime import Runtime
 from mailbot.store import Inbound, Message, Outbox, Setting, session_scope
@@ -203,6 +203,32 @@ def test_a_child_that_dies_mid_task_costs_no_mail(tmp_path: Path) -> None:
     with Session(rt.engine) as s:
         assert {r.status for r in s.exec(select(Inbound)).all()} == {"processed"}
         assert len(tickets(s)) == 80
+
+
+def test_the_children_yield_the_cpu_to_the_fetching_and_sending_parent(
+    tmp_path: Path,
+) -> None:
+    rt = Runtime.open(
+        write_config(tmp_path, extra="\n[limits]\nprocesses = 2\n"), clock=lambda: NOW
+    )
+    rt.use_classifier(shared_classifier())
+    rt.ingest([make_mail(f"k{i}@firma{i}.example", f"Frage {i}", "Hallo") for i in range(6)])
+
+    def priority(inbound_id: int, now: datetime | None = None) -> Outcome:
+        return Outcome(inbound_id, "skipped", detail=str(os.getpriority(os.PRIO_PROCESS, 0)))
+
+    rt.processor.process_one = priority  # type: ignore[method-assign]
+    pool = rt._start_pool()
+    assert pool is not None
+    try:
+        with Session(rt.engine) as s:
+            ids = [i for i in s.exec(select(Inbound.id)).all() if i is not None]
+        seen = {o.detail for task in pool.run(rt.engine, ids) for o in task}
+    finally:
+        rt.close()
+    parent = os.getpriority(os.PRIO_PROCESS, 0)
+    assert seen == {str(min(19, parent + CHILD_NICENESS))}
+    assert parent < 19
 
 
 def test_process_count_follows_the_setting_or_the_usable_cores() -> None:
