@@ -261,22 +261,38 @@ class Runtime:
     def _sending_alongside(self) -> Iterator[_Sender]:
         """Send what is due in a thread until the block ends, then once more for what
         the last tasks queued. A round that found mail is followed by the next one at
-        once (the processes queue more meanwhile); an empty one waits half a second."""
+        once (the processes queue more meanwhile); an empty one waits half a second.
+        The rounds share one SMTP connection (:class:`mailbot.send.Sender`)."""
+        from mailbot.send import Sender
+
         sender = _Sender()
         done = threading.Event()
+        last_error: list[Exception] = []
 
-        def loop() -> None:
+        def rounds(sending: Sender) -> None:
             pause = _SEND_EVERY
-            while not done.wait(pause):
+            while True:
+                ending = done.wait(pause)
                 pause = _SEND_EVERY
                 try:
-                    sent, failed = self.send_due()
-                except Exception:  # the store is briefly away: the next round retries
-                    log.exception("sending failed; trying again")
+                    report = sending.send_due(now=self.clock())
+                except Exception:
+                    if ending:
+                        raise  # the last round's failure reaches the caller
+                    log.exception("sending failed; trying again")  # the store was away
                     continue
-                sender.add(sent, failed)
-                if sent or failed:
+                sender.add(report.sent, report.failed)
+                if ending:
+                    return
+                if report.sent or report.failed:
                     pause = 0
+
+        def loop() -> None:
+            try:
+                with Sender(self.config, self.engine) as sending:
+                    rounds(sending)
+            except Exception as exc:
+                last_error.append(exc)
 
         thread = threading.Thread(target=loop, name="send", daemon=True)
         thread.start()
@@ -285,7 +301,8 @@ class Runtime:
         finally:
             done.set()
             thread.join()
-        sender.add(*self.send_due())
+        if last_error:
+            raise last_error[0]
 
     def _pool_for_backlog(self, parallel_from: int) -> ProcessPool | None:
         """The forked pool, when there are cores to use and a backlog worth forking for."""

@@ -1,5 +1,7 @@
 """Send: claim due ``outbox`` rows and deliver them over SMTP (or into a Maildir).
 
+A :class:`Sender` sends round after round (each round: whatever is due) and keeps
+its event loop and SMTP connection between rounds; :func:`send_due` is one round.
 Each row is claimed first (``claimed_by``/``claimed_until``, one UPDATE) so two
 workers never send the same mail; a crashed worker's claim runs out after the
 lease. The raw bytes go out exactly as queued: the Message-ID inside was fixed
@@ -24,6 +26,8 @@ import mailbox
 import os
 import socket
 import ssl
+import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -89,48 +93,180 @@ def send_due(
     limit: int | None = None,
     policy: RetryPolicy = RetryPolicy(),
 ) -> SendReport:
-    """Send what is due at ``now`` (the clock for this run; tests move it forward).
+    """Send what is due at ``now`` (the clock for this run; tests move it forward), in
+    one round over a connection of its own.
 
     Safe to call from inside a running event loop: the SMTP work then gets a loop
     of its own in a helper thread.
     """
-    coro_args = (config, engine, now, limit, policy)
+
+    def one_round() -> SendReport:
+        with Sender(config, engine, policy) as sender:
+            return sender.send_due(now=now, limit=limit)
+
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(send_due_async(*coro_args))
+        return one_round()
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(send_due_async(*coro_args))).result()
+        return pool.submit(one_round).result()
 
 
-async def send_due_async(
-    config: Config,
-    engine: Engine,
-    now: datetime | None = None,
-    limit: int | None = None,
-    policy: RetryPolicy = RetryPolicy(),
-) -> SendReport:
-    clock = _aware(now) if now is not None else datetime.now(UTC)
-    worker = f"{_worker_prefix()}{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    rows = claim(engine, worker=worker, now=clock, limit=limit, lease=policy.lease)
-    report = SendReport(claimed=len(rows))
-    if not rows:
+#: a connection unused for this long is asked (NOOP) before it is used again
+_CHECK_AFTER_IDLE = 1.0
+#: seconds between two looks for claims left by a dead worker of this host
+_DEAD_CLAIMS_EVERY = 60.0
+#: seconds between two writes of the last good send while rounds follow each other
+_NOTE_LAST_OK_EVERY = 5.0
+
+
+class Sender:
+    """Sends due mail round after round, keeping what a round needs between rounds:
+    the event loop, the SMTP connection and the thread that writes outcomes.
+
+    A drain sends in many small rounds (whatever the processes queued since the last
+    one); opening a connection, greeting, quitting and building a loop for each round
+    cost more than the mail of a typical round. A connection idle for a second or
+    more is checked with NOOP before it is used again; one idle for longer than
+    ``keep_idle`` is closed by the next round that finds nothing to send. One round
+    runs at a time.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        engine: Engine,
+        policy: RetryPolicy = RetryPolicy(),
+        *,
+        keep_idle: float = 10.0,
+    ) -> None:
+        self.config = config
+        self.engine = engine
+        self.policy = policy
+        self.keep_idle = keep_idle
+        self._lock = threading.Lock()
+        self._runner: asyncio.Runner | None = None
+        self._writer: concurrent.futures.ThreadPoolExecutor | None = None
+        self._client: aiosmtplib.SMTP | None = None
+        self._used_at = 0.0
+        self._claims_checked_at: float | None = None
+        self._last_ok: datetime | None = None
+        self._last_ok_written_at: float | None = None
+
+    def __enter__(self) -> Sender:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def send_due(self, *, now: datetime | None = None, limit: int | None = None) -> SendReport:
+        with self._lock:
+            if self._runner is None:
+                self._runner = asyncio.Runner()
+            return self._runner.run(self._round(now, limit))
+
+    def close(self) -> None:
+        """QUIT the connection, end the loop and the writer thread, and write the time
+        of the last good send if it is not written yet."""
+        with self._lock:
+            try:
+                if self._runner is not None:
+                    self._runner.run(self._hang_up())
+            finally:
+                if self._runner is not None:
+                    self._runner.close()
+                    self._runner = None
+                if self._writer is not None:
+                    self._writer.shutdown()
+                    self._writer = None
+                self._note_last_ok(force=True)
+
+    async def _round(self, now: datetime | None, limit: int | None) -> SendReport:
+        clock = _aware(now) if now is not None else datetime.now(UTC)
+        worker = f"{_worker_prefix()}{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        checked = self._claims_checked_at
+        release_dead = checked is None or time.monotonic() - checked >= _DEAD_CLAIMS_EVERY
+        if release_dead:
+            self._claims_checked_at = time.monotonic()
+        rows = claim(
+            self.engine, worker=worker, now=clock, limit=limit, lease=self.policy.lease,
+            release_dead=release_dead,
+        )
+        report = SendReport(claimed=len(rows))
+        if not rows:
+            if self._client is not None and time.monotonic() - self._used_at > self.keep_idle:
+                await self._hang_up()
+            return report
+        recorder = _Recorder(self.engine, worker, clock, self.policy, report)
+        if self.config.smtp is None:
+            box = _maildir(self.config)
+            for row in rows:
+                recorder.record(row, _to_maildir(box, row, self.config))
+        else:
+            if self._writer is None:
+                self._writer = concurrent.futures.ThreadPoolExecutor(
+                    1, thread_name_prefix="send-record"
+                )
+            client = await self._reusable()
+            try:
+                self._client = await _over_smtp(
+                    self.config.smtp, rows, recorder, self._writer, client
+                )
+            finally:
+                self._used_at = time.monotonic()
+        if report.sent:
+            self._last_ok = clock
+            self._note_last_ok()
         return report
-    recorder = _Recorder(engine, worker, clock, policy, report)
-    if config.smtp is None:
-        box = _maildir(config)
-        for row in rows:
-            recorder.record(row, _to_maildir(box, row, config))
-    else:
-        await _over_smtp(config.smtp, rows, recorder)
-    recorder.finish()
-    return report
+
+    async def _reusable(self) -> aiosmtplib.SMTP | None:
+        """The connection of an earlier round, if it still answers."""
+        client, self._client = self._client, None
+        if client is None:
+            return None
+        if client.is_connected and time.monotonic() - self._used_at < _CHECK_AFTER_IDLE:
+            return client
+        if client.is_connected:
+            try:
+                await client.noop()
+                return client
+            except (aiosmtplib.SMTPException, OSError):
+                pass
+        client.close()
+        return None
+
+    async def _hang_up(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+
+    def _note_last_ok(self, *, force: bool = False) -> None:
+        """The time of the last good send, for ``mailbot health``: written at most every
+        few seconds while rounds follow each other, and when the sender closes."""
+        if self._last_ok is None:
+            return
+        written = self._last_ok_written_at
+        if not force and written is not None and time.monotonic() - written < _NOTE_LAST_OK_EVERY:
+            return
+        with session_scope(self.engine) as db:
+            _set_last_ok(db, self._last_ok)
+        self._last_ok, self._last_ok_written_at = None, time.monotonic()
 
 
 def claim(
-    engine: Engine, *, worker: str, now: datetime, limit: int | None, lease: timedelta
+    engine: Engine,
+    *,
+    worker: str,
+    now: datetime,
+    limit: int | None,
+    lease: timedelta,
+    release_dead: bool = True,
 ) -> list[Outbox]:
-    """Take up to ``limit`` due rows for ``worker``; rows claimed by others are skipped."""
+    """Take up to ``limit`` due rows for ``worker``; rows claimed by others are skipped.
+    With ``release_dead``, claims of dead workers of this host are released first."""
     free = or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now)
     due = (
         select(Outbox.id)
@@ -139,7 +275,8 @@ def claim(
         .limit(limit)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serialises writers anyway
     )
-    _release_dead_local_claims(engine, now)
+    if release_dead:
+        _release_dead_local_claims(engine, now)
     with session_scope(engine) as db:
         # One UPDATE as the first statement: on SQLite it takes the write lock at once
         # (waiting out busy_timeout) instead of failing to upgrade a read snapshot.
@@ -215,15 +352,22 @@ def _release_dead_local_claims(engine: Engine, now: datetime) -> None:
             )
 
 
-async def _over_smtp(cfg: SmtpConfig, rows: Sequence[Outbox], recorder: _Recorder) -> None:
-    """Send ``rows`` over one connection, writing each outcome in a thread of its own.
+async def _over_smtp(
+    cfg: SmtpConfig,
+    rows: Sequence[Outbox],
+    recorder: _Recorder,
+    writer: concurrent.futures.Executor,
+    client: aiosmtplib.SMTP | None = None,
+) -> aiosmtplib.SMTP | None:
+    """Send ``rows`` over one connection (``client``, or a new one), writing each
+    outcome in ``writer``'s thread; the connection is returned open for the next
+    round, or None when there is none worth keeping.
 
     A mail's outcome is written while the next mail's envelope (MAIL, RCPT) goes to
     the server; that mail's DATA waits until the write is done. Waiting for the
     store's write turn thus overlaps two SMTP round trips, and a worker killed at
     any moment has at most one accepted mail whose outcome is not on record.
     """
-    client: aiosmtplib.SMTP | None = None
     loop = asyncio.get_running_loop()
     writing: asyncio.Future[None] | None = None
 
@@ -233,39 +377,37 @@ async def _over_smtp(cfg: SmtpConfig, rows: Sequence[Outbox], recorder: _Recorde
             pending, writing = writing, None
             await pending
 
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="send-record") as writer:
-        try:
-            for index, row in enumerate(rows):
-                if client is None:
-                    try:
-                        client = await _connect(cfg)
-                    except (TransientSendError, PermanentSendError) as exc:
-                        # Nobody to talk to (even a 5xx greeting or a refused login is
-                        # about the server or our config, not the mail): all wait for a
-                        # later round.
-                        log.error("SMTP unavailable: %s", exc)
-                        await settle()
-                        for rest in rows[index:]:
-                            recorder.record(rest, ("transient", str(exc)))
-                        return
-                result = await _send_one(client, row, before_data=settle)
-                await settle()  # when the envelope failed, DATA was never reached
-                writing = loop.run_in_executor(writer, recorder.record, row, result)
-                if result[0] == "transient" and (
-                    not client.is_connected or result[1].startswith("421")
-                ):
-                    client.close()
-                    client = None  # the server hung up: reconnect for the next one
-            await settle()
-        finally:
-            if writing is not None:
-                # Leaving on an error: the outcome already handed over is still written.
-                await asyncio.wait([writing])
-            if client is not None and client.is_connected:
+    try:
+        for index, row in enumerate(rows):
+            if client is None:
                 try:
-                    await client.quit()
-                except aiosmtplib.SMTPException:
-                    client.close()
+                    client = await _connect(cfg)
+                except (TransientSendError, PermanentSendError) as exc:
+                    # Nobody to talk to (even a 5xx greeting or a refused login is
+                    # about the server or our config, not the mail): all wait for a
+                    # later round.
+                    log.error("SMTP unavailable: %s", exc)
+                    await settle()
+                    for rest in rows[index:]:
+                        recorder.record(rest, ("transient", str(exc)))
+                    return None
+            result = await _send_one(client, row, before_data=settle)
+            await settle()  # when the envelope failed, DATA was never reached
+            writing = loop.run_in_executor(writer, recorder.record, row, result)
+            if result[0] == "transient" and (
+                not client.is_connected or result[1].startswith("421")
+            ):
+                client.close()
+                client = None  # the server hung up: reconnect for the next one
+        await settle()
+    except BaseException:
+        if writing is not None:
+            # Leaving on an error: the outcome already handed over is still written.
+            await asyncio.wait([writing])
+        if client is not None:
+            client.close()  # in an unknown state: not used again
+        raise
+    return client if client is not None and client.is_connected else None
 
 
 @cache
@@ -503,12 +645,6 @@ class _Recorder:
         with write_scope(self.engine) as connection:
             statement.execute(connection, params)
         self.report.outcomes.append(Outcome(row.id, verdict, reply))
-
-    def finish(self) -> None:
-        """After the round: the time of the last good send, for ``mailbot health``."""
-        if self.report.sent:
-            with session_scope(self.engine) as db:
-                _set_last_ok(db, self.now)
 
 
 def _set_last_ok(db: Session, now: datetime) -> None:

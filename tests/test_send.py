@@ -349,3 +349,41 @@ def test_send_due_works_inside_an_event_loop(
 
     assert asyncio.run(caller()) == 1
     assert len(smtp_server.received) == 1
+
+
+def test_rounds_of_one_sender_share_a_connection_and_hang_up_when_idle(
+    config: Config, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    with send_mod.Sender(config, engine) as sender:
+        for n in range(3):
+            queue(engine, n)
+            assert sender.send_due(now=T0).sent == 1
+        assert len(smtp_server.handler.connections) == 1
+        # Idle for longer than keep_idle: a round that finds nothing hangs up, and the
+        # next mail goes over a new connection.
+        sender.keep_idle = 0.0
+        assert sender.send_due(now=T0).claimed == 0
+        queue(engine, 3)
+        assert sender.send_due(now=T0).sent == 1
+    assert len(smtp_server.handler.connections) == 2
+    assert [r.content for r in smtp_server.received] == [raw_mail(n) for n in range(4)]
+    with Session(engine) as db:
+        setting = db.get(Setting, LAST_SEND_OK)
+    assert setting is not None and setting.value == T0.isoformat()
+
+
+def test_a_kept_connection_the_server_closed_is_replaced_before_a_mail_is_lost_on_it(
+    config: Config, engine: Engine, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay drops idle clients; the mail of the next round must not be deferred for
+    having been tried on the dead connection."""
+    monkeypatch.setattr(send_mod, "_CHECK_AFTER_IDLE", 0.0)
+    with send_mod.Sender(config, engine) as sender:
+        queue(engine, 0)
+        assert sender.send_due(now=T0).sent == 1
+        smtp_server.stop()  # closes every connection, as a relay's idle timeout does
+        smtp_server.start()
+        queue(engine, 1)
+        report = sender.send_due(now=T0)
+    assert (report.sent, report.deferred) == (1, 0)
+    assert len(smtp_server.handler.connections) == 2
