@@ -54,6 +54,11 @@ _CHUNK = 50
 _PARALLEL_FROM = 60
 #: seconds between two sending rounds while forked processes work through a backlog
 _SEND_EVERY = 0.5
+#: a round that found at least this many mails is followed by the next one at once;
+#: after a smaller one the next waits _SEND_GATHER seconds, so that each round (its
+#: claim takes the store's write turn) carries several mails, not one or two
+_SEND_FULL_ROUND = 16
+_SEND_GATHER = 0.03
 #: mail handed to the forked processes per round
 _BACKLOG = 2000
 #: a fetching worker that died is replaced after this long
@@ -260,8 +265,9 @@ class Runtime:
     @contextmanager
     def _sending_alongside(self) -> Iterator[_Sender]:
         """Send what is due in a thread until the block ends, then once more for what
-        the last tasks queued. A round that found mail is followed by the next one at
-        once (the processes queue more meanwhile); an empty one waits half a second.
+        the last tasks queued. A round that found many mails is followed by the next
+        one at once (the processes queue more meanwhile), one that found a few after a
+        moment, an empty one after half a second.
         The rounds share one SMTP connection (:class:`mailbot.send.Sender`)."""
         from mailbot.send import Sender
 
@@ -284,8 +290,10 @@ class Runtime:
                 sender.add(report.sent, report.failed)
                 if ending:
                     return
-                if report.sent or report.failed:
+                if report.claimed >= _SEND_FULL_ROUND:
                     pause = 0
+                elif report.sent or report.failed:
+                    pause = _SEND_GATHER
 
         def loop() -> None:
             try:
