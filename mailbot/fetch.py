@@ -24,7 +24,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -79,8 +79,10 @@ def fetch_new(
     *,
     client_factory: ClientFactory = connect,
     initial_scan_all: bool = False,
+    on_stored: Callable[[], None] | None = None,
 ) -> FetchReport:
     """Store every new message of ``config.folder``; see the module text for "new".
+    ``on_stored`` is called after each batch is committed (the processing may start).
 
     Raises :class:`FetchError` (or :class:`FetchTimeoutError`) for IMAP failures and
     for a store that cannot commit; in both cases nothing uncommitted is flagged.
@@ -89,7 +91,7 @@ def fetch_new(
     try:
         session = client_factory(config)
         try:
-            _fetch(config, engine, session, report, initial_scan_all)
+            _fetch(config, engine, session, report, initial_scan_all, on_stored)
         finally:
             session.close()
         with session_scope(engine) as db:
@@ -112,6 +114,7 @@ def _fetch(
     imap: ImapSession,
     report: FetchReport,
     initial_scan_all: bool,
+    on_stored: Callable[[], None] | None = None,
 ) -> None:
     plan = _plan(config, engine, imap, initial_scan_all)
     report.uidvalidity = plan.info.uidvalidity
@@ -169,6 +172,8 @@ def _fetch(
             # In the same transaction as the rows: last_uid never runs ahead of them.
             _advance(db, config.name, plan.info.uidvalidity, batch[-1])
         # Committed: from here on a crash only repeats the flagging.
+        if on_stored is not None:
+            on_stored()
         _finish_on_server(config, imap, done, report)
     # Also when nothing was new: a changed UIDVALIDITY and the starting point of a
     # first contact are facts worth keeping.

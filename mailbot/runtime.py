@@ -143,12 +143,12 @@ class Runtime:
                 stored += created
         return stored
 
-    def fetch_all(self) -> int:
+    def fetch_all(self, on_stored: Callable[[], None] | None = None) -> int:
         from mailbot.fetch import fetch_new
 
         total = 0
         for box in self.config.imap:
-            total += fetch_new(box, self.engine).stored
+            total += fetch_new(box, self.engine, on_stored=on_stored).stored
         return total
 
     def once(self, progress: bool = False) -> tuple[int, DrainSummary]:
@@ -161,14 +161,17 @@ class Runtime:
         fetched: list[int] = []
         failure: list[BaseException] = []
         finished = threading.Event()
+        #: set when the fetch has committed a batch: the loop below need not poll
+        arrived = threading.Event()
 
         def fetch() -> None:
             try:
-                fetched.append(self.fetch_all())
+                fetched.append(self.fetch_all(on_stored=arrived.set))
             except BaseException as exc:  # re-raised in the caller's thread
                 failure.append(exc)
             finally:
                 finished.set()
+                arrived.set()
 
         thread = threading.Thread(target=fetch, name="fetch", daemon=True)
         thread.start()
@@ -178,6 +181,7 @@ class Runtime:
         with background_checkpoints(self.engine), self._sending_alongside() as sender:
             while True:
                 last_round = finished.is_set()
+                arrived.clear()  # what is stored from here on wakes the wait below
                 # While the fetch thread works in this process, even a short backlog
                 # goes to the forked processes, so the two do not share one interpreter.
                 summary = self.drain(
@@ -191,7 +195,7 @@ class Runtime:
                 if last_round:
                     break
                 if not summary.processed:
-                    finished.wait(0.05)
+                    arrived.wait(0.05)
         thread.join()
         total = DrainSummary(total.processed, total.quarantined, sender.sent, sender.failed)
         if failure:

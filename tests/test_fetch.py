@@ -19,7 +19,14 @@ from sqlmodel import Session, select
 from mailbot._imap import ImapClientSession
 from mailbot.config import ImapConfig
 from mailbot.errors import FetchError, FetchTimeoutError
-from mailbot.fetch import Backoff, FetchReport, IdleWatcher, WakeReason, fetch_new, watch
+from mailbot.fetch import (
+    Backoff,
+    FetchReport,
+    IdleWatcher,
+    WakeReason,
+    fetch_new,
+    watch,
+)
 from mailbot.store import Inbound, MailboxState
 from tests.servers import Dovecot
 
@@ -79,9 +86,16 @@ def test_batches_store_everything(
 ) -> None:
     for i in range(5):
         mailbox.append(mail(i))
-    report = fetch_new(dataclasses.replace(imap_config, batch_size=2), engine)
+    stored_at_call: list[int] = []
+    report = fetch_new(
+        dataclasses.replace(imap_config, batch_size=2),
+        engine,
+        on_stored=lambda: stored_at_call.append(len(rows(engine))),
+    )
     assert report.stored == 5
     assert all(seen(mailbox).values())
+    # Told after each committed batch, so processing can start on it.
+    assert stored_at_call == [2, 4, 5]
 
 
 def _failing_commit_engine(engine: Engine) -> Engine:
