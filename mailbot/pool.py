@@ -57,7 +57,7 @@ _ADDRESS = re.compile(r"[^\s<>\"',;:@]+@[^\s<>\"',;:@]+")
 #: the work somebody waits for (fetching, sending acknowledgements over SMTP round
 #: trips); at equal priority it queued behind the children, acknowledgements piled up
 #: and were sent after the backlog was judged, with cores idle (0.3-0.5 s of a
-#: 1,000-mail drain; at this value 0.02 s).
+#: 1,000-mail drain; at this value 0.01-0.07 s).
 CHILD_NICENESS = 10
 
 #: the child's processor, set once by the initializer (each child has its own copy)

@@ -74,7 +74,7 @@ class DrainSummary:
 
 
 @dataclass
-class _Sender:
+class _SendCounts:
     sent: int = 0
     failed: int = 0
 
@@ -213,7 +213,7 @@ class Runtime:
         progress: bool = False,
         stop: threading.Event | None = None,
         parallel_from: int = _PARALLEL_FROM,
-        sender: _Sender | None = None,
+        sender: _SendCounts | None = None,
     ) -> DrainSummary:
         """Process everything pending and send what is due, in chunks.
 
@@ -267,7 +267,7 @@ class Runtime:
         return DrainSummary(processed, quarantined, sent, failed)
 
     @contextmanager
-    def _sending_alongside(self) -> Iterator[_Sender]:
+    def _sending_alongside(self) -> Iterator[_SendCounts]:
         """Send what is due in a thread until the block ends, then once more for what
         the last tasks queued. A round that found many mails is followed by the next
         one at once (the processes queue more meanwhile), one that found a few after a
@@ -275,7 +275,7 @@ class Runtime:
         The rounds share one SMTP connection (:class:`mailbot.send.Sender`)."""
         from mailbot.send import Sender
 
-        sender = _Sender()
+        sender = _SendCounts()
         done = threading.Event()
         last_error: list[Exception] = []
 
