@@ -24,6 +24,7 @@ import os
 import re
 import signal
 import threading
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from email.parser import BytesHeaderParser
@@ -40,7 +41,7 @@ from mailbot.store import Inbound
 if TYPE_CHECKING:
     from mailbot.process import Outcome, Processor
 
-__all__ = ["PoolBroken", "ProcessPool", "conversation_groups", "tasks"]
+__all__ = ["PoolBroken", "ProcessPool", "Schedule", "conversation_groups", "mail_tokens", "tasks"]
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def _run(ids: list[int]) -> list[Outcome]:
     return [processor.process_one(i, now=clock()) for i in ids]
 
 
-def _tokens(raw: bytes) -> set[str]:
+def _tokens(raw: bytes) -> frozenset[str]:
     """What ties a mail to others in the same backlog: its sender, the Message-IDs it
     carries or refers to, its Outlook conversation and its ticket tag."""
     head = raw[:_HEAD_LIMIT]
@@ -116,12 +117,22 @@ def _tokens(raw: bytes) -> set[str]:
     tag = _TAG.search(str(msg.get("Subject", "")))
     if tag:
         found.add("tag:" + tag.group(1))
-    return found
+    return frozenset(found)
 
 
-def conversation_groups(mails: Iterable[tuple[int, bytes]]) -> list[list[int]]:
-    """Inbound ids grouped by shared tokens (union-find), each group in id order,
-    groups ordered by their first id."""
+def mail_tokens(inbound_id: int, raw: bytes) -> frozenset[str]:
+    """The grouping tokens of a stored mail; none for unreadable headers (the mail is
+    then processed on its own)."""
+    try:
+        return _tokens(raw)
+    except Exception:
+        log.debug("inbound %s: no grouping tokens", inbound_id, exc_info=True)
+        return frozenset()
+
+
+def _grouped(mails: Sequence[tuple[int, frozenset[str]]]) -> list[list[int]]:
+    """Ids grouped by shared tokens (union-find), each group in id order, groups
+    ordered by their first id."""
     parent: dict[int, int] = {}
     owner: dict[str, int] = {}
 
@@ -131,24 +142,23 @@ def conversation_groups(mails: Iterable[tuple[int, bytes]]) -> list[list[int]]:
             i = parent[i]
         return i
 
-    order: list[int] = []
-    for inbound_id, raw in mails:
+    for inbound_id, tokens in mails:
         parent[inbound_id] = inbound_id
-        order.append(inbound_id)
-        try:
-            tokens = _tokens(raw)
-        except Exception:  # unreadable headers: the mail is processed on its own
-            log.debug("inbound %s: no grouping tokens", inbound_id, exc_info=True)
-            tokens = set()
         for token in tokens:
             other = owner.setdefault(token, inbound_id)
             a, b = root(other), root(inbound_id)
             if a != b:
                 parent[max(a, b)] = min(a, b)
     groups: dict[int, list[int]] = {}
-    for inbound_id in sorted(order):
+    for inbound_id in sorted(parent):
         groups.setdefault(root(inbound_id), []).append(inbound_id)
     return sorted(groups.values(), key=lambda g: g[0])
+
+
+def conversation_groups(mails: Iterable[tuple[int, bytes]]) -> list[list[int]]:
+    """Inbound ids grouped by conversation, each group in id order, groups ordered by
+    their first id."""
+    return _grouped([(i, mail_tokens(i, raw)) for i, raw in mails])
 
 
 def tasks(groups: Sequence[list[int]], size: int = TASK_SIZE) -> list[list[int]]:
@@ -164,6 +174,66 @@ def tasks(groups: Sequence[list[int]], size: int = TASK_SIZE) -> list[list[int]]
     if current:
         out.append(current)
     return out
+
+
+class Schedule:
+    """Which mail may go to a child now, while more mail keeps arriving.
+
+    A task holds whole conversations. Mail that shares a token with a task not yet
+    finished waits until that task is done, so a conversation's mail is still seen in
+    arrival order although the pool takes new mail while it runs (no pause between
+    one stored batch and the next). Waiting mail is grouped again with what arrives
+    later, so a conversation is never split between a waiting group and a new one.
+    """
+
+    def __init__(self, size: int = TASK_SIZE) -> None:
+        self.size = size
+        self._waiting: list[tuple[int, frozenset[str]]] = []
+        self._tokens: dict[int, frozenset[str]] = {}
+        #: tokens of the mail handed out (in ready tasks or in a child), with counts
+        self._busy: Counter[str] = Counter()
+        self._ready: deque[list[int]] = deque()
+
+    def add(self, mails: Iterable[tuple[int, frozenset[str]]]) -> None:
+        """Newly stored mail, in id order, with its grouping tokens."""
+        self._waiting.extend(mails)
+
+    @property
+    def waiting(self) -> int:
+        """Mail not yet handed out."""
+        return len(self._waiting) + sum(len(t) for t in self._ready)
+
+    def next_task(self) -> list[int] | None:
+        """A task no unfinished task shares a conversation with; marked as handed out
+        until :meth:`done`. None when all waiting mail is held back or there is none."""
+        if not self._ready and self._waiting:
+            self._release()
+        return self._ready.popleft() if self._ready else None
+
+    def done(self, task: Sequence[int]) -> None:
+        """The task's mail is committed: its conversations are free again."""
+        for inbound_id in task:
+            for token in self._tokens.pop(inbound_id):
+                left = self._busy[token] - 1
+                if left:
+                    self._busy[token] = left
+                else:
+                    del self._busy[token]
+
+    def _release(self) -> None:
+        tokens = dict(self._waiting)
+        free: list[list[int]] = []
+        held: list[tuple[int, frozenset[str]]] = []
+        for group in _grouped(self._waiting):
+            if any(t in self._busy for i in group for t in tokens[i]):
+                held.extend((i, tokens[i]) for i in group)
+            else:
+                free.append(group)
+                for i in group:
+                    self._tokens[i] = tokens[i]
+                    self._busy.update(tokens[i])
+        self._waiting = held
+        self._ready.extend(tasks(free, self.size))
 
 
 class PoolBroken(RuntimeError):
@@ -201,37 +271,42 @@ class ProcessPool:
     def run(
         self, engine: Engine, ids: Sequence[int], stop: Callable[[], bool] | None = None
     ) -> Iterator[list[Outcome]]:
-        """Process ``ids`` and yield each task's outcomes as it completes, in the order
-        the tasks were handed out. At most two tasks per child are in flight, so a stop
-        leaves the rest untouched (still "new") for the next run."""
-        with Session(engine) as session:
-            # The head is enough for grouping; a 25 MB mail is not read whole here.
-            head = func.substr(Inbound.raw, 1, _HEAD_LIMIT)
-            rows = session.exec(
-                select(Inbound.id, head).where(col(Inbound.id).in_(list(ids)))
-            ).all()
-        work = tasks(conversation_groups((i, bytes(raw)) for i, raw in rows if i is not None))
-        in_flight: list[tuple[int, AsyncResult[list[Outcome]]]] = []
-        queue = iter(work)
+        """Process ``ids``, and mail stored after them while this runs, and yield each
+        task's outcomes as it completes, in the order the tasks were handed out.
+
+        New mail is looked for whenever the schedule has nothing to hand out, so a
+        fetch that stores batch after batch keeps the children busy without a pause
+        between batches. At most two tasks per child are in flight, so a stop leaves
+        the rest untouched (still "new") for the next run."""
+        schedule = Schedule()
+        seen = _load(engine, schedule, ids=ids)
+        in_flight: list[tuple[list[int], AsyncResult[list[Outcome]]]] = []
         while True:
             while len(in_flight) < 2 * self.processes and not (stop and stop()):
-                task = next(queue, None)
+                task = schedule.next_task()
+                if task is None and seen is not None:
+                    # Mail stored since: what shares a conversation with a task in
+                    # flight waits for it; the rest can go now.
+                    seen = _load(engine, schedule, after=seen) or seen
+                    task = schedule.next_task()
                 if task is None:
                     break
-                in_flight.append((len(task), self._pool.apply_async(_run, (task,))))
+                in_flight.append((task, self._pool.apply_async(_run, (task,))))
             if not in_flight:
                 return
-            size, result = in_flight.pop(0)
+            task, result = in_flight.pop(0)
             try:
                 # A child killed in the middle of a task (out of memory, a crash in
                 # C code) never answers: the pool would wait for ever.
-                yield result.get(timeout=self.task_timeout(size))
+                outcomes = result.get(timeout=self.task_timeout(len(task)))
             except multiprocessing.TimeoutError as exc:
                 # Tasks the other children finished are committed: report them.
                 for _, other in in_flight:
                     if other.ready() and other.successful():
                         yield other.get()
-                raise PoolBroken(f"no answer for a task of {size} mails") from exc
+                raise PoolBroken(f"no answer for a task of {len(task)} mails") from exc
+            schedule.done(task)
+            yield outcomes
 
     def task_timeout(self, size: int) -> float:
         return self.grace + self.seconds_per_mail * size * 2 * self.processes
@@ -252,6 +327,35 @@ class ProcessPool:
             if worker.is_alive():
                 worker.kill()
         threading.Thread(target=self._pool.terminate, name="pool-end", daemon=True).start()
+
+
+#: how many newly stored mails one look at the store adds to a running schedule
+_LOAD_AT_MOST = 500
+
+
+def _load(
+    engine: Engine,
+    schedule: Schedule,
+    *,
+    ids: Sequence[int] | None = None,
+    after: int | None = None,
+) -> int | None:
+    """Add mail to ``schedule``: the given ``ids``, or mail still "new" with an id above
+    ``after``. Returns the highest id added (None if nothing was)."""
+    # The head is enough for grouping; a 25 MB mail is not read whole here.
+    head = func.substr(Inbound.raw, 1, _HEAD_LIMIT)
+    query = select(Inbound.id, head).order_by(col(Inbound.id))
+    if ids is not None:
+        query = query.where(col(Inbound.id).in_(list(ids)))
+    else:
+        query = query.where(Inbound.status == "new", col(Inbound.id) > after)
+        query = query.limit(_LOAD_AT_MOST)
+    with Session(engine) as session:
+        mails = [
+            (i, mail_tokens(i, bytes(raw))) for i, raw in session.exec(query) if i is not None
+        ]
+    schedule.add(mails)
+    return mails[-1][0] if mails else None
 
 
 #: more processes than this only queue up for the store's write turn

@@ -16,7 +16,13 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from mailbot.pool import CHILD_NICENESS, conversation_groups, processes_for, tasks
+from mailbot.pool import (
+    CHILD_NICENESS,
+    Schedule,
+    conversation_groups,
+    processes_for,
+    tasks,
+)
 from mailbot.process import Outcome
 from mailbot.runtime import Runtime
 from mailbot.store import Inbound, Message, Outbox, Setting, session_scope
@@ -61,6 +67,49 @@ def test_tasks_keep_groups_whole_and_in_order() -> None:
     groups = [[1], [2, 9], [3], [4, 5, 6, 7, 8], [10]]
     assert tasks(groups, size=3) == [[1, 2, 9], [3], [4, 5, 6, 7, 8], [10]]
     assert [i for t in tasks(groups, size=3) for i in t] == [1, 2, 9, 3, 4, 5, 6, 7, 8, 10]
+
+
+def _mail(i: int, *tokens: str) -> tuple[int, frozenset[str]]:
+    return i, frozenset(tokens)
+
+
+def test_the_schedule_holds_back_mail_of_a_conversation_in_flight() -> None:
+    schedule = Schedule(size=2)
+    schedule.add([_mail(1, "from:a"), _mail(2, "from:b"), _mail(3, "from:c")])
+    first, second = schedule.next_task(), schedule.next_task()
+    assert (first, second, schedule.next_task()) == ([1, 2], [3], None)
+    # Arriving while both tasks are out: a's reply waits, d goes at once.
+    schedule.add([_mail(4, "from:x", "<m1>"), _mail(5, "from:a"), _mail(6, "from:d")])
+    assert schedule.next_task() == [4, 6]
+    assert schedule.next_task() is None and schedule.waiting == 1
+    schedule.done([3])  # c's task says nothing about a
+    assert schedule.next_task() is None
+    schedule.done([1, 2])
+    assert schedule.next_task() == [5]
+    assert schedule.waiting == 0 and schedule.next_task() is None
+
+
+def test_held_back_mail_and_later_mail_of_its_conversation_go_together_in_order() -> None:
+    schedule = Schedule(size=10)
+    schedule.add([_mail(1, "from:a", "<o1>"), _mail(2, "from:a", "<o2>")])
+    assert schedule.next_task() == [1, 2]
+    # 3 refers to 1 (in flight); 4 shares only 3's sender; 5 refers to 4.
+    schedule.add([_mail(3, "from:b", "<o1>"), _mail(4, "from:b", "<o4>")])
+    assert schedule.next_task() is None
+    schedule.add([_mail(5, "from:c", "<o4>"), _mail(6, "from:e")])
+    assert schedule.next_task() == [6]
+    schedule.done([1, 2])
+    assert schedule.next_task() == [3, 4, 5]
+
+
+def test_a_finished_task_frees_a_token_its_mails_shared() -> None:
+    schedule = Schedule(size=10)
+    schedule.add([_mail(1, "from:a"), _mail(2, "from:a"), _mail(3, "from:a")])
+    assert schedule.next_task() == [1, 2, 3]
+    schedule.add([_mail(4, "from:a")])
+    assert schedule.next_task() is None
+    schedule.done([1, 2, 3])
+    assert schedule.next_task() == [4]
 
 
 def _held_elsewhere(lock_file: Path) -> bool:
@@ -133,6 +182,50 @@ def test_a_backlog_on_two_processes_is_handled_once_and_threads_stay_whole(
     assert len({a.to[0] for a in acks}) == 90
     assert {o.status for o in queued} == {"sent"}
     assert summary.sent == len(queued)
+
+
+def test_mail_stored_while_the_pool_runs_is_taken_in_the_same_run(
+    two_process_desk: Runtime,
+) -> None:
+    rt = two_process_desk
+    rt.ingest(
+        [
+            make_mail(
+                f"user{i}@kunde{i}.example", f"Drucker {i}", "Der Drucker druckt nicht.",
+                msgid=f"<orig{i}@kunde{i}.example>",
+            )
+            for i in range(60)
+        ]
+    )
+    replies = [
+        make_mail(
+            f"chef{i}@kunde{i}.example", f"AW: Drucker {i}", "Immer noch nicht.",
+            msgid=f"<reply{i}@kunde{i}.example>",
+            headers={"In-Reply-To": f"<orig{i}@kunde{i}.example>"},
+        )
+        for i in range(0, 60, 2)
+    ]
+    newcomers = [
+        make_mail(f"neu{i}@praxis{i}.example", f"VPN {i}", "Wie geht das?") for i in range(20)
+    ]
+    pool = rt._start_pool()
+    assert pool is not None
+    ids = rt.processor.pending()
+    reported: list[Outcome] = []
+    for number, outcomes in enumerate(pool.run(rt.engine, ids)):
+        if number == 0:  # as a fetch would store its next batch
+            assert rt.ingest(replies + newcomers) == 50
+        reported.extend(outcomes)
+    assert len(reported) == 110
+    assert {o.status for o in reported} == {"processed"}
+    with Session(rt.engine) as s:
+        stored = s.exec(select(Inbound)).all()
+        assert sorted(o.inbound_id for o in reported) == sorted(r.id for r in stored)
+        assert {r.status for r in stored} == {"processed"}
+        assert len(tickets(s)) == 80
+        by_msgid = {m.message_id: m.ticket_id for m in s.exec(select(Message)).all()}
+    for i in range(0, 60, 2):
+        assert by_msgid[f"<reply{i}@kunde{i}.example>"] == by_msgid[f"<orig{i}@kunde{i}.example>"]
 
 
 def test_writers_take_turns(tmp_path: Path) -> None:
