@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 
 #: a batch is also cut when its messages add up to this many bytes (memory bound)
 BATCH_BYTES = 64 * 1024 * 1024
+#: the first batch of a fetch holds at most this many messages, each next one twice as
+#: many up to ``batch_size``: the processing starts when the first batch is committed,
+#: and a backlog's first 100 mails kept it waiting ~0.1 s
+FIRST_BATCH = 25
 #: how many UIDs one "already stored?" query asks about
 _LOOKUP_CHUNK = 500
 
@@ -135,9 +139,7 @@ def _fetch(
         high = max(high, plan.info.uidnext - 1)
     _finish_on_server(config, imap, sorted(known), report)
 
-    sizes = imap.sizes(new) if new else {}
-    present = [u for u in new if u in sizes]
-    for batch in _batches(present, sizes, config.batch_size, config.max_message_bytes):
+    for batch, sizes in _sized_batches(imap, new, config.batch_size, config.max_message_bytes):
         large = [u for u in batch if sizes[u] > config.max_message_bytes]
         small = [u for u in batch if sizes[u] <= config.max_message_bytes]
         raws = imap.bodies(small)
@@ -218,6 +220,26 @@ def _known_uids(engine: Engine, mailbox: str, uidvalidity: int, uids: Sequence[i
             )
             found.update(int(uid) for uid in rows if uid is not None)
     return found
+
+
+def _sized_batches(
+    imap: ImapSession, uids: Sequence[int], count: int, limit: int
+) -> Iterator[tuple[list[int], dict[int, int]]]:
+    """Batches of ``uids`` still on the server, with their sizes. The sizes are asked
+    for a batch's worth at a time, not for the whole backlog up front (10,000 UIDs
+    took ~0.4 s before the first mail could be stored). The first batch is small and
+    each next one twice as large up to ``count``, so processing starts early."""
+    most = min(count, FIRST_BATCH)
+    start = 0
+    while start < len(uids):
+        chunk = uids[start : start + most]
+        start += len(chunk)
+        most = min(count, most * 2)
+        sizes = imap.sizes(chunk)
+        # A UID without a size was expunged by someone else since the search.
+        present = [u for u in chunk if u in sizes]
+        for batch in _batches(present, sizes, count, limit):
+            yield batch, sizes
 
 
 def _batches(

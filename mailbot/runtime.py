@@ -195,7 +195,9 @@ class Runtime:
                 if last_round:
                     break
                 if not summary.processed:
-                    arrived.wait(0.05)
+                    # The fetch sets it after each batch and when it ends; the timeout
+                    # is only a backstop.
+                    arrived.wait(1.0)
         thread.join()
         total = DrainSummary(total.processed, total.quarantined, sender.sent, sender.failed)
         if failure:

@@ -20,6 +20,7 @@ from mailbot._imap import ImapClientSession
 from mailbot.config import ImapConfig
 from mailbot.errors import FetchError, FetchTimeoutError
 from mailbot.fetch import (
+    FIRST_BATCH,
     Backoff,
     FetchReport,
     IdleWatcher,
@@ -96,6 +97,21 @@ def test_batches_store_everything(
     assert all(seen(mailbox).values())
     # Told after each committed batch, so processing can start on it.
     assert stored_at_call == [2, 4, 5]
+
+
+def test_a_backlog_comes_in_growing_batches_so_processing_starts_early(
+    mailbox: Dovecot, imap_config: ImapConfig, engine: Engine
+) -> None:
+    for i in range(100):
+        mailbox.append(mail(i))
+    stored_at_call: list[int] = []
+    report = fetch_new(
+        dataclasses.replace(imap_config, batch_size=40),
+        engine,
+        on_stored=lambda: stored_at_call.append(len(rows(engine))),
+    )
+    assert report.stored == 100
+    assert stored_at_call == [FIRST_BATCH, FIRST_BATCH + 40, 100]
 
 
 def _failing_commit_engine(engine: Engine) -> Engine:
