@@ -36,14 +36,15 @@ from functools import cache
 from typing import Literal
 
 import aiosmtplib
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import Integer, bindparam, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import Update
 from sqlmodel import Session, col, select
 
 from mailbot.config import Config, SmtpConfig
 from mailbot.errors import PermanentSendError, SendTimeoutError, TransientSendError
-from mailbot.store import Outbox, Prepared, Setting, session_scope, write_scope
+from mailbot.store import Outbox, Prepared, Setting, new_row, session_scope, write_scope
 
 log = logging.getLogger(__name__)
 
@@ -267,32 +268,19 @@ def claim(
 ) -> list[Outbox]:
     """Take up to ``limit`` due rows for ``worker``; rows claimed by others are skipped.
     With ``release_dead``, claims of dead workers of this host are released first."""
-    free = or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) < now)
-    due = (
-        select(Outbox.id)
-        .where(Outbox.status == "queued", Outbox.next_attempt_at <= now, free)
-        .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
-        .limit(limit)
-        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serialises writers anyway
-    )
     if release_dead:
         _release_dead_local_claims(engine, now)
-    with session_scope(engine) as db:
+    with write_scope(engine) as connection:
         # One UPDATE as the first statement: on SQLite it takes the write lock at once
         # (waiting out busy_timeout) instead of failing to upgrade a read snapshot.
         # The outer conditions are re-checked on PostgreSQL after a row lock wait.
-        db.execute(
-            update(Outbox)
-            .where(col(Outbox.id).in_(due.scalar_subquery()), col(Outbox.status) == "queued", free)
-            .values(claimed_by=worker, claimed_until=now + lease)
-            .execution_options(synchronize_session=False)
-        )
-        rows = db.exec(
-            select(Outbox)
-            .where(Outbox.claimed_by == worker, Outbox.status == "queued")
-            .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
-        )
-        return list(rows)
+        params: dict[str, object] = {"now": now, "worker": worker, "until": now + lease}
+        if limit is None:
+            _CLAIM_ALL.execute(connection, params)
+        else:
+            _CLAIM_SOME.execute(connection, params | {"limit": limit})
+        found = _CLAIMED.all(connection, {"worker": worker})
+    return [new_row(Outbox, **dict(zip(_OUTBOX_COLUMNS, row, strict=True))) for row in found]
 
 
 def _worker_prefix() -> str:
@@ -572,6 +560,37 @@ def _to_maildir(box: mailbox.Maildir, row: Outbox, config: Config) -> tuple[Verd
 
 
 _OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
+_OUTBOX_COLUMNS = tuple(c.name for c in _OUTBOX.columns)
+_DUE_ORDER = (_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
+
+
+def _claim_update(limited: bool) -> Prepared:
+    """The claim of due rows as one prebuilt UPDATE: built per round through the ORM
+    it cost ~2 ms, inside the write turn the processes wait for."""
+    free = or_(_OUTBOX.c.claimed_until.is_(None), _OUTBOX.c.claimed_until < bindparam("now"))
+    due = (
+        sa_select(_OUTBOX.c.id)
+        .where(_OUTBOX.c.status == "queued", _OUTBOX.c.next_attempt_at <= bindparam("now"), free)
+        .order_by(*_DUE_ORDER)
+    )
+    if limited:
+        due = due.limit(bindparam("limit", type_=Integer))
+    # PostgreSQL; SQLite serialises writers anyway
+    due = due.with_for_update(skip_locked=True)
+    return Prepared(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id.in_(due.scalar_subquery()), _OUTBOX.c.status == "queued", free)
+        .values(claimed_by=bindparam("worker"), claimed_until=bindparam("until"))
+    )
+
+
+_CLAIM_SOME = _claim_update(limited=True)
+_CLAIM_ALL = _claim_update(limited=False)
+_CLAIMED = Prepared(
+    sa_select(_OUTBOX)
+    .where(_OUTBOX.c.claimed_by == bindparam("worker"), _OUTBOX.c.status == "queued")
+    .order_by(*_DUE_ORDER)
+)
 
 
 def _outcome_update(**values: object) -> Update:

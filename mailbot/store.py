@@ -507,6 +507,15 @@ class Prepared:
         found = self._run(connection, form, lambda db: db.execute(form.sql, args).fetchone())
         return None if found is None else form.row(found)
 
+    def all(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run a SELECT; all its rows."""
+        form = self._form(connection, frozenset(params))
+        if form is None:
+            return [tuple(row) for row in connection.execute(self.statement, dict(params))]
+        args = form.args(params)
+        found = self._run(connection, form, lambda db: db.execute(form.sql, args).fetchall())
+        return [form.row(row) for row in found]
+
     def many(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Run an INSERT or UPDATE once per row (all rows with the same keys)."""
         if not rows:

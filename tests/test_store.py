@@ -172,6 +172,12 @@ def _statements_of_one_mail(engine: Engine, mail: bytes) -> list[object]:
         record(session, kind="classified", actor="classify", ticket=ticket, at=_T)
         seen.append(process._DONE.execute(connection, {"inbound_id": inbound_id, "done_at": _T}))
     with write_scope(engine) as connection:
+        # The claim ran out: the next round claims the row again, and reads it back.
+        later = _T + timedelta(minutes=20)
+        claim = {"now": later, "worker": "w", "until": later + timedelta(minutes=15)}
+        seen.append(send._CLAIM_SOME.execute(connection, claim | {"limit": 5}))
+        seen.append(send._CLAIM_ALL.execute(connection, claim))
+        seen.append(send._CLAIMED.all(connection, {"worker": "w"}))
         sent = {"row_id": 1, "worker": "w", "reply": "250 ok", "at": _T + timedelta(seconds=1)}
         seen.append(send._SENT.execute(connection, sent))
         seen.append(send._SENT.execute(connection, sent))  # the claim is gone: 0 rows
