@@ -44,7 +44,15 @@ from sqlmodel import Session, col, select
 
 from mailbot.config import Config, SmtpConfig
 from mailbot.errors import PermanentSendError, SendTimeoutError, TransientSendError
-from mailbot.store import Outbox, Prepared, Setting, new_row, session_scope, write_scope
+from mailbot.store import (
+    Outbox,
+    Prepared,
+    Setting,
+    Writer,
+    new_row,
+    session_scope,
+    write_scope,
+)
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +156,8 @@ class Sender:
         self._lock = threading.Lock()
         self._runner: asyncio.Runner | None = None
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None
+        #: the connection the claims and outcomes are written on
+        self._store = Writer(engine)
         self._client: aiosmtplib.SMTP | None = None
         self._used_at = 0.0
         self._claims_checked_at: float | None = None
@@ -180,6 +190,7 @@ class Sender:
                 if self._writer is not None:
                     self._writer.shutdown()
                     self._writer = None
+                self._store.close()
                 self._note_last_ok(force=True)
 
     async def _round(self, now: datetime | None, limit: int | None) -> SendReport:
@@ -191,14 +202,14 @@ class Sender:
             self._claims_checked_at = time.monotonic()
         rows = claim(
             self.engine, worker=worker, now=clock, limit=limit, lease=self.policy.lease,
-            release_dead=release_dead,
+            release_dead=release_dead, writer=self._store,
         )
         report = SendReport(claimed=len(rows))
         if not rows:
             if self._client is not None and time.monotonic() - self._used_at > self.keep_idle:
                 await self._hang_up()
             return report
-        recorder = _Recorder(self.engine, worker, clock, self.policy, report)
+        recorder = _Recorder(self._store, worker, clock, self.policy, report)
         if self.config.smtp is None:
             box = _maildir(self.config)
             for row in rows:
@@ -265,12 +276,14 @@ def claim(
     limit: int | None,
     lease: timedelta,
     release_dead: bool = True,
+    writer: Writer | None = None,
 ) -> list[Outbox]:
     """Take up to ``limit`` due rows for ``worker``; rows claimed by others are skipped.
-    With ``release_dead``, claims of dead workers of this host are released first."""
+    With ``release_dead``, claims of dead workers of this host are released first.
+    ``writer``: the connection to write on (a new one otherwise)."""
     if release_dead:
         _release_dead_local_claims(engine, now)
-    with write_scope(engine) as connection:
+    with writer.scope() if writer is not None else write_scope(engine) as connection:
         # One UPDATE as the first statement: on SQLite it takes the write lock at once
         # (waiting out busy_timeout) instead of failing to upgrade a read snapshot.
         # The outer conditions are re-checked on PostgreSQL after a row lock wait.
@@ -625,9 +638,9 @@ class _Recorder:
     killed after the server accepted a mail sends at most that one again."""
 
     def __init__(
-        self, engine: Engine, worker: str, now: datetime, policy: RetryPolicy, report: SendReport
+        self, store: Writer, worker: str, now: datetime, policy: RetryPolicy, report: SendReport
     ) -> None:
-        self.engine = engine
+        self.store = store
         self.worker = worker
         self.now = now
         self.policy = policy
@@ -661,7 +674,7 @@ class _Recorder:
             params["error"] = error
         # A prebuilt statement on a plain connection: building a statement per row,
         # or an ORM session per transaction, cost more than running it.
-        with write_scope(self.engine) as connection:
+        with self.store.scope() as connection:
             statement.execute(connection, params)
         self.report.outcomes.append(Outcome(row.id, verdict, reply))
 

@@ -21,7 +21,9 @@ from mailbot.store import (
     Event,
     Inbound,
     Prepared,
+    Setting,
     Ticket,
+    Writer,
     background_checkpoints,
     insert_row,
     make_engine,
@@ -329,3 +331,33 @@ def test_new_row_refuses_what_the_model_does_not_have() -> None:
         new_row(Ticket, number=1, colour="red")
     with pytest.raises(TypeError, match="'number'"):
         new_row(Ticket, subject="no number")
+
+
+def test_a_writer_keeps_its_connection_and_drops_it_after_a_failure(engine: Engine) -> None:
+    writer = Writer(engine)
+    settings = Setting.__table__  # type: ignore[attr-defined]
+
+    def add(connection: Connection, key: str, value: str) -> None:
+        connection.execute(
+            settings.insert().values(key=key, value=value, updated_at=datetime.now(UTC))
+        )
+
+    try:
+        with writer.scope() as connection:
+            first = connection
+            add(connection, "a", "1")
+        with writer.scope() as connection:
+            assert connection is first
+            add(connection, "b", "2")
+        with pytest.raises(IntegrityError), writer.scope() as connection:
+            add(connection, "c", "3")
+            add(connection, "a", "again")
+        with writer.scope() as connection:
+            assert connection is not first and first.closed
+            add(connection, "d", "4")
+    finally:
+        writer.close()
+    with Session(engine) as session:
+        stored = {s.key: s.value for s in session.exec(select(Setting)).all()}
+    # Committed scope by scope; the failed one left nothing behind.
+    assert stored == {"a": "1", "b": "2", "d": "4"}
