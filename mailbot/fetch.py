@@ -43,8 +43,9 @@ log = logging.getLogger(__name__)
 #: a batch is also cut when its messages add up to this many bytes (memory bound)
 BATCH_BYTES = 64 * 1024 * 1024
 #: the first batch of a fetch holds at most this many messages, each next one twice as
-#: many up to ``batch_size``: the processing starts when the first batch is committed,
-#: and a backlog's first 100 mails kept it waiting ~0.1 s
+#: many up to ``batch_size``: the processing starts when the first batch is committed
+#: (in the benchmark 0.07-0.09 s after the fetch began, against 0.10 s for a first
+#: batch of 100; logging in and SELECT take most of it)
 FIRST_BATCH = 25
 #: how many UIDs one "already stored?" query asks about
 _LOOKUP_CHUNK = 500
@@ -226,8 +227,8 @@ def _sized_batches(
     imap: ImapSession, uids: Sequence[int], count: int, limit: int
 ) -> Iterator[tuple[list[int], dict[int, int]]]:
     """Batches of ``uids`` still on the server, with their sizes. The sizes are asked
-    for a batch's worth at a time, not for the whole backlog up front (10,000 UIDs
-    took ~0.4 s before the first mail could be stored). The first batch is small and
+    for a batch's worth at a time, not for the whole backlog up front (for 1,000 UIDs
+    that took 37 ms before the first mail could be stored). The first batch is small and
     each next one twice as large up to ``count``, so processing starts early."""
     most = min(count, FIRST_BATCH)
     start = 0

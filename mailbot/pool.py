@@ -41,7 +41,7 @@ from mailbot.store import Inbound
 if TYPE_CHECKING:
     from mailbot.process import Outcome, Processor
 
-__all__ = ["PoolBroken", "ProcessPool", "Schedule", "conversation_groups", "mail_tokens", "tasks"]
+__all__ = ["PoolBroken", "ProcessPool", "Schedule", "conversation_groups", "tasks"]
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def _tokens(raw: bytes) -> frozenset[str]:
     return frozenset(found)
 
 
-def mail_tokens(inbound_id: int, raw: bytes) -> frozenset[str]:
+def _mail_tokens(inbound_id: int, raw: bytes) -> frozenset[str]:
     """The grouping tokens of a stored mail; none for unreadable headers (the mail is
     then processed on its own)."""
     try:
@@ -158,7 +158,7 @@ def _grouped(mails: Sequence[tuple[int, frozenset[str]]]) -> list[list[int]]:
 def conversation_groups(mails: Iterable[tuple[int, bytes]]) -> list[list[int]]:
     """Inbound ids grouped by conversation, each group in id order, groups ordered by
     their first id."""
-    return _grouped([(i, mail_tokens(i, raw)) for i, raw in mails])
+    return _grouped([(i, _mail_tokens(i, raw)) for i, raw in mails])
 
 
 def tasks(groups: Sequence[list[int]], size: int = TASK_SIZE) -> list[list[int]]:
@@ -352,7 +352,7 @@ def _load(
         query = query.limit(_LOAD_AT_MOST)
     with Session(engine) as session:
         mails = [
-            (i, mail_tokens(i, bytes(raw))) for i, raw in session.exec(query) if i is not None
+            (i, _mail_tokens(i, bytes(raw))) for i, raw in session.exec(query) if i is not None
         ]
     schedule.add(mails)
     return mails[-1][0] if mails else None
