@@ -138,30 +138,32 @@ def two_process_desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     runtime.close()
 
 
+def _original(i: int, subject: str, text: str) -> bytes:
+    return make_mail(
+        f"user{i}@kunde{i}.example", f"{subject} {i}", text, msgid=f"<orig{i}@kunde{i}.example>"
+    )
+
+
+def _reply(i: int, subject: str, text: str) -> bytes:
+    """A colleague's reply to :func:`_original` ``i``, from another address."""
+    return make_mail(
+        f"chef{i}@kunde{i}.example", f"AW: {subject} {i}", text,
+        msgid=f"<reply{i}@kunde{i}.example>",
+        headers={
+            "In-Reply-To": f"<orig{i}@kunde{i}.example>",
+            "References": f"<orig{i}@kunde{i}.example>",
+        },
+    )
+
+
 def test_a_backlog_on_two_processes_is_handled_once_and_threads_stay_whole(
     two_process_desk: Runtime,
 ) -> None:
     rt = two_process_desk
-    originals = [
-        make_mail(
-            f"user{i}@kunde{i}.example", f"Monitor {i} flackert", "Der Monitor flackert.",
-            msgid=f"<orig{i}@kunde{i}.example>",
-        )
-        for i in range(90)
-    ]
+    originals = [_original(i, "Monitor flackert", "Der Monitor flackert.") for i in range(90)]
     # Each reply lands after other customers' mail, so only the grouping keeps it
     # behind its original.
-    replies = [
-        make_mail(
-            f"chef{i}@kunde{i}.example", f"AW: Monitor {i} flackert", "Bei mir auch.",
-            msgid=f"<reply{i}@kunde{i}.example>",
-            headers={
-                "In-Reply-To": f"<orig{i}@kunde{i}.example>",
-                "References": f"<orig{i}@kunde{i}.example>",
-            },
-        )
-        for i in range(0, 90, 3)
-    ]
+    replies = [_reply(i, "Monitor flackert", "Bei mir auch.") for i in range(0, 90, 3)]
     assert rt.ingest(originals + replies) == 120
     summary = rt.drain()
     assert rt._pool is not None, "a backlog of 120 should have been spread over processes"
@@ -188,23 +190,8 @@ def test_mail_stored_while_the_pool_runs_is_taken_in_the_same_run(
     two_process_desk: Runtime,
 ) -> None:
     rt = two_process_desk
-    rt.ingest(
-        [
-            make_mail(
-                f"user{i}@kunde{i}.example", f"Drucker {i}", "Der Drucker druckt nicht.",
-                msgid=f"<orig{i}@kunde{i}.example>",
-            )
-            for i in range(60)
-        ]
-    )
-    replies = [
-        make_mail(
-            f"chef{i}@kunde{i}.example", f"AW: Drucker {i}", "Immer noch nicht.",
-            msgid=f"<reply{i}@kunde{i}.example>",
-            headers={"In-Reply-To": f"<orig{i}@kunde{i}.example>"},
-        )
-        for i in range(0, 60, 2)
-    ]
+    rt.ingest([_original(i, "Drucker", "Der Drucker druckt nicht.") for i in range(60)])
+    replies = [_reply(i, "Drucker", "Immer noch nicht.") for i in range(0, 60, 2)]
     newcomers = [
         make_mail(f"neu{i}@praxis{i}.example", f"VPN {i}", "Wie geht das?") for i in range(20)
     ]
