@@ -347,11 +347,14 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 def write_scope(engine: Engine) -> Iterator[Connection]:
     """One short writing transaction on a plain connection, without an ORM session:
     for a single prebuilt statement (a send's outcome) the session's bookkeeping
-    cost more than the statement."""
-    with _write_turn(engine), engine.connect() as connection:
-        connection = connection.execution_options(**{_WRITE_OPTION: True})
-        with connection.begin():
+    cost more than the statement. The connection is its own; :class:`Writer` keeps
+    one for a series of such transactions."""
+    writer = Writer(engine)
+    try:
+        with writer.scope() as connection:
             yield connection
+    finally:
+        writer.close()
 
 
 class Writer:
@@ -370,7 +373,8 @@ class Writer:
 
     @contextmanager
     def scope(self) -> Iterator[Connection]:
-        """Like :func:`write_scope`, on the kept connection."""
+        """One writing transaction on the kept connection, in the store's write turn:
+        committed on success, rolled back (and the connection dropped) on any error."""
         with self._lock, _write_turn(self.engine):
             if self._connection is None:
                 connection = self.engine.connect()
