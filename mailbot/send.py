@@ -1,7 +1,8 @@
 """Send: claim due ``outbox`` rows and deliver them over SMTP (or into a Maildir).
 
 A :class:`Sender` sends round after round (each round: whatever is due) and keeps
-its event loop and SMTP connection between rounds; :func:`send_due` is one round.
+its SMTP connection and the thread that writes outcomes between rounds;
+:func:`send_due` is one round.
 Each row is claimed first (``claimed_by``/``claimed_until``, one UPDATE) so two
 workers never send the same mail; a crashed worker's claim runs out after the
 lease. The raw bytes go out exactly as queued: the Message-ID inside was fixed
@@ -17,33 +18,29 @@ Outcome per row, written right after its SMTP transaction:
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
-import contextlib
-import json
 import logging
 import mailbox
 import os
+import smtplib
 import socket
-import ssl
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cache
-from typing import Literal
 
-import aiosmtplib
 from sqlalchemy import Integer, bindparam, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import Update
 from sqlmodel import Session, col, select
 
+from mailbot import _smtp
+from mailbot._smtp import Verdict
 from mailbot.config import Config, SmtpConfig
-from mailbot.errors import PermanentSendError, SendTimeoutError, TransientSendError
+from mailbot.errors import PermanentSendError, TransientSendError
 from mailbot.store import (
     Outbox,
     Prepared,
@@ -57,7 +54,6 @@ from mailbot.store import (
 log = logging.getLogger(__name__)
 
 LAST_SEND_OK = "last_send_ok_at"
-Verdict = Literal["sent", "transient", "permanent"]
 
 
 @dataclass(frozen=True)
@@ -103,22 +99,9 @@ def send_due(
     policy: RetryPolicy = RetryPolicy(),
 ) -> SendReport:
     """Send what is due at ``now`` (the clock for this run; tests move it forward), in
-    one round over a connection of its own.
-
-    Safe to call from inside a running event loop: the SMTP work then gets a loop
-    of its own in a helper thread.
-    """
-
-    def one_round() -> SendReport:
-        with Sender(config, engine, policy) as sender:
-            return sender.send_due(now=now, limit=limit)
-
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return one_round()
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(one_round).result()
+    one round over a connection of its own."""
+    with Sender(config, engine, policy) as sender:
+        return sender.send_due(now=now, limit=limit)
 
 
 #: a connection unused for this long is asked (NOOP) before it is used again
@@ -131,10 +114,10 @@ _NOTE_LAST_OK_EVERY = 5.0
 
 class Sender:
     """Sends due mail round after round, keeping what a round needs between rounds:
-    the event loop, the SMTP connection and the thread that writes outcomes.
+    the SMTP connection and the thread that writes outcomes.
 
     A drain sends in many small rounds (whatever the processes queued since the last
-    one); opening a connection, greeting, quitting and building a loop for each round
+    one); opening a connection, greeting and quitting for each round
     cost more than the mail of a typical round. A connection idle for a second or
     more is checked with NOOP before it is used again; one idle for longer than
     ``keep_idle`` is closed by the next round that finds nothing to send. One round
@@ -154,11 +137,10 @@ class Sender:
         self.policy = policy
         self.keep_idle = keep_idle
         self._lock = threading.Lock()
-        self._runner: asyncio.Runner | None = None
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None
         #: the connection the claims and outcomes are written on
         self._store = Writer(engine)
-        self._client: aiosmtplib.SMTP | None = None
+        self._client: smtplib.SMTP | None = None
         self._used_at = 0.0
         self._claims_checked_at: float | None = None
         self._last_ok: datetime | None = None
@@ -172,28 +154,22 @@ class Sender:
 
     def send_due(self, *, now: datetime | None = None, limit: int | None = None) -> SendReport:
         with self._lock:
-            if self._runner is None:
-                self._runner = asyncio.Runner()
-            return self._runner.run(self._round(now, limit))
+            return self._round(now, limit)
 
     def close(self) -> None:
-        """QUIT the connection, end the loop and the writer thread, and write the time
+        """QUIT the connection, end the writer thread, and write the time
         of the last good send if it is not written yet."""
         with self._lock:
             try:
-                if self._runner is not None:
-                    self._runner.run(self._hang_up())
+                self._hang_up()
             finally:
-                if self._runner is not None:
-                    self._runner.close()
-                    self._runner = None
                 if self._writer is not None:
                     self._writer.shutdown()
                     self._writer = None
                 self._store.close()
                 self._note_last_ok(force=True)
 
-    async def _round(self, now: datetime | None, limit: int | None) -> SendReport:
+    def _round(self, now: datetime | None, limit: int | None) -> SendReport:
         clock = _aware(now) if now is not None else datetime.now(UTC)
         worker = f"{_worker_prefix()}{os.getpid()}:{uuid.uuid4().hex[:8]}"
         checked = self._claims_checked_at
@@ -207,7 +183,7 @@ class Sender:
         report = SendReport(claimed=len(rows))
         if not rows:
             if self._client is not None and time.monotonic() - self._used_at > self.keep_idle:
-                await self._hang_up()
+                self._hang_up()
             return report
         recorder = _Recorder(self._store, worker, clock, self.policy, report)
         if self.config.smtp is None:
@@ -219,9 +195,9 @@ class Sender:
                 self._writer = concurrent.futures.ThreadPoolExecutor(
                     1, thread_name_prefix="send-record"
                 )
-            client = await self._reusable()
+            client = self._reusable()
             try:
-                self._client = await _over_smtp(
+                self._client = _over_smtp(
                     self.config.smtp, rows, recorder, self._writer, client
                 )
             finally:
@@ -231,29 +207,19 @@ class Sender:
             self._note_last_ok()
         return report
 
-    async def _reusable(self) -> aiosmtplib.SMTP | None:
+    def _reusable(self) -> smtplib.SMTP | None:
         """The connection of an earlier round, if it still answers."""
         client, self._client = self._client, None
         if client is None:
             return None
-        if client.is_connected and time.monotonic() - self._used_at < _CHECK_AFTER_IDLE:
+        if _smtp.is_open(client) and time.monotonic() - self._used_at < _CHECK_AFTER_IDLE:
             return client
-        if client.is_connected:
-            try:
-                await client.noop()
-                return client
-            except (aiosmtplib.SMTPException, OSError):
-                pass
-        client.close()
-        return None
+        return client if _smtp.still_answers(client) else None
 
-    async def _hang_up(self) -> None:
+    def _hang_up(self) -> None:
         client, self._client = self._client, None
-        if client is not None and client.is_connected:
-            try:
-                await client.quit()
-            except (aiosmtplib.SMTPException, OSError):
-                client.close()
+        if client is not None:
+            _smtp.hang_up(client)
 
     def _note_last_ok(self, *, force: bool = False) -> None:
         """The time of the last good send, for ``mailbot health``: written at most every
@@ -353,13 +319,13 @@ def _release_dead_local_claims(engine: Engine, now: datetime) -> None:
             )
 
 
-async def _over_smtp(
+def _over_smtp(
     cfg: SmtpConfig,
     rows: Sequence[Outbox],
     recorder: _Recorder,
     writer: concurrent.futures.Executor,
-    client: aiosmtplib.SMTP | None = None,
-) -> aiosmtplib.SMTP | None:
+    client: smtplib.SMTP | None = None,
+) -> smtplib.SMTP | None:
     """Send ``rows`` over one connection (``client``, or a new one), writing each
     outcome in ``writer``'s thread; the connection is returned open for the next
     round, or None when there is none worth keeping.
@@ -369,193 +335,45 @@ async def _over_smtp(
     store's write turn thus overlaps two SMTP round trips, and a worker killed at
     any moment has at most one accepted mail whose outcome is not on record.
     """
-    loop = asyncio.get_running_loop()
-    writing: asyncio.Future[None] | None = None
+    writing: concurrent.futures.Future[None] | None = None
 
-    async def settle() -> None:
+    def settle() -> None:
         nonlocal writing
         if writing is not None:
             pending, writing = writing, None
-            await pending
+            pending.result()
 
     try:
         for index, row in enumerate(rows):
             if client is None:
                 try:
-                    client = await _connect(cfg)
+                    client = _smtp.connect(cfg)
                 except (TransientSendError, PermanentSendError) as exc:
                     # Nobody to talk to (even a 5xx greeting or a refused login is
                     # about the server or our config, not the mail): all wait for a
                     # later round.
                     log.error("SMTP unavailable: %s", exc)
-                    await settle()
+                    settle()
                     for rest in rows[index:]:
                         recorder.record(rest, ("transient", str(exc)))
                     return None
-            result = await _send_one(client, row, before_data=settle)
-            await settle()  # when the envelope failed, DATA was never reached
-            writing = loop.run_in_executor(writer, recorder.record, row, result)
+            result = _smtp.send_one(client, row, before_data=settle)
+            settle()  # when the envelope failed, DATA was never reached
+            writing = writer.submit(recorder.record, row, result)
             if result[0] == "transient" and (
-                not client.is_connected or result[1].startswith("421")
+                not _smtp.is_open(client) or result[1].startswith("421")
             ):
                 client.close()
                 client = None  # the server hung up: reconnect for the next one
-        await settle()
+        settle()
     except BaseException:
         if writing is not None:
             # Leaving on an error: the outcome already handed over is still written.
-            await asyncio.wait([writing])
+            concurrent.futures.wait([writing])
         if client is not None:
             client.close()  # in an unknown state: not used again
         raise
-    return client if client is not None and client.is_connected else None
-
-
-@cache
-def _tls_context(ca_file: str | None, verify: bool) -> ssl.SSLContext:
-    """Built once per process: loading the CA bundle costs more than sending a mail."""
-    context = ssl.create_default_context(cafile=ca_file)
-    if not verify:
-        # Only on explicit request (verify = false), e.g. a relay with a self-signed cert.
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-async def _connect(cfg: SmtpConfig) -> aiosmtplib.SMTP:
-    context = _tls_context(cfg.ca_file, cfg.verify) if cfg.security != "none" else None
-    client = aiosmtplib.SMTP(
-        hostname=cfg.host,
-        port=cfg.port,
-        username=cfg.username or None,
-        password=cfg.password if cfg.username else None,
-        timeout=cfg.timeout,
-        use_tls=cfg.security == "ssl",
-        start_tls=cfg.security == "starttls",
-        tls_context=context,
-    )
-    try:
-        await client.connect()
-    except aiosmtplib.SMTPAuthenticationError as exc:
-        raise PermanentSendError(f"SMTP login as {cfg.username}: {exc.code} {exc.message}") from exc
-    except aiosmtplib.SMTPResponseException as exc:
-        raise _by_code(exc.code, f"SMTP connect: {exc.code} {exc.message}") from exc
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        raise _transport(f"SMTP connect to {cfg.host}:{cfg.port}", exc) from exc
-    return client
-
-
-async def _send_one(
-    client: aiosmtplib.SMTP, row: Outbox, before_data: Callable[[], Awaitable[None]]
-) -> tuple[Verdict, str]:
-    """One SMTP transaction: envelope, then ``before_data``, then the message.
-
-    The steps of aiosmtplib's ``sendmail``, taken one by one so that something can
-    happen between the envelope and DATA; a refusal resets the envelope as
-    ``sendmail`` does.
-    """
-    try:
-        recipients = json.loads(row.recipients)
-    except ValueError:
-        return "permanent", f"recipients are not JSON: {row.recipients[:200]!r}"
-    if not isinstance(recipients, list) or not recipients:
-        return "permanent", "no recipients"
-    addresses = [str(r) for r in recipients]
-    try:
-        await _greet(client)
-        encoding = "ascii"
-        options = []
-        if client.supports_extension("size"):
-            # RFC 1870: the octets as sent, a bare line end counted as CRLF
-            size = len(row.raw) + row.raw.count(b"\n") - row.raw.count(b"\r\n")
-            options.append(f"SIZE={size}")
-        if not row.raw.isascii() and client.supports_extension("8bitmime"):
-            options.append("BODY=8BITMIME")
-        if not all(addr.isascii() for addr in [row.envelope_from, *addresses]):
-            if not client.supports_extension("smtputf8"):
-                return "transient", "SMTPUTF8 is not supported by the server"
-            options.append("SMTPUTF8")
-            encoding = "utf-8"
-        await client.mail(row.envelope_from, options=options, encoding=encoding)
-        refused: dict[str, aiosmtplib.SMTPResponse] = {}
-        for address in addresses:
-            try:
-                await client.rcpt(address, encoding=encoding)
-            except aiosmtplib.SMTPRecipientRefused as exc:
-                refused[address] = aiosmtplib.SMTPResponse(exc.code, exc.message)
-        if len(refused) == len(addresses):
-            await _reset(client)
-            return _all_refused(refused)
-    except aiosmtplib.SMTPResponseException as exc:
-        await _reset(client)
-        return _by_reply(exc)
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        return "transient", str(_transport("SMTP", exc))
-    except ValueError as exc:  # an address aiosmtplib will not put on the wire
-        await _reset(client)
-        # Coded like the server's own refusal, so the address counts as bounced.
-        return "permanent", f"553 5.1.3 unsendable address: {exc}"
-    # Outside the handlers above: a failing store is not this mail's SMTP error.
-    await before_data()
-    try:
-        # The raw bytes go out exactly as queued; aiosmtplib only dot-stuffs them.
-        response = await client.data(row.raw)
-    except aiosmtplib.SMTPResponseException as exc:
-        await _reset(client)
-        return _by_reply(exc)
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        return "transient", str(_transport("SMTP", exc))
-    text = response.message.strip()
-    if refused:
-        # Accepted for some: a retry would duplicate it for those; keep who was refused.
-        text += " (refused: " + "; ".join(f"{a}: {r.code} {r.message}" for a, r in refused.items())
-        text += ")"
-    return "sent", text
-
-
-async def _greet(client: aiosmtplib.SMTP) -> None:
-    """EHLO once per connection (HELO for a server without ESMTP): the options of MAIL
-    depend on what the server offers."""
-    if not client.is_ehlo_or_helo_needed:
-        return
-    try:
-        await client.ehlo()
-    except aiosmtplib.SMTPHeloError:
-        if not client.is_connected:
-            raise
-        await client.helo()
-
-
-async def _reset(client: aiosmtplib.SMTP) -> None:
-    """RSET after a refusal, so the next mail starts with an empty envelope; a failing
-    RSET is not reported over the refusal that caused it."""
-    with contextlib.suppress(aiosmtplib.SMTPException, OSError):
-        await client.rset()
-
-
-def _by_reply(exc: aiosmtplib.SMTPResponseException) -> tuple[Verdict, str]:
-    verdict: Verdict = "transient" if 400 <= exc.code < 500 else "permanent"
-    return verdict, f"{exc.code} {exc.message}"
-
-
-def _all_refused(refused: dict[str, aiosmtplib.SMTPResponse]) -> tuple[Verdict, str]:
-    codes = [r.code for r in refused.values()]
-    detail = "; ".join(f"{a}: {r.code} {r.message}" for a, r in refused.items())
-    # The code leads: Outgoing.may_auto_reply reads a failed row whose last_error
-    # starts with "5" as a bounced address.
-    transient = any(400 <= c < 500 for c in codes)
-    code = min(c for c in codes if 400 <= c < 500) if transient else max(codes)
-    return ("transient" if transient else "permanent"), f"{code} {detail}"
-
-
-def _by_code(code: int, text: str) -> TransientSendError | PermanentSendError:
-    return PermanentSendError(text) if code >= 500 else TransientSendError(text)
-
-
-def _transport(what: str, exc: BaseException) -> TransientSendError:
-    if isinstance(exc, TimeoutError):
-        return SendTimeoutError(f"{what}: timed out")
-    return TransientSendError(f"{what}: {exc or type(exc).__name__}")
+    return client if client is not None and _smtp.is_open(client) else None
 
 
 def _maildir(config: Config) -> mailbox.Maildir:

@@ -13,6 +13,7 @@ import pwd
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -20,9 +21,10 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 from imapclient import IMAPClient
 
 DOVECOT_BIN = shutil.which("dovecot") or (
@@ -31,6 +33,18 @@ DOVECOT_BIN = shutil.which("dovecot") or (
 DOVEADM_BIN = shutil.which("doveadm") or (
     "/usr/bin/doveadm" if Path("/usr/bin/doveadm").exists() else None
 )
+
+
+def make_cert(cert: Path, key: Path) -> None:
+    """A self-signed certificate for 127.0.0.1 and localhost (PEM), usable as a CA
+    file by clients."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", str(key), "-out", str(cert),
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True, timeout=60,
+    )
+    os.chmod(cert, 0o644)
 
 
 def free_port() -> int:
@@ -142,7 +156,7 @@ class Dovecot:
         ssl = "ssl = no"
         if self.tls:
             self.tls_port = self.tls_port or free_port()
-            self._make_cert()
+            make_cert(self.cert, self.root / "key.pem")
             ssl = f"ssl = yes\nssl_cert = <{self.cert}\nssl_key = <{self.root}/key.pem"
         self.conf.write_text(
             _DOVECOT_CONF.format(root=self.root, port=self.port, tls_port=self.tls_port, ssl=ssl)
@@ -158,15 +172,6 @@ class Dovecot:
     def cert(self) -> Path:
         """The self-signed certificate (PEM), usable as a CA file by clients."""
         return self.root / "cert.pem"
-
-    def _make_cert(self) -> None:
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-             "-keyout", str(self.root / "key.pem"), "-out", str(self.cert),
-             "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-            check=True, capture_output=True, timeout=60,
-        )
-        os.chmod(self.cert, 0o644)
 
     def start(self, timeout: float = 15.0) -> None:
         assert DOVECOT_BIN is not None
@@ -313,6 +318,10 @@ class Received:
     content: bytes
     #: (host, port) of the client: one value per SMTP connection
     peer: tuple[str, int]
+    #: the message came over TLS (STARTTLS or implicit)
+    tls: bool = False
+    #: the login the client authenticated as, if any
+    login: str | None = None
 
 
 class RecordingHandler:
@@ -369,19 +378,50 @@ class RecordingHandler:
                     rcpt_tos=tuple(envelope.rcpt_tos),
                     content=bytes(envelope.original_content),
                     peer=tuple(session.peer),
+                    tls=server.transport.get_extra_info("ssl_object") is not None,
+                    login=session.auth_data if session.authenticated else None,
                 )
             )
         return "250 2.0.0 queued as test"
 
 
 class SmtpServer:
-    """aiosmtpd in a thread on loopback; ``stop``/``start`` keep the port."""
+    """aiosmtpd in a thread on loopback; ``stop``/``start`` keep the port.
 
-    def __init__(self) -> None:
+    ``tls``: "starttls" offers and requires STARTTLS, "ssl" speaks TLS from the first
+    byte; both with ``cert``/``key`` (see :func:`make_cert`). ``logins``: user to
+    password; a client must then log in (over TLS) before sending.
+    """
+
+    def __init__(
+        self,
+        *,
+        tls: Literal["none", "starttls", "ssl"] = "none",
+        cert: Path | None = None,
+        key: Path | None = None,
+        logins: dict[str, str] | None = None,
+    ) -> None:
         self.host = "127.0.0.1"
         self.port = free_port()
         self.handler = RecordingHandler()
+        self.tls = tls
+        self._context: ssl.SSLContext | None = None
+        if tls != "none":
+            assert cert is not None and key is not None
+            self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._context.load_cert_chain(cert, key)
+        self.logins = logins or {}
         self._controller: Controller | None = None
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and self.logins.get(
+            auth_data.login.decode()
+        ) == auth_data.password.decode()
+        if not ok:  # not handled: aiosmtpd then answers 535 itself
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=auth_data.login.decode())
 
     @property
     def received(self) -> list[Received]:
@@ -391,9 +431,16 @@ class SmtpServer:
     def start(self) -> None:
         if self._controller is not None:
             return
+        options: dict[str, Any] = {}
+        if self.tls == "starttls":
+            options.update(tls_context=self._context, require_starttls=True)
+        elif self.tls == "ssl":
+            options.update(ssl_context=self._context)
+        if self.logins:
+            options.update(authenticator=self._authenticate, auth_required=True)
         controller = Controller(
             self.handler, hostname=self.host, port=self.port, decode_data=False,
-            ready_timeout=10,
+            ready_timeout=10, **options,
         )
         controller.start()
         self._controller = controller

@@ -119,6 +119,21 @@ def test_envelope_and_bytes_go_out_as_queued(
     assert setting is not None and setting.value == T0.isoformat()
 
 
+def test_bare_line_ends_go_out_as_crlf(
+    config: Config, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    row_id = queue(engine, 1)
+    with Session(engine) as db:
+        row = db.get(Outbox, row_id)
+        assert row is not None
+        row.raw = raw_mail(1).replace(b"\r\n", b"\n")
+        db.add(row)
+        db.commit()
+
+    assert send_due(config, engine, now=T0).sent == 1
+    assert smtp_server.received[0].content == raw_mail(1)
+
+
 def test_one_connection_for_a_batch(
     config: Config, engine: Engine, smtp_server: SmtpServer
 ) -> None:

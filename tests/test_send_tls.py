@@ -1,0 +1,118 @@
+"""send over TLS: STARTTLS with a login, implicit TLS, and what must not pass
+(an untrusted certificate, a wrong password), against a real SMTP server."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from mailbot.config import SmtpConfig
+from mailbot.send import send_due
+from tests.servers import SmtpServer, make_cert
+from tests.test_send import T0, make_config, outbox, queue, raw_mail
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("smtp-cert")
+    make_cert(folder / "cert.pem", folder / "key.pem")
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def _server(cert: tuple[Path, Path], tls: str, **logins: str) -> Iterator[SmtpServer]:
+    server = SmtpServer(tls=tls, cert=cert[0], key=cert[1], logins=logins)  # type: ignore[arg-type]
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def starttls_server(cert: tuple[Path, Path]) -> Iterator[SmtpServer]:
+    yield from _server(cert, "starttls", bot="geheim")
+
+
+@pytest.fixture
+def tls_server(cert: tuple[Path, Path]) -> Iterator[SmtpServer]:
+    yield from _server(cert, "ssl")
+
+
+def _smtp(server: SmtpServer, security: str, **changes: object) -> SmtpConfig:
+    values: dict[str, object] = {
+        "host": server.host, "port": server.port, "security": security,
+        "username": "", "password": "", "timeout": 5.0,
+    }
+    return SmtpConfig(**(values | changes))  # type: ignore[arg-type]
+
+
+def test_starttls_and_login_before_the_mail(
+    tmp_path: Path, engine: Engine, cert: tuple[Path, Path], starttls_server: SmtpServer
+) -> None:
+    smtp = _smtp(starttls_server, "starttls", username="bot", password="geheim",
+                 ca_file=str(cert[0]))
+    row_id = queue(engine, 1)
+
+    assert send_due(make_config(tmp_path, smtp), engine, now=T0).sent == 1
+
+    [got] = starttls_server.received
+    assert got.tls and got.login == "bot"
+    assert got.content == raw_mail(1)
+    assert outbox(engine, row_id).status == "sent"
+
+
+def test_implicit_tls(
+    tmp_path: Path, engine: Engine, cert: tuple[Path, Path], tls_server: SmtpServer
+) -> None:
+    smtp = _smtp(tls_server, "ssl", ca_file=str(cert[0]))
+    queue(engine, 1)
+    queue(engine, 2)
+
+    assert send_due(make_config(tmp_path, smtp), engine, now=T0).sent == 2
+
+    assert [r.tls for r in tls_server.received] == [True, True]
+    assert [r.content for r in tls_server.received] == [raw_mail(1), raw_mail(2)]
+
+
+def test_an_untrusted_certificate_stops_the_mail(
+    tmp_path: Path, engine: Engine, starttls_server: SmtpServer, tls_server: SmtpServer
+) -> None:
+    # No ca_file: the self-signed certificate is not in the system's bundle.
+    for server, security in ((starttls_server, "starttls"), (tls_server, "ssl")):
+        row_id = queue(engine, 1 if security == "ssl" else 2)
+        report = send_due(make_config(tmp_path, _smtp(server, security)), engine, now=T0)
+        assert report.deferred == 1 and server.received == []
+        row = outbox(engine, row_id)
+        assert row.status == "queued" and "CERTIFICATE_VERIFY_FAILED" in row.last_error
+
+
+def test_verify_false_accepts_a_self_signed_certificate(
+    tmp_path: Path, engine: Engine, tls_server: SmtpServer
+) -> None:
+    queue(engine, 1)
+    smtp = _smtp(tls_server, "ssl", verify=False)
+    assert send_due(make_config(tmp_path, smtp), engine, now=T0).sent == 1
+    assert tls_server.received[0].tls
+
+
+def test_a_refused_login_keeps_the_mail_queued(
+    tmp_path: Path, engine: Engine, cert: tuple[Path, Path], starttls_server: SmtpServer
+) -> None:
+    smtp = _smtp(starttls_server, "starttls", username="bot", password="falsch",
+                 ca_file=str(cert[0]))
+    row_id = queue(engine, 1)
+
+    report = send_due(make_config(tmp_path, smtp), engine, now=T0)
+
+    assert report.deferred == 1 and starttls_server.received == []
+    row = outbox(engine, row_id)
+    # Our config is wrong, not the mail: it waits for a later round.
+    assert row.status == "queued" and row.last_error.startswith("SMTP login as bot: 535")
