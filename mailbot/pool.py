@@ -93,7 +93,7 @@ def _adopt(processor: Processor, clock: Callable[[], datetime], parent: int) -> 
 def _run(ids: list[int]) -> list[Outcome]:
     assert _child is not None, "pool task outside a pool child"
     processor, clock = _child
-    return [processor.process_one(i, now=clock()) for i in ids]
+    return list(processor.process_each(ids, now=clock))
 
 
 def _tokens(raw: bytes) -> frozenset[str]:

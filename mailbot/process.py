@@ -10,7 +10,7 @@ import json
 import logging
 import secrets
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -50,15 +50,20 @@ log = logging.getLogger(__name__)
 
 _INSERT_MESSAGE = prepared_insert(Message)
 _INBOUND = Inbound.__table__  # type: ignore[attr-defined]
-_READ = Prepared(
-    sa_select(
-        _INBOUND.c.raw,
-        _INBOUND.c.received_at,
-        _INBOUND.c.status,
-        _INBOUND.c.mailbox,
-        _INBOUND.c.message_id,
-    ).where(_INBOUND.c.id == bindparam("inbound_id"))
+_READ_COLUMNS = (
+    _INBOUND.c.raw,
+    _INBOUND.c.received_at,
+    _INBOUND.c.status,
+    _INBOUND.c.mailbox,
+    _INBOUND.c.message_id,
 )
+_READ = Prepared(sa_select(*_READ_COLUMNS).where(_INBOUND.c.id == bindparam("inbound_id")))
+_READ_SOME = sa_select(_INBOUND.c.id, *_READ_COLUMNS).where(
+    _INBOUND.c.id.in_(bindparam("ids", expanding=True)), _INBOUND.c.status == "new"
+)
+#: rows read ahead in one query by ``process_each``; bounded because a row may be
+#: as large as the size limit allows
+_READ_AHEAD = 8
 _CLAIM = Prepared(
     sa_select(_INBOUND.c.id)
     .where(_INBOUND.c.id == bindparam("inbound_id"), _INBOUND.c.status == "new")
@@ -174,10 +179,7 @@ class Processor:
         """Process pending mail, oldest first; ``stop`` is asked between messages."""
         report = ProcessReport()
         self.tell_staff_too_large(now() if now else datetime.now(UTC))
-        for inbound_id in self.pending(limit):
-            if stop is not None and stop():
-                break
-            outcome = self.process_one(inbound_id, now=now() if now else None)
+        for outcome in self.process_each(self.pending(limit), now=now, stop=stop):
             report.outcomes.append(outcome)
             if outcome.status == "processed":
                 report.processed += 1
@@ -187,8 +189,39 @@ class Processor:
                 progress(outcome)
         return report
 
-    def process_one(self, inbound_id: int, now: datetime | None = None) -> Outcome:
+    def process_each(
+        self,
+        ids: Sequence[int],
+        *,
+        now: Callable[[], datetime] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> Iterator[Outcome]:
+        """``process_one`` for each id in turn, ``stop`` asked before each.
+
+        The stored rows are read a few at a time, one query each, instead of a read
+        transaction per mail. A row taken by another worker after that read is still
+        skipped: the claim in the write transaction checks its status again.
+        """
+        for start in range(0, len(ids), _READ_AHEAD):
+            chunk = ids[start : start + _READ_AHEAD]
+            if stop is not None and stop():
+                return
+            with self.engine.connect() as reader, reader.begin():
+                arrivals = {
+                    row[0]: Arrival(row[0], row[1], row[2], row[4], row[5])
+                    for row in reader.execute(_READ_SOME, {"ids": list(chunk)})
+                }
+            for inbound_id in chunk:
+                if stop is not None and stop():
+                    return
+                moment = now() if now is not None else None
+                yield self.process_one(inbound_id, moment, arrival=arrivals.get(inbound_id))
+
+    def process_one(
+        self, inbound_id: int, now: datetime | None = None, *, arrival: Arrival | None = None
+    ) -> Outcome:
         """Process one inbound row exactly once, or quarantine it with the reason.
+        ``arrival``: the row as already read (it is read here otherwise).
 
         Store trouble (locked, unreachable) is not the message's fault: it propagates,
         the row stays "new" and is tried again. A unique-constraint race with another
@@ -197,7 +230,7 @@ class Processor:
         now = now or datetime.now(UTC)
         for attempt in range(_RACE_RETRIES):
             try:
-                return self._process_once(inbound_id, now)
+                return self._process_once(inbound_id, now, arrival)
             except IntegrityError:
                 if attempt == _RACE_RETRIES - 1:
                     return self._quarantine(inbound_id, "store conflict persisted")
@@ -207,17 +240,18 @@ class Processor:
                 return self._quarantine(inbound_id, describe(exc))
         raise AssertionError("unreachable")
 
-    def _process_once(self, inbound_id: int, now: datetime) -> Outcome:
+    def _process_once(self, inbound_id: int, now: datetime, row: Arrival | None) -> Outcome:
         # Parsing and judging read nothing but the raw bytes: done before the write
         # transaction, so a second worker's judging overlaps this one's writing.
-        with self.engine.connect() as reader, reader.begin():
-            found = _READ.first(reader, {"inbound_id": inbound_id})
-        if found is None:
-            return Outcome(inbound_id, "skipped")
-        raw, received_at, status, mailbox, message_id = found
-        if status != "new":
-            return Outcome(inbound_id, "skipped")
-        row = Arrival(inbound_id, raw, received_at, mailbox, message_id)
+        if row is None:
+            with self.engine.connect() as reader, reader.begin():
+                found = _READ.first(reader, {"inbound_id": inbound_id})
+            if found is None:
+                return Outcome(inbound_id, "skipped")
+            raw, received_at, status, mailbox, message_id = found
+            if status != "new":
+                return Outcome(inbound_id, "skipped")
+            row = Arrival(inbound_id, raw, received_at, mailbox, message_id)
         mail = parse_message(row.raw, self.limits)
         judgement = self.judge.judge(mail, arrival=row.received_at)
         draft = self._draft(row, judgement, now)

@@ -23,7 +23,7 @@ from mailbot.pool import (
     processes_for,
     tasks,
 )
-from mailbot.process import Outcome
+from mailbot.process import Arrival, Outcome
 from mailbot.runtime import Runtime
 from mailbot.store import Inbound, Message, Outbox, Setting, session_scope
 from tests.helpers import BERLIN, make_mail, outbox, shared_classifier, tickets, write_config
@@ -265,10 +265,12 @@ def test_a_child_that_dies_mid_task_costs_no_mail(tmp_path: Path) -> None:
     with Session(rt.engine) as s:
         victim = sorted(i for i in s.exec(select(Inbound.id)).all() if i is not None)[30]
 
-    def dying(inbound_id: int, now: datetime | None = None) -> Outcome:
+    def dying(
+        inbound_id: int, now: datetime | None = None, *, arrival: Arrival | None = None
+    ) -> Outcome:
         if inbound_id == victim and os.getpid() != parent:
             os._exit(1)
-        return original(inbound_id, now)
+        return original(inbound_id, now, arrival=arrival)
 
     processor.process_one = dying  # type: ignore[method-assign]
     pool = rt._start_pool()
@@ -294,7 +296,9 @@ def test_the_children_yield_the_cpu_to_the_fetching_and_sending_parent(
     rt.use_classifier(shared_classifier())
     rt.ingest([make_mail(f"k{i}@firma{i}.example", f"Frage {i}", "Hallo") for i in range(6)])
 
-    def priority(inbound_id: int, now: datetime | None = None) -> Outcome:
+    def priority(
+        inbound_id: int, now: datetime | None = None, *, arrival: Arrival | None = None
+    ) -> Outcome:
         return Outcome(inbound_id, "skipped", detail=str(os.getpriority(os.PRIO_PROCESS, 0)))
 
     rt.processor.process_one = priority  # type: ignore[method-assign]

@@ -353,3 +353,20 @@ def test_processing_stops_between_messages_when_asked(desk: Runtime) -> None:
     )
     assert report.processed == 3
     assert len(desk.processor.pending()) == 5  # the rest waits, untouched, for the next run
+
+
+def test_a_row_read_ahead_but_taken_meanwhile_is_skipped(desk: Runtime) -> None:
+    desk.ingest([make_mail(f"k{i}@praxis-weber.example", f"Maus {i}", "Die Maus ist kaputt.")
+                 for i in range(3)])
+    first, second, third = desk.processor.pending()
+    run = desk.processor.process_each([first, second, third], now=desk.clock)
+    assert next(run).status == "processed"  # all three were read with the first
+    with session(desk) as s:  # another worker takes the second meanwhile
+        row = s.get(Inbound, second)
+        assert row is not None and row.status == "new"
+        row.status = "processed"
+        s.add(row)
+        s.commit()
+    assert [o.status for o in run] == ["skipped", "processed"]
+    with session(desk) as s:
+        assert len(tickets(s)) == 2
