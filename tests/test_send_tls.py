@@ -54,13 +54,15 @@ def _smtp(server: SmtpServer, security: str, **changes: object) -> SmtpConfig:
     return SmtpConfig(**(values | changes))  # type: ignore[arg-type]
 
 
+def _login(server: SmtpServer, cert: tuple[Path, Path], password: str) -> SmtpConfig:
+    return _smtp(server, "starttls", username="bot", password=password, ca_file=str(cert[0]))
+
+
 def test_starttls_and_login_before_the_mail(
     tmp_path: Path, engine: Engine, cert: tuple[Path, Path], starttls_server: SmtpServer
 ) -> None:
-    smtp = _smtp(starttls_server, "starttls", username="bot", password="geheim",
-                 ca_file=str(cert[0]))
     row_id = queue(engine, 1)
-
+    smtp = _login(starttls_server, cert, "geheim")
     assert send_due(make_config(tmp_path, smtp), engine, now=T0).sent == 1
 
     [got] = starttls_server.received
@@ -106,10 +108,8 @@ def test_verify_false_accepts_a_self_signed_certificate(
 def test_a_refused_login_keeps_the_mail_queued(
     tmp_path: Path, engine: Engine, cert: tuple[Path, Path], starttls_server: SmtpServer
 ) -> None:
-    smtp = _smtp(starttls_server, "starttls", username="bot", password="falsch",
-                 ca_file=str(cert[0]))
     row_id = queue(engine, 1)
-
+    smtp = _login(starttls_server, cert, "falsch")
     report = send_due(make_config(tmp_path, smtp), engine, now=T0)
 
     assert report.deferred == 1 and starttls_server.received == []
