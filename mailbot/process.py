@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, literal_column, update
+from sqlalchemy import bindparam, case, func, literal_column, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -58,12 +58,16 @@ _READ_COLUMNS = (
     _INBOUND.c.message_id,
 )
 _READ = Prepared(sa_select(*_READ_COLUMNS).where(_INBOUND.c.id == bindparam("inbound_id")))
-_READ_SOME = sa_select(_INBOUND.c.id, *_READ_COLUMNS).where(
-    _INBOUND.c.id.in_(bindparam("ids", expanding=True)), _INBOUND.c.status == "new"
-)
-#: rows read ahead in one query by ``process_each``; bounded because a row may be
-#: as large as the size limit allows
+#: rows read ahead in one query by ``process_each``
 _READ_AHEAD = 8
+#: a larger row is read when its turn comes, so the rows held ahead stay small even
+#: when a backlog is all mail near the size limit
+_READ_AHEAD_BYTES = 1024 * 1024
+_READ_SOME = sa_select(
+    _INBOUND.c.id,
+    case((func.length(_INBOUND.c.raw) <= _READ_AHEAD_BYTES, _INBOUND.c.raw), else_=None),
+    *_READ_COLUMNS[1:],
+).where(_INBOUND.c.id.in_(bindparam("ids", expanding=True)), _INBOUND.c.status == "new")
 _CLAIM = Prepared(
     sa_select(_INBOUND.c.id)
     .where(_INBOUND.c.id == bindparam("inbound_id"), _INBOUND.c.status == "new")
@@ -199,8 +203,9 @@ class Processor:
         """``process_one`` for each id in turn, ``stop`` asked before each.
 
         The stored rows are read a few at a time, one query each, instead of a read
-        transaction per mail. A row taken by another worker after that read is still
-        skipped: the claim in the write transaction checks its status again.
+        transaction per mail (a row over 1 MiB is left to ``process_one``). A row taken
+        by another worker after that read is still skipped: the claim in the write
+        transaction checks its status again.
         """
         for start in range(0, len(ids), _READ_AHEAD):
             chunk = ids[start : start + _READ_AHEAD]
@@ -210,6 +215,7 @@ class Processor:
                 arrivals = {
                     row[0]: Arrival(row[0], row[1], row[2], row[4], row[5])
                     for row in reader.execute(_READ_SOME, {"ids": list(chunk)})
+                    if row[1] is not None
                 }
             for inbound_id in chunk:
                 if stop is not None and stop():
