@@ -456,3 +456,12 @@ MIXED = [
 @pytest.mark.parametrize(("priority", "subject", "text"), MIXED)
 def test_mixed_batch(clf: Classifier, priority: str, subject: str, text: str) -> None:
     assert judge(clf, subject, text).priority == priority
+
+
+def test_a_pasted_log_of_a_million_characters_is_judged_by_what_comes_first(
+    clf: Classifier,
+) -> None:
+    log = "2026-11-24 10:01:07 ERROR sync failed 0x80070005\n" * 30_000  # 1.5 MB
+    text = "Dringend: der Server ist ausgefallen, niemand kann arbeiten.\nDas Log:\n" + log
+    c = judge(clf, "Server weg", text)
+    assert c.priority == "critical" and c.urgency == "urgent"

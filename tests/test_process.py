@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
+from mailbot.process import _READ_SOME
 from mailbot.runtime import Runtime
 from mailbot.store import Inbound
 from tests.helpers import (
@@ -370,3 +371,18 @@ def test_a_row_read_ahead_but_taken_meanwhile_is_skipped(desk: Runtime) -> None:
     assert [o.status for o in run] == ["skipped", "processed"]
     with session(desk) as s:
         assert len(tickets(s)) == 2
+
+
+def test_a_large_row_is_not_read_ahead_and_is_still_processed(desk: Runtime) -> None:
+    log = "Fehler 0x80070005 in Zeile 17\n" * 40000  # 1.2 MB
+    big_body = "Im Anhang das Protokoll des Absturzes.\n" + log
+    desk.ingest([
+        make_mail("k1@praxis-weber.example", "Absturz", big_body),
+        make_mail("k2@praxis-weber.example", "Maus", "Die Maus ist kaputt."),
+    ])
+    big, small = desk.processor.pending()
+    with desk.engine.connect() as c:
+        held = {row[0]: row[1] for row in c.execute(_READ_SOME, {"ids": [big, small]})}
+    assert held[big] is None and held[small] is not None  # more than 1 MiB: read later
+    outcomes = list(desk.processor.process_each([big, small], now=desk.clock))
+    assert [o.status for o in outcomes] == ["processed", "processed"]

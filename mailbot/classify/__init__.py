@@ -26,6 +26,11 @@ from mailbot.triage import Classification, Priority, Urgency
 
 __all__ = ["Classifier", "parse_alarm"]
 
+#: characters of the new text that are judged. What the writer says comes first; what
+#: follows a long text is a pasted log or listing. spaCy refuses texts over 1,000,000
+#: characters, and judging time grows with the length.
+JUDGED_CHARS = 100_000
+
 
 class Classifier:
     """Holds the spaCy pipelines; load once per process, classify many times."""
@@ -59,7 +64,10 @@ class Classifier:
         sender: str = "",
         monitoring_sender: bool = False,
     ) -> Classification:
-        """Judge one message. ``text`` is the body already passed through ``new_text``."""
+        """Judge one message. ``text`` is the body already passed through ``new_text``;
+        only its first ``JUDGED_CHARS`` characters count (cut at a line end)."""
+        if len(text) > JUDGED_CHARS:
+            text = text[:JUDGED_CHARS].rpartition("\n")[0] or text[:JUDGED_CHARS]
         language = detect_language(text, subject).language
         alarm = parse_alarm(subject, text)
         if alarm is not None:
