@@ -3,7 +3,7 @@
 ``send`` speaks only to :func:`connect`, :func:`send_one`, :func:`still_answers`
 and :func:`hang_up`. A blocking client in the send thread: sending is one
 conversation at a time anyway, and an event loop in that thread cost twice the
-CPU per mail (measured in the #7 notes), which the drain shares with everything
+CPU per mail (see the README's benchmarks), which the drain shares with everything
 else on the machine.
 
 Connection failures leave as :class:`TransientSendError` (a timeout as
