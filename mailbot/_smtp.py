@@ -85,12 +85,12 @@ def connect(cfg: SmtpConfig) -> smtplib.SMTP:
         code = exc.smtp_code
         text = f"SMTP connect: {code} {_text(exc.smtp_error)}"
         raise (PermanentSendError(text) if code >= 500 else TransientSendError(text)) from exc
-    except TransientSendError:
+    except TransientSendError:  # ours (no STARTTLS), an OSError too: not wrapped again
         _drop(client)
         raise
     except (OSError, ValueError) as exc:  # smtplib's errors are OSErrors
         _drop(client)
-        raise transport_error(where, exc) from exc
+        raise _transport_error(where, exc) from exc
     return client
 
 
@@ -153,13 +153,11 @@ def send_one(client: smtplib.SMTP, row: Outbox, before_data: Callable[[], None])
         if len(refused) == len(addresses):
             _reset(client)
             return _all_refused(refused)
-    except smtplib.SMTPServerDisconnected as exc:
-        return "transient", str(transport_error("SMTP", exc))
     except smtplib.SMTPResponseException as exc:
         _reset(client)
         return _by_reply(exc.smtp_code, exc.smtp_error)
-    except OSError as exc:
-        return "transient", str(transport_error("SMTP", exc))
+    except OSError as exc:  # smtplib's errors, a lost connection among them
+        return "transient", str(_transport_error("SMTP", exc))
     except ValueError as exc:  # an address that cannot go on the wire (CR, LF, encoding)
         _reset(client)
         # Coded like the server's own refusal, so the address counts as bounced.
@@ -168,13 +166,11 @@ def send_one(client: smtplib.SMTP, row: Outbox, before_data: Callable[[], None])
     before_data()
     try:
         code, reply = client.data(_crlf(row.raw))
-    except smtplib.SMTPServerDisconnected as exc:
-        return "transient", str(transport_error("SMTP", exc))
     except smtplib.SMTPResponseException as exc:  # DATA itself refused (no 354)
         _reset(client)
         return _by_reply(exc.smtp_code, exc.smtp_error)
     except OSError as exc:
-        return "transient", str(transport_error("SMTP", exc))
+        return "transient", str(_transport_error("SMTP", exc))
     if code != 250:
         _reset(client)
         return _by_reply(code, reply)
@@ -186,7 +182,7 @@ def send_one(client: smtplib.SMTP, row: Outbox, before_data: Callable[[], None])
     return "sent", text
 
 
-def transport_error(what: str, exc: BaseException) -> TransientSendError:
+def _transport_error(what: str, exc: BaseException) -> TransientSendError:
     # smtplib reports a read timeout as a lost connection; the timeout is its context.
     if isinstance(exc, TimeoutError) or isinstance(exc.__context__, TimeoutError):
         return SendTimeoutError(f"{what}: timed out")
