@@ -121,7 +121,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
     t0 = time.perf_counter()
     from mailbot.classify import Classifier
-    from mailbot.quotes import new_text
+    from mailbot.mail.quotes import new_text
 
     t1 = time.perf_counter()
     clf = Classifier.load()

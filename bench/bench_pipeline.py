@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mailbot.config import load_config  # noqa: E402
-from mailbot.runtime import Runtime  # noqa: E402
+from mailbot.service.runtime import Runtime  # noqa: E402
 from tests.servers import destroy_dovecot, free_port, start_dovecot  # noqa: E402
 
 
@@ -297,8 +297,8 @@ def main() -> None:
         child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
         # Classifier alone, on the same mails' new text.
-        from mailbot.parse import parse_message
-        from mailbot.quotes import new_text
+        from mailbot.mail.parse import parse_message
+        from mailbot.mail.quotes import new_text
 
         texts = []
         for raw in mails:

@@ -71,7 +71,7 @@ def _friendly() -> Iterator[None]:
 
 
 def _runtime(config: Config) -> Any:
-    from mailbot.runtime import Runtime
+    from mailbot.service.runtime import Runtime
 
     return Runtime.open(config)
 
@@ -86,7 +86,7 @@ def classify(
     with _friendly():
         cfg = _config(config)
         from mailbot.judge import Judge
-        from mailbot.report import classify_file
+        from mailbot.service.report import classify_file
 
         judge = Judge(cfg)
         for path in files:
@@ -177,7 +177,7 @@ def tickets(
         rt = _runtime(_config(config))
         rows = rt.work_list(include_solved=all_)
         if as_json:
-            from mailbot.views import as_dicts
+            from mailbot.service.views import as_dicts
 
             print(json.dumps(as_dicts(rows), ensure_ascii=False, indent=1))
             return
@@ -344,7 +344,7 @@ def evaluate(
 ) -> None:
     """Precision, recall, F1 and confusion matrices of the classifier on a labelled set."""
     with _friendly():
-        from mailbot.report import evaluate_folder
+        from mailbot.service.report import evaluate_folder
 
         text, data = evaluate_folder(_config(config), path)
         if as_json:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mailbot.errors import ConfigError
-from mailbot.sla import SlaSettings
+from mailbot.mail.headers import domain_of_address, within_domain
+from mailbot.sla.plan import SlaSettings
 
 T = TypeVar("T")
 
@@ -204,9 +205,9 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
 
     def customer_for(self, address: str) -> CustomerConfig | None:
-        domain = address.rpartition("@")[2].lower()
+        domain = domain_of_address(address)
         for customer in self.customers:
-            if domain == customer.domain or domain.endswith("." + customer.domain):
+            if within_domain(domain, customer.domain):
                 return customer
         return None
 
@@ -219,8 +220,8 @@ class Config:
         return None
 
     def is_staff(self, address: str) -> bool:
-        domain = address.rpartition("@")[2].lower()
-        return any(domain == d or domain.endswith("." + d) for d in self.staff.domains)
+        domain = domain_of_address(address)
+        return any(within_domain(domain, d) for d in self.staff.domains)
 
     def is_monitoring(self, address: str) -> bool:
         return address.lower() in self.monitoring.senders

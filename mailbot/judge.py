@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from mailbot.automated import detect_automated
 from mailbot.classify import Classifier
 from mailbot.config import Config, CustomerConfig
-from mailbot.parse import ParsedMail
-from mailbot.quotes import new_text
-from mailbot.sla import BusinessCalendar, Plan, plan
+from mailbot.mail.automated import detect_automated
+from mailbot.mail.parse import ParsedMail
+from mailbot.mail.quotes import new_text
+from mailbot.sla.plan import BusinessCalendar, Plan, plan
 from mailbot.triage import Classification, Urgency
 
 
@@ -25,6 +25,8 @@ class Judgement:
     body: str
     automated: bool
     automated_reasons: tuple[str, ...]
+    #: from one of our own addresses (see ``detect_automated``)
+    own_mail: bool
     classification: Classification
     #: the Date header, or the arrival time when the header is missing or absurd
     sent_at: datetime
@@ -93,6 +95,7 @@ class Judge:
             body=body,
             automated=automated,
             automated_reasons=tuple(reasons),
+            own_mail=verdict.own_mail,
             classification=classification,
             sent_at=sent_at,
             customer=customer,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mailbot.automated import detect_automated
-from mailbot.parse import parse_message
+from mailbot.mail.automated import detect_automated
+from mailbot.mail.parse import parse_message
 
 
 def verdict(extra: str, sender: str = "kunde@praxis-weber.example", ctype: str = "text/plain"):
@@ -71,3 +71,10 @@ def test_plain_customer_mail_is_not_automated() -> None:
     result = verdict("Return-Path: <kunde@praxis-weber.example>\r\n")
     assert not result.automated
     assert result.reasons == ()
+
+
+def test_own_mail_is_a_flag_of_its_own() -> None:
+    """Processing decides on ``own_mail``, not on the wording of a reason."""
+    assert verdict("", sender="service@itservice.example").own_mail
+    assert not verdict("", sender="no-reply@x.example").own_mail
+    assert not verdict("Precedence: bulk\r\n").own_mail

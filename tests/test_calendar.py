@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailbot.calendar import BusinessCalendar, TimeRange, WeeklyHours
-from mailbot.sla import SlaSettings
+from mailbot.sla.calendar import BusinessCalendar, TimeRange, WeeklyHours
+from mailbot.sla.plan import SlaSettings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -11,7 +11,7 @@ import pytest
 
 from mailbot.classify import Classifier
 from mailbot.classify._nlp import EvidenceMatcher, _Pattern, _tokenizer_only
-from mailbot.parse import parse_message
+from mailbot.mail.parse import parse_message
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

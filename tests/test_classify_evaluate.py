@@ -14,7 +14,7 @@ import pytest
 
 from mailbot.classify import Classifier
 from mailbot.classify._evaluate import evaluate, format_report
-from mailbot.quotes import new_text
+from mailbot.mail.quotes import new_text
 
 EXAMPLES = Path("/work/shared/examples")
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from mailbot.htmltext import html_to_text
-from mailbot.parse import ParsedMail, parse_message
+from mailbot.mail.htmltext import html_to_text
+from mailbot.mail.parse import ParsedMail, parse_message
 
 yaml = pytest.importorskip("yaml")
 

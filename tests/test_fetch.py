@@ -16,10 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
-from mailbot._imap import ImapClientSession
 from mailbot.config import ImapConfig
 from mailbot.errors import FetchError, FetchTimeoutError
-from mailbot.fetch import (
+from mailbot.inbound.fetch import (
     FIRST_BATCH,
     Backoff,
     FetchReport,
@@ -28,6 +27,7 @@ from mailbot.fetch import (
     fetch_new,
     watch,
 )
+from mailbot.inbound.imap import ImapClientSession
 from mailbot.store import Inbound, MailboxState
 from tests.servers import Dovecot
 

@@ -24,13 +24,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailbot import headers as hdr
 from mailbot.config import Config
 from mailbot.errors import ParseError
 from mailbot.judge import Judge, Judgement
-from mailbot.parse import parse_message
-from mailbot.render import AckView, Renderer, compose, hours_lines
-from mailbot.sla import plan
+from mailbot.mail import headers as hdr
+from mailbot.mail.parse import parse_message
+from mailbot.outbound.render import AckView, Renderer, compose, hours_lines
+from mailbot.sla.plan import plan
 from tests.helpers import shared_classifier, write_config
 
 ROOT = Path(__file__).resolve().parents[1]

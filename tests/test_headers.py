@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailbot.headers import clean, tagged_subject
+from mailbot.mail.headers import clean, tagged_subject
 
 
 def test_crlf_and_controls_removed() -> None:
@@ -25,7 +25,7 @@ def test_clean_never_has_line_breaks(value: str) -> None:
 
 
 def test_reply_prefixes_are_understood() -> None:
-    from mailbot.threads import is_forward, strip_prefixes
+    from mailbot.process.threads import is_forward, strip_prefixes
 
     assert strip_prefixes("AW: WG: Antw: RE: [#1042] Drucker") == "Drucker"
     assert strip_prefixes("Fwd: FW: Server") == "Server"

@@ -21,9 +21,9 @@ import pytest
 from sqlmodel import Session, col, select
 
 from mailbot.config import ImapConfig
-from mailbot.fetch import fetch_new
-from mailbot.runtime import Runtime
-from mailbot.send import send_due
+from mailbot.inbound.fetch import fetch_new
+from mailbot.outbound.send import send_due
+from mailbot.service.runtime import Runtime
 from mailbot.store import Inbound, Outbox
 from tests.helpers import BERLIN, make_mail, shared_classifier, write_config
 from tests.servers import Dovecot, SmtpServer

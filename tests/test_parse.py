@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mailbot.errors import MessageTooLargeError, ParseError
-from mailbot.parse import ParseLimits, parse_message
+from mailbot.mail.parse import ParseLimits, parse_message
 
 EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "examples"
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from mailbot import parse
 from mailbot.errors import ParseError
-from mailbot.parse import _ADDRESS_HEADERS, _UNSTRUCTURED, _plain_address_list, parse_message
+from mailbot.mail import parse as parse
+from mailbot.mail.parse import _ADDRESS_HEADERS, _UNSTRUCTURED, _plain_address_list, parse_message
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from mailbot.pool import (
+from mailbot.process.runner import Arrival, Outcome
+from mailbot.service.pool import (
     CHILD_NICENESS,
     Schedule,
     conversation_groups,
     processes_for,
     tasks,
 )
-from mailbot.process import Arrival, Outcome
-from mailbot.runtime import Runtime
+from mailbot.service.runtime import Runtime
 from mailbot.store import Inbound, Message, Outbox, Setting, session_scope
 from tests.helpers import BERLIN, make_mail, outbox, shared_classifier, tickets, write_config
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from mailbot.process import _READ_SOME
-from mailbot.runtime import Runtime
+from mailbot.process.runner import _READ_SOME
+from mailbot.service.runtime import Runtime
 from mailbot.store import Inbound
 from tests.helpers import (
     BERLIN,

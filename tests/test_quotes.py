@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mailbot.quotes import new_text
+from mailbot.mail.quotes import new_text
 
 CORPUS = Path("/work/shared/corpus")
 needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="shared corpus not present")

@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from mailbot.runtime import Runtime
-from mailbot.send import claim, send_due
+from mailbot.outbound.send import claim, send_due
+from mailbot.service.runtime import Runtime
 from mailbot.store import Event, Outbox, open_store
 from tests.helpers import BERLIN, make_mail, shared_classifier
 from tests.helpers import write_config as write_local_config

@@ -18,9 +18,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from mailbot import send as send_mod
 from mailbot.config import Config, ServiceConfig, SmtpConfig
-from mailbot.send import LAST_SEND_OK, RetryPolicy, claim, send_due
+from mailbot.outbound import send as send_mod
+from mailbot.outbound.send import LAST_SEND_OK, RetryPolicy, claim, send_due
 from mailbot.store import Outbox, Setting
 from tests.servers import SmtpServer
 

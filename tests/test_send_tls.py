@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from mailbot.config import SmtpConfig
-from mailbot.send import send_due
+from mailbot.outbound.send import send_due
 from tests.servers import SmtpServer, make_cert
 from tests.test_send import T0, make_config, outbox, queue, raw_mail
 

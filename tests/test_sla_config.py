@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from mailbot.calendar import TimeRange, WeeklyHours
 from mailbot.errors import ConfigError
-from mailbot.sla import ReactionTarget, ReactionTargets, SlaSettings
+from mailbot.sla.calendar import TimeRange, WeeklyHours
+from mailbot.sla.plan import ReactionTarget, ReactionTargets, SlaSettings
 
 PATH = Path("/etc/mailbot/mailbot.toml")
 

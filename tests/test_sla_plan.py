@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailbot.sla import (
+from mailbot.sla.plan import (
     ADJUSTMENTS,
     BusinessCalendar,
     Plan,

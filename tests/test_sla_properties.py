@@ -20,7 +20,7 @@ import holidays
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.sla import BusinessCalendar, SlaSettings, WeeklyHours, plan
+from mailbot.sla.plan import BusinessCalendar, SlaSettings, WeeklyHours, plan
 from mailbot.triage import Priority, Urgency
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, func, select
 
-from mailbot.intake import store_raw
+from mailbot.inbound.intake import store_raw
 from mailbot.store import (
     Event,
     Inbound,
@@ -132,8 +132,9 @@ _T = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 def _statements_of_one_mail(engine: Engine, mail: bytes) -> list[object]:
     """What a new mail's transaction and its send write, through the prepared statements."""
-    from mailbot import outgoing, process, send
-    from mailbot.tickets import next_number, record
+    from mailbot.outbound import outgoing, send
+    from mailbot.process import runner as process
+    from mailbot.process.tickets import next_number, record
 
     seen: list[object] = []
     with session_scope(engine) as session:
@@ -228,7 +229,7 @@ def test_prepared_statements_store_what_sqlalchemy_stores(
 def test_prepared_statements_raise_what_sqlalchemy_raises(tmp_path: Path) -> None:
     """Callers tell a lost race (IntegrityError) from a locked or missing store
     (OperationalError) by SQLAlchemy's exception classes; the SQLite path keeps them."""
-    from mailbot.outgoing import _INSERT_OUTBOX
+    from mailbot.outbound.outgoing import _INSERT_OUTBOX
 
     engine = open_store(f"sqlite:///{tmp_path / 'errors.db'}")
     row = dict(
@@ -275,7 +276,7 @@ def test_a_locked_store_at_begin_raises_sqlalchemys_operational_error(tmp_path: 
 def test_the_announced_oversized_mail_are_found_by_their_partial_index(tmp_path: Path) -> None:
     """Every drain asks which oversized mails were announced; without the partial
     index (a bound parameter instead of the literal defeats it) that reads every event."""
-    from mailbot.process import _TOO_LARGE_KIND
+    from mailbot.process.runner import _TOO_LARGE_KIND
 
     engine = open_store(f"sqlite:///{tmp_path / 'plan.db'}")
     try:

@@ -18,7 +18,7 @@ import pytest
 from sqlmodel import Session
 
 from mailbot.config import load_config
-from mailbot.runtime import Runtime
+from mailbot.service.runtime import Runtime
 from tests.helpers import BERLIN, events, make_mail, server_config, shared_classifier, tickets
 from tests.servers import Dovecot, SmtpServer
 

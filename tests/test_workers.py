@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mailbot.leader import LeaderLease
+from mailbot.inbound.leader import LeaderLease
 from mailbot.store import open_store
 from tests.helpers import make_mail, server_config
 from tests.servers import Dovecot, SmtpServer

@@ -37,10 +37,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.sql.dml import Update
 from sqlmodel import Session, col, select
 
-from mailbot import _smtp
-from mailbot._smtp import Verdict
 from mailbot.config import Config, SmtpConfig
 from mailbot.errors import PermanentSendError, TransientSendError
+from mailbot.outbound import smtp as _smtp
+from mailbot.outbound.smtp import Verdict
 from mailbot.store import (
     Outbox,
     Prepared,

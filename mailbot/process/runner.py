@@ -20,18 +20,20 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
-from mailbot import headers as hdr
 from mailbot.config import Config
 from mailbot.errors import ParseError
 from mailbot.judge import Judge, Judgement
-from mailbot.outgoing import Outgoing
-from mailbot.parse import ParsedMail, ParseLimits, parse_message
-from mailbot.render import AckView, Rendered, Renderer, hours_lines
-from mailbot.sla import Plan, plan
-from mailbot.staff import StaffDesk
+from mailbot.mail import headers as hdr
+from mailbot.mail.parse import ParsedMail, ParseLimits, parse_message
+from mailbot.outbound.outgoing import Outgoing
+from mailbot.outbound.render import AckView, Rendered, Renderer, hours_lines
+from mailbot.process.staff import StaffDesk
+from mailbot.process.threads import ThreadMatch, match_thread, strip_prefixes, subject_tag
+from mailbot.process.tickets import next_number, record, thread_ids, ticket_plan
+from mailbot.sla.plan import Plan, plan
 from mailbot.store import (
-    TOO_LARGE_NOTIFIED,
     Event,
+    EventKind,
     Inbound,
     Message,
     Outbox,
@@ -42,8 +44,6 @@ from mailbot.store import (
     prepared_insert,
     session_scope,
 )
-from mailbot.threads import ThreadMatch, match_thread, strip_prefixes, subject_tag
-from mailbot.tickets import next_number, record, thread_ids, ticket_plan
 from mailbot.triage import Priority, Urgency
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ _DONE = Prepared(
     )
 )
 
-_TOO_LARGE_KIND = col(Event.kind) == literal_column(f"'{TOO_LARGE_NOTIFIED}'")
+_TOO_LARGE_KIND = col(Event.kind) == literal_column(f"'{EventKind.TOO_LARGE_NOTIFIED.value}'")
 
 #: how often a transaction that lost a unique-constraint race is tried again
 _RACE_RETRIES = 4
@@ -319,7 +319,7 @@ class Processor:
                 )
                 record(
                     session,
-                    kind=TOO_LARGE_NOTIFIED,
+                    kind=EventKind.TOO_LARGE_NOTIFIED,
                     actor="process",
                     inbound_id=row.id,
                     detail=f"told {notify}",
@@ -367,7 +367,7 @@ class Processor:
         if alarm is not None and judgement.automated:
             return self._alarm(session, row, judgement, now)
         match = match_thread(session, mail, is_staff=self.config.is_staff)
-        if "our own mail" in judgement.automated_reasons and match.ticket is None:
+        if judgement.own_mail and match.ticket is None:
             record(
                 session,
                 kind="own_mail_ignored",
@@ -383,7 +383,7 @@ class Processor:
     def _record_bounces(self, session: Session, row: Arrival) -> None:
         """A DSN about one of our mails marks that mail failed with the status code first,
         so ``Outgoing.may_auto_reply`` counts its recipient as bounced from now on."""
-        from mailbot.automated import delivery_failures
+        from mailbot.mail.automated import delivery_failures
 
         for failure in delivery_failures(row.raw):
             if not failure.refers_to:
@@ -868,7 +868,7 @@ def _with_number(body: Rendered, mark: int, number: int) -> Rendered:
 
 
 def _thread_root(value: str) -> str:
-    from mailbot.threads import thread_index_root
+    from mailbot.process.threads import thread_index_root
 
     return thread_index_root(value) if value else ""
 

@@ -36,10 +36,11 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from mailbot.mail.headers import HEADER_END, MESSAGE_ID, TICKET_TAG
 from mailbot.store import Inbound
 
 if TYPE_CHECKING:
-    from mailbot.process import Outcome, Processor
+    from mailbot.process.runner import Outcome, Processor
 
 __all__ = ["PoolBroken", "ProcessPool", "Schedule", "conversation_groups", "tasks"]
 
@@ -49,9 +50,6 @@ log = logging.getLogger(__name__)
 #: and a stop takes effect soon, large enough that the hand-over costs little
 TASK_SIZE = 25
 _HEAD_LIMIT = 64 * 1024
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
-_IDS = re.compile(r"<[^<>\s]+>")
-_TAG = re.compile(r"\[#(\d{1,9})\]")
 _ADDRESS = re.compile(r"[^\s<>\"',;:@]+@[^\s<>\"',;:@]+")
 
 #: how much lower the children's CPU priority is than the parent's. The parent does
@@ -100,21 +98,21 @@ def _tokens(raw: bytes) -> frozenset[str]:
     """What ties a mail to others in the same backlog: its sender, the Message-IDs it
     carries or refers to, its Outlook conversation and its ticket tag."""
     head = raw[:_HEAD_LIMIT]
-    end = _HEADER_END.search(head)
+    end = HEADER_END.search(head)
     if end:
         head = head[: end.end()]
     msg = BytesHeaderParser(policy=compat32).parsebytes(head)
     found: set[str] = set()
     for name in ("Message-ID", "In-Reply-To", "References"):
         for value in msg.get_all(name, []):
-            found.update(m.lower() for m in _IDS.findall(str(value)))
+            found.update(m.lower() for m in MESSAGE_ID.findall(str(value)))
     sender = _ADDRESS.search(str(msg.get("From", "")))
     if sender:
         found.add("from:" + sender.group(0).lower())
     index = str(msg.get("Thread-Index", "")).strip()
     if index:
         found.add("ti:" + index[:30])
-    tag = _TAG.search(str(msg.get("Subject", "")))
+    tag = TICKET_TAG.search(str(msg.get("Subject", "")))
     if tag:
         found.add("tag:" + tag.group(1))
     return frozenset(found)

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
 
-from mailbot.calendar import (
+from mailbot.errors import ConfigError
+from mailbot.sla.calendar import (
     BusinessCalendar,
     HoursGroup,
     TimeRange,
@@ -25,7 +26,6 @@ from mailbot.calendar import (
     parse_clock,
     require_aware,
 )
-from mailbot.errors import ConfigError
 from mailbot.triage import Priority, Urgency
 
 __all__ = [

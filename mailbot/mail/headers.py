@@ -1,4 +1,7 @@
-"""Header values built from customer text must never smuggle in a line break.
+"""Header values: the one place for the patterns every stage reads them with, and
+the cleaning of every value we write.
+
+Header values built from customer text must never smuggle in a line break.
 
 The interpreter here predates the fix for CVE-2024-6923 (the email package could
 emit a folded header containing a raw newline), so every value we put into an
@@ -13,7 +16,24 @@ import re
 # surrogates (undecodable bytes kept by the parser): the stdlib's header folder
 # crashes on those ("unknown-8bit"), which would make the mail unanswerable.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]+")
-_TAG = re.compile(r"\[#\d+\]\s*")
+
+#: our ticket tag in a subject, ``[#1042]``; group 1 is the number
+TICKET_TAG = re.compile(r"\[#(\d{1,9})\]")
+_TAG_AND_SPACE = re.compile(r"\[#\d{1,9}\]\s*")
+#: one Message-ID (RFC 5322 msg-id: printable ASCII without angle brackets inside)
+MESSAGE_ID = re.compile(r"<[!-;=?-~]+>")
+#: the empty line that ends a header block
+HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+def domain_of_address(address: str) -> str:
+    """The domain of an address, lower-cased, without stray brackets or quotes."""
+    return address.rpartition("@")[2].lower().strip("<>\"'")
+
+
+def within_domain(domain: str, parent: str) -> bool:
+    """``domain`` is ``parent`` or one of its subdomains (``mail.x.de`` within ``x.de``)."""
+    return domain == parent or domain.endswith("." + parent)
 
 
 def clean(value: str, max_length: int = 200, *, address: bool = False) -> str:
@@ -35,5 +55,5 @@ def clean(value: str, max_length: int = 200, *, address: bool = False) -> str:
 
 def tagged_subject(number: int, original: str) -> str:
     """``[#1042] original`` with any earlier tag of ours removed, so tags never pile up."""
-    base = clean(_TAG.sub("", original)) if original else ""
+    base = clean(_TAG_AND_SPACE.sub("", original)) if original else ""
     return f"[#{number}] {base}".rstrip()

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from mailbot.parse import ParsedMail
+from mailbot.mail.headers import TICKET_TAG
+from mailbot.mail.parse import ParsedMail
 from mailbot.store import Message, Outbox, Ticket
 
-_TAG = re.compile(r"\[#(\d{1,9})\]")
 _PREFIX = re.compile(
     r"^\s*((re|aw|antw|wg|fw|fwd|tr|sv|vs|rif|r|enc)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE
 )
@@ -37,7 +37,7 @@ class ThreadMatch:
 
 def strip_prefixes(subject: str) -> str:
     """``AW: WG: Re: foo`` -> ``foo``, with our ``[#n]`` tag removed: a ticket's subject."""
-    return _PREFIX.sub("", _TAG.sub("", subject)).strip()
+    return _PREFIX.sub("", TICKET_TAG.sub("", subject)).strip()
 
 
 def is_forward(subject: str) -> bool:
@@ -45,7 +45,7 @@ def is_forward(subject: str) -> bool:
 
 
 def subject_tag(subject: str) -> int | None:
-    match = _TAG.search(subject)
+    match = TICKET_TAG.search(subject)
     return int(match.group(1)) if match else None
 
 

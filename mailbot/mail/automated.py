@@ -10,7 +10,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mailbot.parse import ParsedMail
+from mailbot.mail.headers import MESSAGE_ID
+from mailbot.mail.parse import ParsedMail
 
 _ROBOT_LOCALPARTS = re.compile(
     r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|noreply-[\w.-]+|bounces?"
@@ -31,6 +32,8 @@ _AUTO_SUBJECT = re.compile(
 class AutomatedVerdict:
     automated: bool
     reasons: tuple[str, ...]
+    #: sent from one of our own addresses: never a ticket of its own
+    own_mail: bool = False
 
 
 def detect_automated(
@@ -66,7 +69,8 @@ def detect_automated(
     local = mail.from_addr.partition("@")[0]
     if local and _ROBOT_LOCALPARTS.match(local):
         reasons.append(f"robot sender {mail.from_addr}")
-    if mail.from_addr and mail.from_addr in {a.lower() for a in own_addresses}:
+    own_mail = bool(mail.from_addr) and mail.from_addr in {a.lower() for a in own_addresses}
+    if own_mail:
         reasons.append("our own mail")
     if mail.from_addr and mail.from_addr in {a.lower() for a in monitoring_senders}:
         reasons.append(f"monitoring sender {mail.from_addr}")
@@ -74,7 +78,7 @@ def detect_automated(
         reasons.append("auto-reply subject")
     if mail.header("x-mailbot-ticket"):
         reasons.append("mail from a mailbot")
-    return AutomatedVerdict(automated=bool(reasons), reasons=tuple(reasons))
+    return AutomatedVerdict(automated=bool(reasons), reasons=tuple(reasons), own_mail=own_mail)
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,6 @@ class DeliveryFailure:
     refers_to: tuple[str, ...]
 
 
-_MSGID_RE = re.compile(r"<[!-;=?-~]+>")
 
 
 def delivery_failures(raw: bytes, max_parts: int = 200) -> list[DeliveryFailure]:
@@ -107,7 +110,7 @@ def delivery_failures(raw: bytes, max_parts: int = 200) -> list[DeliveryFailure]
             return []
         refers: list[str] = []
         for name in ("In-Reply-To", "References"):
-            refers += _MSGID_RE.findall(str(msg.get(name, "")))
+            refers += MESSAGE_ID.findall(str(msg.get(name, "")))
         blocks: list[Message] = []
         for count, part in enumerate(msg.walk()):
             if count > max_parts:
@@ -119,12 +122,12 @@ def delivery_failures(raw: bytes, max_parts: int = 200) -> list[DeliveryFailure]
             elif ctype in ("message/rfc822", "text/rfc822-headers"):
                 inner = payload[0] if isinstance(payload, list) and payload else None
                 if isinstance(inner, Message):
-                    refers += _MSGID_RE.findall(str(inner.get("Message-ID", "")))
+                    refers += MESSAGE_ID.findall(str(inner.get("Message-ID", "")))
                     continue
                 data = part.get_payload(decode=True)
                 text = data.decode("ascii", "replace") if isinstance(data, bytes) else ""
                 found = re.search(r"(?im)^message-id:\s*(<[^>\s]+>)", text)
-                refers += _MSGID_RE.findall(found.group(1) if found else "")
+                refers += MESSAGE_ID.findall(found.group(1) if found else "")
         failures = []
         for block in blocks:
             action = str(block.get("Action", "")).strip().lower()

@@ -20,8 +20,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from mailbot import headers as hdr
-from mailbot.calendar import WeeklyHours
+from mailbot.mail import headers as hdr
+from mailbot.sla.calendar import WeeklyHours
 
 _WEEKDAYS = {
     "de": ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
@@ -66,7 +66,7 @@ def default_template_dir() -> Path:
     env = os.environ.get("MAILBOT_TEMPLATES")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "templates"
+    return Path(__file__).resolve().parents[2] / "templates"
 
 
 def format_day(day: date, lang: str) -> str:

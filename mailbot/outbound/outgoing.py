@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, and_, bindparam, case, or_
 from sqlmodel import Session, col, func, select
 
-from mailbot import headers as hdr
 from mailbot.config import Config
-from mailbot.render import Rendered, compose, domain_of, new_message_id
+from mailbot.mail import headers as hdr
+from mailbot.outbound.render import Rendered, compose, domain_of, new_message_id
 from mailbot.store import Message, Outbox, Prepared, Ticket, prepared_insert
 
 _INSERT_OUTBOX = prepared_insert(Outbox)

@@ -24,7 +24,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from mailbot.errors import MessageTooLargeError, ParseError
-from mailbot.htmltext import html_to_text
+from mailbot.mail.headers import HEADER_END, MESSAGE_ID
+from mailbot.mail.htmltext import html_to_text
 
 _BERLIN = ZoneInfo("Europe/Berlin")
 # One address: local part of dot-atoms or a quoted string, a domain of labels.
@@ -33,7 +34,6 @@ _ADDR = re.compile(
     r'|"[^"\\\r\n]*")@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9-]{2,63}$'
 )
 # Message-IDs are printable ASCII (RFC 5322 msg-id); anything else is not one.
-_MSGID = re.compile(r"<[!-;=?-~]+>")
 _HEADER_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _DEFAULT = policy.default
 _FOLD = re.compile(r"\r?\n[ \t]*")
@@ -69,7 +69,6 @@ _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?\s]*)\?=")
 _CHARSET_PARAM = re.compile(rb"charset\s*=\s*\"?([A-Za-z0-9_.:+-]{1,40})", re.IGNORECASE)
 _HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
 _SINGLE_BYTE = re.compile(r"^(iso-?8859|latin|windows-12|cp12|koi8|us-ascii|ascii)")
-_HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
 #: headers policy.default reads as an address list (AddressHeader)
 _ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
 #: the decoded headers policy.default reads as free text (UnstructuredHeader)
@@ -164,7 +163,7 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
         cc=_addresses(msg, "cc", defects, registry),
         date=_date(first("date")),
         in_reply_to=_first_msgid(first("in-reply-to")),
-        references=tuple(_MSGID.findall(first("references")))[-50:],
+        references=tuple(MESSAGE_ID.findall(first("references")))[-50:],
         thread_index=first("thread-index"),
         text=text,
         html_only=html_only,
@@ -415,7 +414,7 @@ def _repair_header_block(raw: bytes) -> tuple[bytes, bool]:
     a mail that lacks the blank line but has its body right after the headers is left
     as it is. Lines before the first header (a banner) are dropped.
     """
-    end = _HEADER_END_RE.search(raw[: 1 << 20])
+    end = HEADER_END.search(raw[: 1 << 20])
     head = raw[: end.start()] if end else raw[: 1 << 20]
     lines = head.split(b"\n")
     if lines and lines[0].startswith(b"From "):
@@ -513,7 +512,7 @@ def _raw_values(msg: Message, name: str) -> list[str]:
 
 
 def _first_msgid(value: str) -> str:
-    match = _MSGID.search(value)
+    match = MESSAGE_ID.search(value)
     return match.group(0) if match else ""
 
 

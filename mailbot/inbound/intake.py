@@ -16,9 +16,9 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from mailbot.mail.headers import HEADER_END
 from mailbot.store import Inbound, Prepared, prepared_insert, utcnow
 
-_HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MSGID_LINE = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 #: enough for any sane header block; hostile mail with megabytes of headers is cut here
 _HEADER_SCAN_LIMIT = 256 * 1024
@@ -31,7 +31,7 @@ def content_hash(raw: bytes) -> str:
 def header_message_id(raw: bytes) -> str:
     """The Message-ID as written, or "" (no full parse: this must never fail)."""
     head = raw[:_HEADER_SCAN_LIMIT]
-    end = _HEADER_END.search(head)
+    end = HEADER_END.search(head)
     if end:
         head = head[: end.start()]
     match = _MSGID_LINE.search(head)

@@ -27,7 +27,7 @@ import holidays
 from mailbot.errors import ConfigError
 
 if TYPE_CHECKING:
-    from mailbot.sla import SlaSettings
+    from mailbot.sla.plan import SlaSettings
 
 #: Weekday keys of the configuration, Monday first (``date.weekday()`` order).
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

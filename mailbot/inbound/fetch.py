@@ -32,10 +32,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from mailbot._imap import HEADER_LIMIT, ClientFactory, FolderInfo, ImapSession, connect
 from mailbot.config import ImapConfig
 from mailbot.errors import FetchError
-from mailbot.intake import store_raw
+from mailbot.inbound.imap import HEADER_LIMIT, ClientFactory, FolderInfo, ImapSession, connect
+from mailbot.inbound.intake import store_raw
 from mailbot.store import Inbound, MailboxState, session_scope, utcnow
 
 log = logging.getLogger(__name__)

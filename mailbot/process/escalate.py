@@ -13,10 +13,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from mailbot.config import Config
-from mailbot.outgoing import Outgoing
-from mailbot.render import Renderer
+from mailbot.outbound.outgoing import Outgoing
+from mailbot.outbound.render import Renderer
+from mailbot.process.tickets import record, thread_ids
 from mailbot.store import Event, Message, Ticket, session_scope
-from mailbot.tickets import record, thread_ids
 
 
 def remind_overdue(

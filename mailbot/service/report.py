@@ -9,7 +9,7 @@ from typing import Any
 from mailbot.config import Config
 from mailbot.errors import ParseError
 from mailbot.judge import Judge
-from mailbot.parse import parse_message
+from mailbot.mail.parse import parse_message
 
 
 def classify_file(judge: Judge, path: Path) -> dict[str, Any]:

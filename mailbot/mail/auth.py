@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from mailbot.config import Config
-from mailbot.parse import ParsedMail
+from mailbot.mail.parse import ParsedMail
 
 _RESULT = re.compile(r"\b(dkim|spf|dmarc)\s*=\s*([a-z]+)\b([^;]*)", re.IGNORECASE)
 _PROP = re.compile(
@@ -42,8 +42,7 @@ def staff_authenticated(mail: ParsedMail, config: Config) -> AuthVerdict:
         )
 
     def staff_domain(value: str) -> bool:
-        domain = value.rpartition("@")[2].lower().strip("<>\"'")
-        return any(domain == d or domain.endswith("." + d) for d in config.staff.domains)
+        return config.is_staff(value)
 
     for method, outcome, rest in _RESULT.findall(top):
         if outcome.lower() != "pass":

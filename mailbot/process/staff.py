@@ -6,16 +6,16 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from mailbot import headers as hdr
-from mailbot.auth import staff_authenticated
-from mailbot.commands import scan
 from mailbot.config import Config
 from mailbot.judge import Judgement
-from mailbot.outgoing import Outgoing
-from mailbot.render import Renderer
-from mailbot.sla import BusinessCalendar, Plan
+from mailbot.mail import headers as hdr
+from mailbot.mail.auth import staff_authenticated
+from mailbot.mail.commands import scan
+from mailbot.outbound.outgoing import Outgoing
+from mailbot.outbound.render import Renderer
+from mailbot.process.tickets import record, thread_ids, ticket_plan
+from mailbot.sla.plan import BusinessCalendar, Plan
 from mailbot.store import Message, Ticket
-from mailbot.tickets import record, thread_ids, ticket_plan
 from mailbot.triage import Priority
 
 

@@ -20,17 +20,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from mailbot.config import Config, ImapConfig
-from mailbot.intake import store_raw
-from mailbot.leader import LeaderLease
-from mailbot.pool import PoolBroken, ProcessPool, processes_for
-from mailbot.store import (
-    Customer,
-    Inbound,
-    background_checkpoints,
-    open_store,
-    session_scope,
-)
-from mailbot.views import (
+from mailbot.inbound.intake import store_raw
+from mailbot.inbound.leader import LeaderLease
+from mailbot.service.pool import PoolBroken, ProcessPool, processes_for
+from mailbot.service.views import (
     Health,
     TicketRow,
     health,
@@ -38,10 +31,17 @@ from mailbot.views import (
     ticket_detail,
     work_list,
 )
+from mailbot.store import (
+    Customer,
+    Inbound,
+    background_checkpoints,
+    open_store,
+    session_scope,
+)
 
 if TYPE_CHECKING:
     from mailbot.classify import Classifier
-    from mailbot.process import Outcome, Processor
+    from mailbot.process.runner import Outcome, Processor
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Runtime:
 
     @property
     def processor(self) -> Processor:
-        from mailbot.process import Processor
+        from mailbot.process.runner import Processor
 
         # Loading the classifier costs a second or two: only commands that process pay it.
         if self._processor is None:
@@ -121,7 +121,7 @@ class Runtime:
     def use_classifier(self, classifier: Classifier) -> None:
         """Share an already loaded classifier (tests, several runtimes in one process)."""
         from mailbot.judge import Judge
-        from mailbot.process import Processor
+        from mailbot.process.runner import Processor
 
         self._processor = Processor(self.config, self.engine, Judge(self.config, classifier))
 
@@ -144,7 +144,7 @@ class Runtime:
         return stored
 
     def fetch_all(self, on_stored: Callable[[], None] | None = None) -> int:
-        from mailbot.fetch import fetch_new
+        from mailbot.inbound.fetch import fetch_new
 
         total = 0
         for box in self.config.imap:
@@ -205,7 +205,7 @@ class Runtime:
         return (fetched[0] if fetched else 0), total
 
     def send_due(self) -> tuple[int, int]:
-        from mailbot.send import send_due
+        from mailbot.outbound.send import send_due
 
         report = send_due(self.config, self.engine, now=self.clock())
         return report.sent, report.failed
@@ -275,7 +275,7 @@ class Runtime:
         one at once (the processes queue more meanwhile), one that found a few after a
         moment, an empty one after half a second.
         The rounds share one SMTP connection (:class:`mailbot.send.Sender`)."""
-        from mailbot.send import Sender
+        from mailbot.outbound.send import Sender
 
         sender = _SendCounts()
         done = threading.Event()
@@ -346,7 +346,7 @@ class Runtime:
         self.engine.dispose()
 
     def _escalate(self) -> None:
-        from mailbot.escalate import remind_overdue
+        from mailbot.process.escalate import remind_overdue
 
         remind_overdue(self.config, self.engine, self.processor.renderer, now=self.clock())
 
@@ -427,7 +427,7 @@ class Runtime:
         self, box: ImapConfig, worker: str, stop: threading.Event, wake: threading.Event
     ) -> None:
         """While this worker holds the mailbox's lease: IDLE, fetch, wake the processor."""
-        from mailbot.fetch import watch
+        from mailbot.inbound.fetch import watch
 
         lease = LeaderLease(self.engine, box.name, worker, ttl=_LEASE_SECONDS)
         while not stop.is_set():

@@ -1,0 +1,1 @@
+"""inbound: mail from the IMAP mailbox into the store, raw, exactly once."""

@@ -1,0 +1,1 @@
+"""outbound: rendering, queueing and sending the mail mailbot writes."""

@@ -1,0 +1,1 @@
+"""process: one stored mail at a time, from raw bytes to a ticket, its events and replies."""

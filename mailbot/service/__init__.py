@@ -1,0 +1,1 @@
+"""service: the long-running service, its worker pool and the views the command line shows."""

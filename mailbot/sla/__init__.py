@@ -1,0 +1,1 @@
+"""sla: service hours, the business calendar, the SLA settings and the plan of a ticket."""

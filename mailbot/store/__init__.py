@@ -1,0 +1,72 @@
+"""The durable store: tables, engine and sessions, fast statements, migrations.
+
+SQLite (WAL) is the embedded default; PostgreSQL works through the same code.
+The schema is owned by the Alembic migrations in ``migrations/``; the tables in
+``tables`` must stay in step with them (a test compares the two).
+"""
+
+from mailbot.store.engine import (
+    Writer,
+    background_checkpoints,
+    make_engine,
+    pending_events,
+    session_scope,
+    write_scope,
+)
+from mailbot.store.fast import Prepared, insert_row, new_row, prepared_insert
+from mailbot.store.kinds import (
+    AUTO_REPLY_KINDS,
+    OPEN_STATES,
+    AuthorKind,
+    Direction,
+    EventKind,
+    InboundStatus,
+    OutboxKind,
+    OutboxStatus,
+    TicketStatus,
+)
+from mailbot.store.migrate import migrate, open_store
+from mailbot.store.tables import (
+    Customer,
+    Event,
+    Inbound,
+    MailboxState,
+    Message,
+    Outbox,
+    Setting,
+    Ticket,
+    utcnow,
+)
+
+__all__ = [
+    "AUTO_REPLY_KINDS",
+    "OPEN_STATES",
+    "AuthorKind",
+    "Customer",
+    "Direction",
+    "Event",
+    "EventKind",
+    "Inbound",
+    "InboundStatus",
+    "MailboxState",
+    "Message",
+    "Outbox",
+    "OutboxKind",
+    "OutboxStatus",
+    "Prepared",
+    "Setting",
+    "Ticket",
+    "TicketStatus",
+    "Writer",
+    "background_checkpoints",
+    "insert_row",
+    "make_engine",
+    "migrate",
+    "new_row",
+    "open_store",
+    "pending_events",
+    "prepared_insert",
+    "session_scope",
+    "utcnow",
+    "write_scope",
+]

@@ -1,0 +1,97 @@
+"""The words the store keeps for states and kinds.
+
+Each is a ``StrEnum``: the stored value is the member's value, so rows written before
+these types existed read back unchanged, and a comparison with the enum member is a
+comparison with the stored text.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TicketStatus(StrEnum):
+    OPEN = "open"
+    WAITING = "waiting"
+    SOLVED = "solved"
+
+
+#: a ticket in these states is in the order of work
+OPEN_STATES: tuple[TicketStatus, ...] = (TicketStatus.OPEN, TicketStatus.WAITING)
+
+
+class InboundStatus(StrEnum):
+    NEW = "new"
+    PROCESSED = "processed"
+    QUARANTINED = "quarantined"
+
+
+class OutboxStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboxKind(StrEnum):
+    """What an outgoing mail is; the order of sending and the auto-reply caps use it."""
+
+    ACK = "ack"
+    UPDATE = "update"
+    NOTIFY = "notify"
+    ONCALL = "oncall"
+    RELAY = "relay"
+    REMINDER = "reminder"
+
+
+#: acknowledgements: automatic answers to a customer, capped per recipient (RFC 3834)
+AUTO_REPLY_KINDS: frozenset[OutboxKind] = frozenset({OutboxKind.ACK, OutboxKind.UPDATE})
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class AuthorKind(StrEnum):
+    CUSTOMER = "customer"
+    STAFF = "staff"
+    MONITORING = "monitoring"
+    BOT = "bot"
+
+
+class EventKind(StrEnum):
+    """The decisions recorded as events: what happened to a mail or a ticket."""
+
+    # a mail arrives
+    TICKET_OPENED = "ticket_opened"
+    MESSAGE_ADDED = "message_added"
+    CLASSIFIED = "classified"
+    SLA = "sla"
+    REPLANNED = "replanned"
+    AUTOMATED = "automated"
+    OWN_MAIL_IGNORED = "own_mail_ignored"
+    BOUNCED = "bounced"
+    QUARANTINED = "quarantined"
+    RETRY = "retry"
+    TOO_LARGE_NOTIFIED = "too_large_notified"
+    # the answer to it
+    ACK_QUEUED = "ack_queued"
+    ACK_SUPPRESSED = "ack_suppressed"
+    NOTIFY_QUEUED = "notify_queued"
+    ONCALL_QUEUED = "oncall_queued"
+    # ticket fields
+    PRIORITY_CHANGED = "priority_changed"
+    STATUS_CHANGED = "status_changed"
+    ASSIGNED = "assigned"
+    # technicians
+    STAFF_VERIFIED = "staff_verified"
+    STAFF_UNVERIFIED = "staff_unverified"
+    COMMANDS_UNKNOWN = "commands_unknown"
+    INTERNAL_NOTE = "internal_note"
+    RELAYED = "relayed"
+    RELAY_SKIPPED = "relay_skipped"
+    # monitoring alarms
+    ALARM_REPEAT = "alarm_repeat"
+    ALARM_RECOVERY = "alarm_recovery"
+    # the SLA clock
+    ESCALATED = "escalated"

@@ -1,0 +1,185 @@
+"""The tables of the durable store.
+
+SQLite (WAL) is the embedded default; PostgreSQL works through the same code.
+The schema is owned by the Alembic migrations in ``mailbot/migrations``; the
+tables here must stay in step with them (a test compares the two).
+"""
+
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    LargeBinary,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlmodel import Field, SQLModel
+
+from mailbot.store.kinds import (
+    AuthorKind,
+    Direction,
+    EventKind,
+    InboundStatus,
+    OutboxStatus,
+    TicketStatus,
+)
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Customer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    domain: str = Field(index=True, unique=True)
+    name: str = ""
+    contract: bool = False
+
+
+class Ticket(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    number: int = Field(index=True, unique=True)
+    subject: str = ""
+    customer_address: str = Field(default="", index=True)
+    customer_domain: str = Field(default="", index=True)
+    customer_name: str = ""
+    contract: bool = False
+    status: str = Field(default=TicketStatus.OPEN, index=True)
+    priority: str = "low"
+    urgency: str = "none"
+    deadline: date | None = None
+    planned_change: bool = False
+    category: str = ""
+    language: str = "de"
+    arrived_at: datetime = Field(default_factory=utcnow)
+    due_at: datetime | None = None
+    #: the host/service key of a monitoring alarm ticket
+    alarm_key: str | None = Field(default=None, index=True)
+    assignee: str | None = None
+    linked_ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Message(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    inbound_id: int | None = Field(default=None, foreign_key="inbound.id")
+    outbox_id: int | None = Field(default=None, foreign_key="outbox.id")
+    direction: str = Direction.IN
+    author_kind: str = AuthorKind.CUSTOMER
+    message_id: str = Field(default="", index=True)
+    in_reply_to: str = ""
+    references: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    thread_index: str = ""
+    sender: str = ""
+    recipients: str = ""
+    subject: str = ""
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    #: JSON of the classification and its evidence
+    evidence: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+#: the one query by an event's kind (see migration 0003)
+_TOO_LARGE = f"kind = '{EventKind.TOO_LARGE_NOTIFIED.value}'"
+
+
+class Event(SQLModel, table=True):
+    __table_args__ = (
+        Index(
+            "ix_event_too_large",
+            "inbound_id",
+            sqlite_where=text(_TOO_LARGE),
+            postgresql_where=text(_TOO_LARGE),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    inbound_id: int | None = Field(default=None, foreign_key="inbound.id")
+    at: datetime = Field(default_factory=utcnow)
+    #: who or what decided: "process", "classify", "sla", "threads", a staff address, ...
+    actor: str = ""
+    #: an EventKind
+    kind: str = ""
+    detail: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    #: JSON list of the evidence that made the decision
+    reasons: str = Field(default="[]", sa_column=Column(Text, nullable=False, default="[]"))
+
+
+class Inbound(SQLModel, table=True):
+    """Every message as it arrived, raw, before anything else touches it."""
+
+    __table_args__ = (
+        UniqueConstraint("mailbox", "uidvalidity", "uid", name="uq_inbound_mailbox_uid"),
+        Index("ix_inbound_status_id", "status", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox: str = ""
+    # UIDs and UIDVALIDITY are unsigned 32-bit: too big for a signed INTEGER on PostgreSQL.
+    uidvalidity: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    uid: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    message_id: str = Field(default="", index=True)
+    content_hash: str = ""
+    #: sha256 over Message-ID and content hash: the same mail fetched twice
+    dedup_key: str = Field(unique=True)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size: int = 0
+    received_at: datetime = Field(default_factory=utcnow)
+    status: str = InboundStatus.NEW
+    error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    attempts: int = 0
+    processed_at: datetime | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+
+
+class Outbox(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    #: an OutboxKind
+    kind: str = ""
+    message_id: str = Field(unique=True)
+    envelope_from: str = ""
+    #: the main recipient, lower-cased: what the per-recipient caps count
+    to_address: str = Field(default="", index=True)
+    #: JSON list of envelope recipients
+    recipients: str = "[]"
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    status: str = Field(default=OutboxStatus.QUEUED, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    last_error: str = ""
+    smtp_reply: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
+
+
+class MailboxState(SQLModel, table=True):
+    mailbox: str = Field(primary_key=True)
+    uidvalidity: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    last_uid: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    last_fetch_ok_at: datetime | None = None
+    last_error: str = ""
+    last_error_at: datetime | None = None
+
+
+class Setting(SQLModel, table=True):
+    """Small key/value facts the service keeps between runs (last send, leader lease)."""
+
+    key: str = Field(primary_key=True)
+    value: str = ""
+    updated_at: datetime = Field(default_factory=utcnow)
