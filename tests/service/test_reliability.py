@@ -27,7 +27,7 @@ from tests.helpers import BERLIN, make_mail, shared_classifier
 from tests.helpers import write_config as write_local_config
 from tests.pgserver import postgres, postgres_url  # noqa: F401  (fixtures)
 from tests.servers import Dovecot, SmtpServer
-from tests.test_e2e import ROOT, mailbot, parsed, write_config
+from tests.service.test_e2e import ROOT, mailbot, parsed, write_config
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@
 The ``.yml`` beside each ``.box`` is what Zammad's own parser made of it (see
 ``shared/corpus/zammad/SOURCE.md``): not ground truth, but a second opinion. We
 compare the sender address, the subject and the start of the body, and assert floors
-measured on this corpus; ``python -m tests.test_corpus`` prints every disagreement.
+measured on this corpus; ``python -m tests.mail.test_corpus`` prints every disagreement.
 
 Known, deliberate differences are counted apart, not hidden: a From header with
 several addresses, no address, or an address that is not a valid internet address is
@@ -26,7 +26,7 @@ from mailbot.mail.parse import ParsedMail, parse_message
 
 yaml = pytest.importorskip("yaml")
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"
 CORPUS = SHARED / "corpus" / "zammad" / "test" / "data" / "mail"
 
 #: measured on this corpus (106 mails); a parser change that lowers one fails here

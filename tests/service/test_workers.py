@@ -21,7 +21,7 @@ from mailbot.store import open_store
 from tests.helpers import make_mail, server_config
 from tests.servers import Dovecot, SmtpServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

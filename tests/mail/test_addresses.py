@@ -25,7 +25,7 @@ from mailbot.errors import ParseError
 from mailbot.mail import parse as parse
 from mailbot.mail.parse import _ADDRESS_HEADERS, _UNSTRUCTURED, _plain_address_list, parse_message
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 
 NASTY = [

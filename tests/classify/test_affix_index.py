@@ -13,7 +13,7 @@ from mailbot.classify import Classifier
 from mailbot.classify._nlp import EvidenceMatcher, _Pattern, _tokenizer_only
 from mailbot.mail.parse import parse_message
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
 
 TRICKY = [

@@ -33,7 +33,7 @@ from mailbot.outbound.render import AckView, Renderer, compose, hours_lines
 from mailbot.sla.plan import plan
 from tests.helpers import shared_classifier, write_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus" / "zammad" / "test" / "data" / "mail"
 EXAMPLES = int(os.environ.get("MAILBOT_FUZZ_EXAMPLES", "200"))
 

@@ -21,7 +21,7 @@ import pytest
 from tests.helpers import make_mail, server_config
 from tests.servers import Dovecot, SmtpServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
 

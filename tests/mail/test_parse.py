@@ -9,7 +9,7 @@ import pytest
 from mailbot.errors import MessageTooLargeError, ParseError
 from mailbot.mail.parse import ParseLimits, parse_message
 
-EXAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "examples"
 
 
 def mail(headers: str, body: bytes = b"Hallo") -> bytes:

@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 
 from mailbot.config import SmtpConfig
 from mailbot.outbound.send import send_due
+from tests.outbound.test_send import T0, make_config, outbox, queue, raw_mail
 from tests.servers import SmtpServer, make_cert
-from tests.test_send import T0, make_config, outbox, queue, raw_mail
 
 pytestmark = pytest.mark.integration
 

@@ -35,7 +35,7 @@ import pytest
 from tests.helpers import BERLIN, make_mail, server_config
 from tests.servers import Dovecot, SmtpServer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 MAILS = int(os.environ.get("MAILBOT_CRASH_MAILS", "300"))
