@@ -14,7 +14,7 @@ from mailbot.config import Config, CustomerConfig
 from mailbot.mail.automated import detect_automated
 from mailbot.mail.parse import ParsedMail
 from mailbot.mail.quotes import new_text
-from mailbot.sla.plan import BusinessCalendar, Plan, plan
+from mailbot.sla import BusinessCalendar, Plan, plan
 from mailbot.triage import Classification, Urgency
 
 

@@ -30,7 +30,7 @@ from mailbot.outbound.render import AckView, Rendered, Renderer, hours_lines
 from mailbot.process.staff import StaffDesk
 from mailbot.process.threads import ThreadMatch, match_thread, strip_prefixes, subject_tag
 from mailbot.process.tickets import next_number, record, thread_ids, ticket_plan
-from mailbot.sla.plan import Plan, plan
+from mailbot.sla import Plan, plan
 from mailbot.store import (
     Event,
     EventKind,

@@ -14,7 +14,7 @@ from mailbot.mail.commands import scan
 from mailbot.outbound.outgoing import Outgoing
 from mailbot.outbound.render import Renderer
 from mailbot.process.tickets import record, thread_ids, ticket_plan
-from mailbot.sla.plan import BusinessCalendar, Plan
+from mailbot.sla import BusinessCalendar, Plan
 from mailbot.store import Message, Ticket
 from mailbot.triage import Priority
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import bindparam, text
 from sqlmodel import Session, col, func, select
 
-from mailbot.sla.plan import BusinessCalendar, Plan, plan
+from mailbot.sla import BusinessCalendar, Plan, plan
 from mailbot.store import Message, Prepared, Ticket, pending_events
 from mailbot.triage import Priority, Urgency
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from mailbot.sla.plan import work_order_key
+from mailbot.sla import work_order_key
 from mailbot.store import Event, Inbound, Message, Ticket
 from mailbot.triage import Priority, Urgency
 

@@ -30,7 +30,7 @@ from mailbot.judge import Judge, Judgement
 from mailbot.mail import headers as hdr
 from mailbot.mail.parse import parse_message
 from mailbot.outbound.render import AckView, Renderer, compose, hours_lines
-from mailbot.sla.plan import plan
+from mailbot.sla import plan
 from tests.helpers import shared_classifier, write_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailbot.sla.calendar import BusinessCalendar, TimeRange, WeeklyHours
-from mailbot.sla.plan import SlaSettings
+from mailbot.sla import BusinessCalendar, SlaSettings, TimeRange, WeeklyHours
 
-BERLIN = ZoneInfo("Europe/Berlin")
+BERLIN = SlaSettings().zone  # the default zone; the DST nights below are Berlin nights
 
 
 def at(y: int, mo: int, d: int, h: int = 0, mi: int = 0, fold: int = 0) -> datetime:
@@ -23,7 +21,7 @@ def cal() -> BusinessCalendar:
 
 
 def all_day_sundays() -> BusinessCalendar:
-    """Open all day on Sundays, the day of every DST change in Europe/Berlin."""
+    """Open all day on Sundays, the day of every DST change in the default zone."""
     return BusinessCalendar(
         SlaSettings(hours=WeeklyHours.of({"mon-fri": "07:00-19:00", "sun": "00:00-24:00"}))
     )

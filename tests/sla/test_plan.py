@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailbot.sla.plan import (
+from mailbot.sla import (
     ADJUSTMENTS,
     BusinessCalendar,
     Plan,
@@ -18,7 +17,7 @@ from mailbot.sla.plan import (
 )
 from mailbot.triage import Priority, Urgency
 
-BERLIN = ZoneInfo("Europe/Berlin")
+BERLIN = SlaSettings().zone  # the default zone; the dates below are Berlin days
 CRIT, NORM, LOW = Priority.CRITICAL, Priority.NORMAL, Priority.LOW
 URGENT, NONE, NOT_URGENT = Urgency.URGENT, Urgency.NONE, Urgency.NOT_URGENT
 

@@ -20,10 +20,10 @@ import holidays
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mailbot.sla.plan import BusinessCalendar, SlaSettings, WeeklyHours, plan
+from mailbot.sla import BusinessCalendar, SlaSettings, WeeklyHours, plan
 from mailbot.triage import Priority, Urgency
 
-BERLIN = ZoneInfo("Europe/Berlin")
+BERLIN = SlaSettings().zone  # the default zone; the DST nights below are Berlin nights
 MINUTE = timedelta(minutes=1)
 
 DEFAULT = SlaSettings()

@@ -1,4 +1,4 @@
-"""SlaSettings.from_table: the [sla] table, and a ConfigError naming the key for each mistake."""
+"""SlaSettings and the [sla] table: defaults, and a ConfigError naming the key for each mistake."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from mailbot.config import parse_sla
 from mailbot.errors import ConfigError
-from mailbot.sla.calendar import TimeRange, WeeklyHours
-from mailbot.sla.plan import ReactionTarget, ReactionTargets, SlaSettings
+from mailbot.sla import ReactionTarget, ReactionTargets, SlaSettings, TimeRange, WeeklyHours
 
 PATH = Path("/etc/mailbot/mailbot.toml")
 
@@ -37,7 +37,7 @@ normal = { contract = 240, no_contract = 480 }
 
 
 def test_empty_table_gives_the_defaults() -> None:
-    assert SlaSettings.from_table({}, PATH) == SlaSettings()
+    assert parse_sla({}, PATH) == SlaSettings()
 
 
 def test_defaults_are_those_of_triage_md() -> None:
@@ -55,7 +55,7 @@ def test_defaults_are_those_of_triage_md() -> None:
 
 
 def test_full_table_from_toml() -> None:
-    s = SlaSettings.from_table(tomllib.loads(FULL)["sla"], PATH)
+    s = parse_sla(tomllib.loads(FULL)["sla"], PATH)
     assert (s.timezone, s.country, s.subdivision) == ("Europe/Vienna", "DE", "BY")
     assert s.hours.on(0) == (TimeRange(480, 720), TimeRange(780, 1020))
     assert s.hours.on(4) == (TimeRange(480, 840),)
@@ -74,7 +74,7 @@ def test_full_table_from_toml() -> None:
 
 
 def test_strings_work_where_toml_has_literals() -> None:
-    s = SlaSettings.from_table({"half_day_close": "13:00", "subdivision": ""}, None)
+    s = parse_sla({"half_day_close": "13:00", "subdivision": ""}, None)
     assert s.half_day_close == time(13, 0)
     assert s.subdivision is None  # national holidays only
 
@@ -135,7 +135,7 @@ def test_strings_work_where_toml_has_literals() -> None:
 )
 def test_config_errors_name_the_key(table: dict[str, Any], key: str, problem: str) -> None:
     with pytest.raises(ConfigError) as info:
-        SlaSettings.from_table(table, PATH)
+        parse_sla(table, PATH)
     assert info.value.key == key
     assert problem in info.value.problem
     assert info.value.path == str(PATH)
@@ -144,7 +144,7 @@ def test_config_errors_name_the_key(table: dict[str, Any], key: str, problem: st
 
 def test_not_a_table() -> None:
     with pytest.raises(ConfigError) as info:
-        SlaSettings.from_table(["sla"], None)  # type: ignore[arg-type]
+        parse_sla(["sla"], None)
     assert (info.value.key, info.value.path) == ("sla", "<defaults>")
 
 
@@ -167,7 +167,7 @@ def test_every_german_state_is_accepted() -> None:
         "ST",
         "TH",
     ):
-        assert SlaSettings.from_table({"subdivision": state}, PATH).subdivision == state
+        assert parse_sla({"subdivision": state}, PATH).subdivision == state
 
 
 def test_weekly_hours_of_raises_config_errors_too() -> None:

@@ -1,0 +1,172 @@
+"""Readers of the sections other than ``[sla]``: each turns one :class:`Table` into its type."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from email.utils import parseaddr
+from pathlib import Path
+
+from mailbot.config._model import (
+    CustomerConfig,
+    ImapConfig,
+    LimitsConfig,
+    MonitoringConfig,
+    ServiceConfig,
+    SmtpConfig,
+    StaffConfig,
+)
+from mailbot.config._table import REQUIRED, Table
+from mailbot.errors import ConfigError
+
+_SECURITY = ("ssl", "starttls", "none")
+_SQLITE = "sqlite:///"
+
+
+def read_store(t: Table, base: Path) -> tuple[str, Path]:
+    """The store URL and the outbox directory; relative SQLite paths start at ``base``."""
+    url = t.get_str("url", "sqlite:///mailbot.db")
+    # Four slashes is an absolute path; three a relative one, which the file anchors.
+    if url.startswith(_SQLITE) and not url.startswith(_SQLITE + "/"):
+        rel = url[len(_SQLITE) :]
+        if rel and rel != ":memory:":
+            url = _SQLITE + str((base / rel).resolve())
+    outbox = t.get_str("outbox")
+    if outbox is not None:
+        outbox_dir = (base / outbox).resolve()
+    elif url.startswith(_SQLITE) and url != _SQLITE + ":memory:":
+        outbox_dir = Path(url[len(_SQLITE) :]).parent / "outbox"
+    else:
+        outbox_dir = base / "outbox"
+    t.done()
+    return url, outbox_dir
+
+
+def read_service(t: Table) -> ServiceConfig:
+    service = ServiceConfig(
+        name=t.get_str("name", ServiceConfig.name),
+        address=t.get_str("address", ServiceConfig.address),
+        hotline=t.get_str("hotline", ServiceConfig.hotline),
+        from_address=t.get_str("from_address", ServiceConfig.from_address),
+    )
+    t.done()
+    return service
+
+
+def read_imap(t: Table, name: str) -> ImapConfig:
+    security = t.choice("security", _SECURITY, "ssl")
+    default_port = {"ssl": 993, "starttls": 143, "none": 143}[security]
+    idle = t.get_float("idle_timeout", ImapConfig.idle_timeout)
+    if idle > 1740:
+        raise t.error("idle_timeout", "must be below 29 minutes")
+    cfg = ImapConfig(
+        name=t.get_str("name", name),
+        host=t.get_str("host", REQUIRED),
+        port=t.get_int("port", default_port, minimum=1),
+        security=security,
+        username=t.get_str("username", REQUIRED),
+        password=t.secret("password"),
+        folder=t.get_str("folder", ImapConfig.folder),
+        processed_folder=t.get_str("processed_folder"),
+        poll_interval=t.get_float("poll_interval", ImapConfig.poll_interval),
+        idle_timeout=idle,
+        timeout=t.get_float("timeout", ImapConfig.timeout),
+        verify=t.get_bool("verify", ImapConfig.verify),
+        ca_file=t.get_str("ca_file"),
+        max_message_bytes=t.get_int("max_message_bytes", ImapConfig.max_message_bytes, 1),
+        batch_size=t.get_int("batch_size", ImapConfig.batch_size, minimum=1),
+    )
+    t.done()
+    return cfg
+
+
+def read_mailboxes(root: Table) -> tuple[ImapConfig, ...]:
+    """``[imap]`` (one box) and ``[[mailboxes]]`` (any number), names unique."""
+    boxes: list[ImapConfig] = []
+    single = root.optional_table("imap")
+    if single is not None:
+        boxes.append(read_imap(single, "imap"))
+    for i, t in enumerate(root.entries("mailboxes")):
+        boxes.append(read_imap(t, f"mailbox{i + 1}"))
+    names = [b.name for b in boxes]
+    if len(set(names)) != len(names):
+        raise ConfigError("mailboxes.name", root.path, "mailbox names must be unique")
+    return tuple(boxes)
+
+
+def read_smtp(
+    t: Table, service: ServiceConfig, service_table: Table
+) -> tuple[SmtpConfig, ServiceConfig]:
+    """The SMTP server, and the service as it sends: ``from_address`` here sets its From
+    header, and its address too unless ``[service]`` names one."""
+    security = t.choice("security", _SECURITY, "starttls")
+    default_port = {"ssl": 465, "starttls": 587, "none": 25}[security]
+    smtp = SmtpConfig(
+        host=t.get_str("host", REQUIRED),
+        port=t.get_int("port", default_port, minimum=1),
+        security=security,
+        username=t.get_str("username", ""),
+        password=t.secret("password"),
+        timeout=t.get_float("timeout", SmtpConfig.timeout),
+        verify=t.get_bool("verify", SmtpConfig.verify),
+        ca_file=t.get_str("ca_file"),
+    )
+    from_address = t.get_str("from_address")
+    t.done()
+    if from_address:
+        _, addr = parseaddr(from_address)
+        if "@" not in addr:
+            raise t.error("from_address", "not a mail address")
+        address = service.address if "address" in service_table else addr
+        service = replace(service, address=address, from_address=from_address)
+    return smtp, service
+
+
+def read_staff(t: Table) -> StaffConfig:
+    staff = StaffConfig(
+        domains=tuple(d.lower() for d in t.str_list("domains", [])),
+        notify=t.get_str("notify"),
+        authserv_id=t.get_str("authserv_id"),
+        language=t.choice("language", ("de", "en"), StaffConfig.language),
+    )
+    t.done()
+    return staff
+
+
+def read_monitoring(t: Table) -> MonitoringConfig:
+    monitoring = MonitoringConfig(
+        senders=tuple(s.lower() for s in t.str_list("senders", [])),
+        resolve_on_recovery=t.get_bool(
+            "resolve_on_recovery", MonitoringConfig.resolve_on_recovery
+        ),
+    )
+    t.done()
+    return monitoring
+
+
+def read_customers(root: Table) -> tuple[CustomerConfig, ...]:
+    customers: list[CustomerConfig] = []
+    for t in root.entries("customers"):
+        customers.append(
+            CustomerConfig(
+                domain=t.get_str("domain", REQUIRED).lower(),
+                name=t.get_str("name", ""),
+                contract=t.get_bool("contract", False),
+            )
+        )
+        t.done()
+    return tuple(customers)
+
+
+def read_limits(t: Table) -> LimitsConfig:
+    d = LimitsConfig
+    limits = LimitsConfig(
+        max_message_bytes=t.get_int("max_message_bytes", d.max_message_bytes, 1),
+        max_mime_parts=t.get_int("max_mime_parts", d.max_mime_parts, 1),
+        max_mime_depth=t.get_int("max_mime_depth", d.max_mime_depth, 1),
+        acks_per_hour=t.get_int("acks_per_hour", d.acks_per_hour, 0),
+        acks_per_day=t.get_int("acks_per_day", d.acks_per_day, 0),
+        fetch_stale_after=t.get_float("fetch_stale_after", d.fetch_stale_after),
+        processes=t.get_int("processes", d.processes, 0),
+    )
+    t.done()
+    return limits
