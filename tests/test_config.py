@@ -64,6 +64,10 @@ password_env = "IMAP_PW"
         ('[store]\nurl = "sqlite:///x.db"\nurll = 1\n', "store.urll"),
         ('[limits]\nacks_per_hour = -1\n', "limits.acks_per_hour"),
         ("[bogus]\n", "bogus"),
+        ('[sla]\nhours = { mon = "19:00-07:00" }\n', "sla.hours.mon"),
+        ("[sla.targets]\nurgent = [60, 240]\n", "sla.targets.urgent"),
+        ("[sla]\ntimezone = 1\n", "sla.timezone"),
+        ("sla = 5\n", "sla"),
     ],
 )
 def test_errors_name_key_and_file(tmp_path: Path, text: str, key: str) -> None:
@@ -74,6 +78,16 @@ def test_errors_name_key_and_file(tmp_path: Path, text: str, key: str) -> None:
     assert key in message
     assert str(path) in message
     assert "\n" not in message
+
+
+def test_unknown_key_lists_the_known_ones(tmp_path: Path) -> None:
+    """One reader for every table, [sla] included: a typo is answered with the right names."""
+    for text, known in (
+        ('[service]\nnam = "x"\n', "name, address, hotline, from_address"),
+        ("[sla]\nholiday = 1\n", "timezone, country, subdivision, hours"),
+    ):
+        with pytest.raises(ConfigError, match=f"unknown key; known: {known}"):
+            load_config(write(tmp_path, text))
 
 
 def test_syntax_error_is_one_line(tmp_path: Path) -> None:

@@ -97,6 +97,8 @@ def _hours(t: Table, name: str, default: WeeklyHours) -> WeeklyHours:
     for day in days.data:
         ranges = days.value(day)
         if not isinstance(ranges, str | list) or not all(isinstance(r, str) for r in ranges):
+            # A wrong day name is the first mistake to report, in the calendar's own words.
+            WeeklyHours.of({day: []}, days.prefix, days.path)
             raise days.error(day, f"expected {_RANGES}")
         spec[day] = ranges
     return WeeklyHours.of(spec, days.prefix, days.path)

@@ -8,6 +8,7 @@ import pytest
 
 from mailbot.sla import (
     ADJUSTMENTS,
+    Adjustment,
     BusinessCalendar,
     Plan,
     SlaSettings,
@@ -45,6 +46,7 @@ def simple(
 ) -> Plan:
     p = plan(arrival, priority, contract, urgency, deadline, planned_change, cal)
     assert set(p.adjustments) <= ADJUSTMENTS
+    assert all(isinstance(label, Adjustment) for label in p.adjustments)
     return p
 
 
