@@ -121,11 +121,8 @@ class Outgoing:
         auto_reply: bool | None = True,
         reply_to: str | None = None,
     ) -> Queued:
-        """Put one mail in the outbox (and, for a ticket's mail, into its thread).
-
-        ``kind``: an :class:`OutboxKind`; a plain word is accepted and checked here,
-        because the sending order and the auto-reply caps know only those.
-        """
+        """Put one mail in the outbox and, for a ticket's mail, in its thread. A plain
+        word for ``kind`` is checked here: sending order and caps know only OutboxKind."""
         kind = OutboxKind(kind)
         message_id = new_message_id(self.domain)
         raw = compose(
