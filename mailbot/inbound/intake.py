@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from mailbot.mail.headers import HEADER_END
-from mailbot.store import Inbound, Prepared, prepared_insert, utcnow
+from mailbot.store import Inbound, InboundStatus, Prepared, prepared_insert, utcnow
 
 _MSGID_LINE = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 #: enough for any sane header block; hostile mail with megabytes of headers is cut here
@@ -53,7 +53,7 @@ def store_raw(
     uidvalidity: int | None = None,
     uid: int | None = None,
     received_at: datetime | None = None,
-    status: str = "new",
+    status: InboundStatus = InboundStatus.NEW,
     error: str = "",
 ) -> tuple[int, bool]:
     """Insert the message unless it is already stored; returns (inbound id, created).

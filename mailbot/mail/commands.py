@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
+
+from mailbot.triage import Priority
 
 _LINE = re.compile(r"^\s*#(\w[\w-]*)(?:[ \t]+(\S+))?\s*$", re.UNICODE)
 _PRIORITY = {
-    "kritisch": "critical",
-    "critical": "critical",
-    "hoch": "critical",
-    "normal": "normal",
-    "mittel": "normal",
-    "niedrig": "low",
-    "low": "low",
-    "gering": "low",
+    "kritisch": Priority.CRITICAL,
+    "critical": Priority.CRITICAL,
+    "hoch": Priority.CRITICAL,
+    "normal": Priority.NORMAL,
+    "mittel": Priority.NORMAL,
+    "niedrig": Priority.LOW,
+    "low": Priority.LOW,
+    "gering": Priority.LOW,
 }
+# The values are the store's TicketStatus values (tests/mail/test_commands.py holds
+# them to it): mail/ never imports the store, and mailbot.store.kinds comes with it.
 _STATUS = {
     "offen": "open",
     "open": "open",
@@ -35,10 +40,17 @@ _TAKE = frozenset({"übernehmen", "uebernehmen", "take"})
 _INTERNAL = frozenset({"intern", "internal"})
 
 
+class CommandName(StrEnum):
+    PRIORITY = "priority"
+    STATUS = "status"
+    TAKE = "take"
+    INTERNAL = "internal"
+
+
 @dataclass(frozen=True)
 class Command:
-    #: "priority" | "status" | "take" | "internal"
-    name: str
+    name: CommandName
+    #: the new priority (a Priority) or status (a TicketStatus value); "" for the others
     value: str = ""
     line: str = ""
 
@@ -53,7 +65,7 @@ class CommandScan:
 
     @property
     def internal(self) -> bool:
-        return any(c.name == "internal" for c in self.commands)
+        return any(c.name == CommandName.INTERNAL for c in self.commands)
 
 
 def scan(text: str) -> CommandScan:
@@ -67,13 +79,13 @@ def scan(text: str) -> CommandScan:
             continue
         word, arg = match.group(1).lower(), (match.group(2) or "").lower()
         if word == "prio" and arg in _PRIORITY:
-            commands.append(Command("priority", _PRIORITY[arg], line.strip()))
+            commands.append(Command(CommandName.PRIORITY, _PRIORITY[arg], line.strip()))
         elif word == "status" and arg in _STATUS:
-            commands.append(Command("status", _STATUS[arg], line.strip()))
+            commands.append(Command(CommandName.STATUS, _STATUS[arg], line.strip()))
         elif word in _TAKE and not arg:
-            commands.append(Command("take", "", line.strip()))
+            commands.append(Command(CommandName.TAKE, "", line.strip()))
         elif word in _INTERNAL and not arg:
-            commands.append(Command("internal", "", line.strip()))
+            commands.append(Command(CommandName.INTERNAL, "", line.strip()))
         elif word in ("prio", "status"):
             unknown.append(line.strip())
         else:

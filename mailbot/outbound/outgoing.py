@@ -18,14 +18,21 @@ from sqlmodel import Session, col, func, select
 from mailbot.config import Config
 from mailbot.mail import headers as hdr
 from mailbot.outbound.render import Rendered, compose, domain_of, new_message_id
-from mailbot.store import Message, Outbox, Prepared, Ticket, prepared_insert
+from mailbot.store import (
+    AUTO_REPLY_KINDS,
+    AuthorKind,
+    Direction,
+    Message,
+    Outbox,
+    OutboxKind,
+    OutboxStatus,
+    Prepared,
+    Ticket,
+    prepared_insert,
+)
 
 _INSERT_OUTBOX = prepared_insert(Outbox)
 _INSERT_MESSAGE = prepared_insert(Message)
-
-#: kinds of mail that answer a customer automatically (and so count against the caps)
-AUTO_REPLY_KINDS = ("ack", "update")
-
 
 #: the column type of ``Outbox.created_at``, so bound times are stored the same way
 _WHEN = Outbox.__table__.c.created_at.type  # type: ignore[attr-defined]
@@ -37,8 +44,11 @@ def _reply_history() -> Select[int, int, int]:
     form is reused for every mail."""
     # OR rather than IN: an IN list is expanded per execution, which Prepared leaves
     # to SQLAlchemy.
-    auto = or_(*(col(Outbox.kind) == kind for kind in AUTO_REPLY_KINDS))
-    bounced_row = and_(col(Outbox.status) == "failed", col(Outbox.last_error).startswith("5"))
+    # Sorted: the same statement text in every process, whatever the set's order.
+    auto = or_(*(col(Outbox.kind) == kind for kind in sorted(AUTO_REPLY_KINDS)))
+    bounced_row = and_(
+        col(Outbox.status) == OutboxStatus.FAILED, col(Outbox.last_error).startswith("5")
+    )
     in_day = and_(auto, col(Outbox.created_at) >= bindparam("day", type_=_WHEN))
     in_hour = and_(auto, col(Outbox.created_at) >= bindparam("hour", type_=_WHEN))
     return select(
@@ -56,7 +66,7 @@ class Queued:
     """What was put in the outbox."""
 
     id: int
-    kind: str
+    kind: OutboxKind
     message_id: str
     to_address: str
 
@@ -100,7 +110,7 @@ class Outgoing:
         self,
         session: Session,
         *,
-        kind: str,
+        kind: OutboxKind | str,
         ticket: Ticket | None,
         to: Sequence[str],
         subject: str,
@@ -111,6 +121,9 @@ class Outgoing:
         auto_reply: bool | None = True,
         reply_to: str | None = None,
     ) -> Queued:
+        """Put one mail in the outbox and, for a ticket's mail, in its thread. A plain
+        word for ``kind`` is checked here: sending order and caps know only OutboxKind."""
+        kind = OutboxKind(kind)
         message_id = new_message_id(self.domain)
         raw = compose(
             from_header=self.config.service.from_header,
@@ -138,7 +151,7 @@ class Outgoing:
                 to_address=to_address,
                 recipients=json.dumps([a.lower() for a in to]),
                 raw=raw,
-                status="queued",
+                status=OutboxStatus.QUEUED,
                 attempts=0,
                 next_attempt_at=now,
                 last_error="",
@@ -156,8 +169,8 @@ class Outgoing:
                     ticket_id=ticket.id,
                     inbound_id=None,
                     outbox_id=outbox_id,
-                    direction="out",
-                    author_kind="bot",
+                    direction=Direction.OUT,
+                    author_kind=AuthorKind.BOT,
                     message_id=message_id,
                     in_reply_to=in_reply_to,
                     references=" ".join(references),

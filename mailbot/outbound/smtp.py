@@ -20,14 +20,25 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Callable
+from enum import StrEnum
 from functools import cache
-from typing import Literal
 
 from mailbot.config import SmtpConfig
 from mailbot.errors import PermanentSendError, SendTimeoutError, TransientSendError
 from mailbot.store import Outbox
 
-Verdict = Literal["sent", "transient", "permanent"]
+
+class Verdict(StrEnum):
+    """What became of one mail's SMTP transaction."""
+
+    SENT = "sent"
+    #: worth another try later: 4xx, a lost connection, a timeout
+    TRANSIENT = "transient"
+    #: refused for good: 5xx, or a row that can never be sent
+    PERMANENT = "permanent"
+
+
+#: a verdict and the server's reply (or what went wrong) in words
 Result = tuple[Verdict, str]
 
 #: a bare CR or LF; SMTP wants every line to end in CRLF (RFC 5321 2.3.8)
@@ -124,9 +135,9 @@ def send_one(client: smtplib.SMTP, row: Outbox, before_data: Callable[[], None])
     try:
         recipients = json.loads(row.recipients)
     except ValueError:
-        return "permanent", f"recipients are not JSON: {row.recipients[:200]!r}"
+        return Verdict.PERMANENT, f"recipients are not JSON: {row.recipients[:200]!r}"
     if not isinstance(recipients, list) or not recipients:
-        return "permanent", "no recipients"
+        return Verdict.PERMANENT, "no recipients"
     addresses = [str(r) for r in recipients]
     refused: dict[str, tuple[int, str]] = {}
     try:
@@ -140,7 +151,7 @@ def send_one(client: smtplib.SMTP, row: Outbox, before_data: Callable[[], None])
             options.append("BODY=8BITMIME")
         if not all(addr.isascii() for addr in [row.envelope_from, *addresses]):
             if not client.has_extn("smtputf8"):
-                return "transient", "SMTPUTF8 is not supported by the server"
+                return Verdict.TRANSIENT, "SMTPUTF8 is not supported by the server"
             options.append("SMTPUTF8")
         code, reply = client.mail(row.envelope_from, options)
         if code != 250:
@@ -157,11 +168,11 @@ def send_one(client: smtplib.SMTP, row: Outbox, before_data: Callable[[], None])
         _reset(client)
         return _by_reply(exc.smtp_code, exc.smtp_error)
     except OSError as exc:  # smtplib's errors, a lost connection among them
-        return "transient", str(_transport_error("SMTP", exc))
+        return Verdict.TRANSIENT, str(_transport_error("SMTP", exc))
     except ValueError as exc:  # an address that cannot go on the wire (CR, LF, encoding)
         _reset(client)
         # Coded like the server's own refusal, so the address counts as bounced.
-        return "permanent", f"553 5.1.3 unsendable address: {exc}"
+        return Verdict.PERMANENT, f"553 5.1.3 unsendable address: {exc}"
     # Outside the handlers above: a failing store is not this mail's SMTP error.
     before_data()
     try:
@@ -170,7 +181,7 @@ def send_one(client: smtplib.SMTP, row: Outbox, before_data: Callable[[], None])
         _reset(client)
         return _by_reply(exc.smtp_code, exc.smtp_error)
     except OSError as exc:
-        return "transient", str(_transport_error("SMTP", exc))
+        return Verdict.TRANSIENT, str(_transport_error("SMTP", exc))
     if code != 250:
         _reset(client)
         return _by_reply(code, reply)
@@ -179,7 +190,7 @@ def send_one(client: smtplib.SMTP, row: Outbox, before_data: Callable[[], None])
         # Accepted for some: a retry would duplicate it for those; keep who was refused.
         text += " (refused: " + "; ".join(f"{a}: {c} {r}" for a, (c, r) in refused.items())
         text += ")"
-    return "sent", text
+    return Verdict.SENT, text
 
 
 def _transport_error(what: str, exc: BaseException) -> TransientSendError:
@@ -216,7 +227,7 @@ def _text(reply: bytes | str) -> str:
 
 def _by_reply(code: int, reply: bytes | str) -> Result:
     # Only a 5xx is final; a reply without a readable code (-1) is tried again.
-    verdict: Verdict = "permanent" if 500 <= code < 600 else "transient"
+    verdict = Verdict.PERMANENT if 500 <= code < 600 else Verdict.TRANSIENT
     return verdict, f"{code} {_text(reply)}"
 
 
@@ -227,4 +238,4 @@ def _all_refused(refused: dict[str, tuple[int, str]]) -> Result:
     # starts with "5" as a bounced address.
     transient = any(400 <= c < 500 for c in codes)
     code = min(c for c in codes if 400 <= c < 500) if transient else max(codes)
-    return ("transient" if transient else "permanent"), f"{code} {detail}"
+    return (Verdict.TRANSIENT if transient else Verdict.PERMANENT), f"{code} {detail}"

@@ -155,6 +155,7 @@ class Processor:
             max_bytes=config.limits.max_message_bytes,
             max_parts=config.limits.max_mime_parts,
             max_depth=config.limits.max_mime_depth,
+            zone=self.judge.calendar.zone,
         )
 
     def warm(self) -> None:

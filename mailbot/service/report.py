@@ -9,7 +9,7 @@ from typing import Any
 from mailbot.config import Config
 from mailbot.errors import ParseError
 from mailbot.judge import Judge
-from mailbot.mail.parse import parse_message
+from mailbot.mail.parse import ParseLimits, parse_message
 
 
 def classify_file(judge: Judge, path: Path) -> dict[str, Any]:
@@ -19,7 +19,7 @@ def classify_file(judge: Judge, path: Path) -> dict[str, Any]:
     except OSError as exc:
         return {"file": str(path), "error": exc.strerror or str(exc)}
     try:
-        mail = parse_message(raw)
+        mail = parse_message(raw, ParseLimits(zone=judge.calendar.zone))
     except ParseError as exc:
         return {"file": str(path), "error": str(exc)}
     j = judge.judge(mail, arrival=mail.date)

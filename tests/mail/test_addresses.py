@@ -1,4 +1,4 @@
-"""The plain-address fast path of parse.py against policy.default's header parser.
+"""The plain-address fast path of mail/addresses.py against policy.default's header parser.
 
 Wherever ``_plain_address_list`` takes a value, what this module reads of the result
 (the text, every address's display name, user name, domain and addr-spec, the
@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 from mailbot.errors import ParseError
-from mailbot.mail import parse as parse
-from mailbot.mail.parse import _ADDRESS_HEADERS, _UNSTRUCTURED, _plain_address_list, parse_message
+from mailbot.mail import addresses
+from mailbot.mail.addresses import _ADDRESS_HEADERS, _UNSTRUCTURED, _plain_address_list
+from mailbot.mail.parse import parse_message
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared"
@@ -60,7 +61,7 @@ NASTY = [
 
 
 def view(header: Any) -> tuple[object, ...]:
-    """What parse.py reads of a parsed address header (and the defects beside)."""
+    """What mail/parse.py reads of a parsed address header (and the defects beside)."""
     return (
         str(header),
         [(a.display_name, a.username, a.domain, a.addr_spec, str(a)) for a in header.addresses],
@@ -211,8 +212,8 @@ def test_parse_message_is_the_same_without_the_fast_path(monkeypatch: pytest.Mon
     if not raws:
         pytest.skip("no example or corpus mail")
     with_fast_path = [parsed_or_error(r) for r in raws]
-    monkeypatch.setattr(parse, "_plain_address_list", lambda _raw_text: None)
-    monkeypatch.setattr(parse, "_UNSTRUCTURED", frozenset())
+    monkeypatch.setattr(addresses, "_plain_address_list", lambda _raw_text: None)
+    monkeypatch.setattr(addresses, "_UNSTRUCTURED", frozenset())
     without = [parsed_or_error(r) for r in raws]
     assert with_fast_path == without
 
@@ -230,6 +231,6 @@ def test_free_text_headers_are_read_as_policy_default_reads_them() -> None:
     for value in sorted(values):
         for name in sorted(_UNSTRUCTURED):
             want = str(policy.default.header_fetch_parse(name, value))
-            assert str(parse._Registry().parse(name, value)) == want, (name, value)
+            assert str(addresses.HeaderReader().parse(name, value)) == want, (name, value)
             taken += value.isascii() and "=?" not in value
     assert taken > len(values)

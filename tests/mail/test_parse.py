@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -129,6 +131,23 @@ def test_date_and_threading_headers() -> None:
     assert parsed.message_id == "<x1@b.example>"
     assert parsed.in_reply_to == "<y2@c.example>"
     assert parsed.references == ("<z0@c.example>", "<y2@c.example>")
+
+
+def test_a_date_without_a_zone_is_read_in_the_zone_passed_in() -> None:
+    """The configured zone, never one written into the parser: "-0000" and an
+    obsolete date without any zone are local time of whoever runs mailbot."""
+    for date in ("Fri, 27 Nov 2026 18:30:00 -0000", "Fri, 27 Nov 2026 18:30:00"):
+        raw = mail(f"From: a@b.example\nDate: {date}")
+        berlin = parse_message(raw, ParseLimits(zone=ZoneInfo("Europe/Berlin"))).date
+        assert berlin is not None and berlin.isoformat() == "2026-11-27T18:30:00+01:00"
+        york = parse_message(raw, ParseLimits(zone=ZoneInfo("America/New_York"))).date
+        assert york is not None and york.isoformat() == "2026-11-27T18:30:00-05:00"
+        unset = parse_message(raw).date
+        assert unset is not None and unset.tzinfo is UTC
+    # A zone the header names wins over the one passed in.
+    raw = mail("From: a@b.example\nDate: Fri, 27 Nov 2026 18:30:00 +0900")
+    named = parse_message(raw, ParseLimits(zone=ZoneInfo("Europe/Berlin"))).date
+    assert named is not None and named.isoformat() == "2026-11-27T18:30:00+09:00"
 
 
 @pytest.mark.skipif(not EXAMPLES.is_dir(), reason="shared examples not present")

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from mailbot.config import Config, ServiceConfig, SmtpConfig
+from mailbot.outbound import _claims
 from mailbot.outbound import send as send_mod
 from mailbot.outbound.send import LAST_SEND_OK, RetryPolicy, claim, send_due
 from mailbot.store import Outbox, Setting
@@ -154,13 +155,13 @@ def test_an_outcome_is_written_during_the_next_envelope_and_before_its_data(
     for n in range(4):
         queue(engine, n)
     slow_store = 0.6  # far longer than two loopback round trips, even on a busy machine
-    record = send_mod._Recorder.record
+    record = _claims.Recorder.record
 
-    def slow_record(self: send_mod._Recorder, row: Outbox, result: tuple[Any, str]) -> None:
+    def slow_record(self: _claims.Recorder, row: Outbox, result: tuple[Any, str]) -> None:
         time.sleep(slow_store)
         record(self, row, result)
 
-    monkeypatch.setattr(send_mod._Recorder, "record", slow_record)
+    monkeypatch.setattr(_claims.Recorder, "record", slow_record)
     handler = smtp_server.handler
     on_record: dict[str, list[int]] = {"rcpt": [], "data": []}
 

@@ -132,7 +132,7 @@ _T = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 def _statements_of_one_mail(engine: Engine, mail: bytes) -> list[object]:
     """What a new mail's transaction and its send write, through the prepared statements."""
-    from mailbot.outbound import outgoing, send
+    from mailbot.outbound import _claims, outgoing
     from mailbot.process import runner as process
     from mailbot.process.tickets import next_number, record
 
@@ -178,12 +178,12 @@ def _statements_of_one_mail(engine: Engine, mail: bytes) -> list[object]:
         # The claim ran out: the next round claims the row again, and reads it back.
         later = _T + timedelta(minutes=20)
         claim = {"now": later, "worker": "w", "until": later + timedelta(minutes=15)}
-        seen.append(send._CLAIM_SOME.execute(connection, claim | {"limit": 5}))
-        seen.append(send._CLAIM_ALL.execute(connection, claim))
-        seen.append(send._CLAIMED.all(connection, {"worker": "w"}))
+        seen.append(_claims._CLAIM_SOME.execute(connection, claim | {"limit": 5}))
+        seen.append(_claims._CLAIM_ALL.execute(connection, claim))
+        seen.append(_claims._CLAIMED.all(connection, {"worker": "w"}))
         sent = {"row_id": 1, "worker": "w", "reply": "250 ok", "at": _T + timedelta(seconds=1)}
-        seen.append(send._SENT.execute(connection, sent))
-        seen.append(send._SENT.execute(connection, sent))  # the claim is gone: 0 rows
+        seen.append(_claims._SENT.execute(connection, sent))
+        seen.append(_claims._SENT.execute(connection, sent))  # the claim is gone: 0 rows
     return seen
 
 
