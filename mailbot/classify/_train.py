@@ -70,10 +70,20 @@ _MODEL_CONFIG = {
     }
 }
 #: The packages whose versions decide the model's bytes: spaCy and thinc (architecture,
-#: initialisation, optimiser, serialisation), numpy and blis (the arithmetic),
-#: murmurhash (which hash slot an n-gram lands in), srsly (the msgpack of the weights),
-#: spacy-lookups-data (tables a blank pipeline may load into the vocab).
-BYTE_DECIDING = ("spacy", "thinc", "numpy", "blis", "murmurhash", "srsly", "spacy-lookups-data")
+#: initialisation, optimiser, serialisation; meta.json names spaCy's version), numpy and
+#: blis (the arithmetic), murmurhash (which hash slot an n-gram lands in), srsly (the
+#: msgpack of the weights), confection (the text of config.cfg), spacy-lookups-data
+#: (tables a blank pipeline may load into the vocab).
+BYTE_DECIDING = (
+    "spacy",
+    "thinc",
+    "numpy",
+    "blis",
+    "murmurhash",
+    "srsly",
+    "confection",
+    "spacy-lookups-data",
+)
 #: The record of those versions (and Python's), inside the model's folder.
 TRAINED_WITH = "trained_with.json"
 #: A fixed message date for cross-validation (deadlines do not enter the score).
