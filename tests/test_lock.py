@@ -188,6 +188,11 @@ def test_lock_is_for_python_3_11_on_linux_x86_64_with_hashes() -> None:
     assert [name for name, pin in lock.pins.items() if not pin.hashed] == []
 
 
+def test_the_readme_gives_the_command_that_wrote_the_lock() -> None:
+    command = shlex.join(read_lock(LOCK.read_text(encoding="utf-8")).command)
+    assert command in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
 def test_the_byte_deciding_packages_are_locked() -> None:
     """The trained model's bytes depend on these (``_train.BYTE_DECIDING``)."""
     from mailbot.classify._train import BYTE_DECIDING
