@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from mailbot.classify import Classifier
 from mailbot.classify._nlp import default_models_dir
-from mailbot.classify._textcat import PLANNED, PlannedModel
+from mailbot.classify._textcat import OTHER, PLANNED, PlannedModel
 from mailbot.classify._train import (
     installed_versions,
     read_training_set,
@@ -127,11 +127,11 @@ SCORE_TOLERANCE = 0.05
 
 
 def _label(score: float) -> str:
-    return PLANNED if score >= 0.5 else "OTHER"
+    return PLANNED if score >= 0.5 else OTHER
 
 
 def test_the_probe_set_covers_each_kind_in_both_languages() -> None:
-    assert {p.label for p in PROBE_SET} == {PLANNED, "OTHER"}
+    assert {p.label for p in PROBE_SET} == {PLANNED, OTHER}
     for kind in {p.kind for p in PROBE_SET}:
         assert sorted(p.language for p in PROBE_SET if p.kind == kind) == ["de", "en"], kind
 
