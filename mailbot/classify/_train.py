@@ -6,6 +6,11 @@ its own seeded generator, and no dropout is used. The model is a bag of words an
 pairs (``spacy.TextCatBOW.v3``): no vectors, nothing downloaded, trains in seconds,
 and its weights are a hashed table of fixed size (``_HASH_LENGTH``) so the artifact
 stays small.
+
+Reproducible bytes also need the same versions of the packages that compute and write
+the weights (``BYTE_DECIDING``, pinned by ``requirements.lock``); ``train_to`` records
+them beside the model (``TRAINED_WITH``), so a retraining that differs can tell a
+version change from a change of the training.
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,13 +40,18 @@ from mailbot.classify._textcat import (
 )
 
 __all__ = [
+    "BYTE_DECIDING",
+    "TRAINED_WITH",
     "CrossValidation",
     "LabelledMail",
     "Scores",
     "build_textcat",
     "cross_validate",
+    "installed_versions",
     "read_training_set",
+    "recorded_versions",
     "train_to",
+    "version_drift",
 ]
 
 SEED = 0
@@ -57,6 +69,23 @@ _MODEL_CONFIG = {
         "length": _HASH_LENGTH,
     }
 }
+#: The packages whose versions decide the model's bytes: spaCy and thinc (architecture,
+#: initialisation, optimiser, serialisation; meta.json names spaCy's version), numpy and
+#: blis (the arithmetic), murmurhash (which hash slot an n-gram lands in), srsly (the
+#: msgpack of the weights), confection (the text of config.cfg), spacy-lookups-data
+#: (tables a blank pipeline may load into the vocab).
+BYTE_DECIDING = (
+    "spacy",
+    "thinc",
+    "numpy",
+    "blis",
+    "murmurhash",
+    "srsly",
+    "confection",
+    "spacy-lookups-data",
+)
+#: The record of those versions (and Python's), inside the model's folder.
+TRAINED_WITH = "trained_with.json"
 #: A fixed message date for cross-validation (deadlines do not enter the score).
 _SENT = datetime(2026, 11, 24, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 
@@ -138,9 +167,38 @@ def train_to(train_dir: Path, out_dir: Path, *, seed: int = SEED) -> int:
     tmp = out_dir.with_name(out_dir.name + ".new")
     shutil.rmtree(tmp, ignore_errors=True)
     nlp.to_disk(tmp)
+    record = json.dumps(installed_versions(), indent=2, sort_keys=True) + "\n"
+    (tmp / TRAINED_WITH).write_text(record, encoding="utf-8")
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
     return len(mails)
+
+
+def installed_versions() -> dict[str, str]:
+    """Python's version (major.minor) and those of ``BYTE_DECIDING``, as installed."""
+    found = {name: version(name) for name in BYTE_DECIDING}
+    found["python"] = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return found
+
+
+def recorded_versions(model_dir: Path) -> dict[str, str]:
+    """The versions a model was trained with; empty for a model trained before the
+    record existed."""
+    path = model_dir / TRAINED_WITH
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {str(name): str(v) for name, v in data.items()}
+
+
+def version_drift(recorded: dict[str, str], installed: dict[str, str]) -> list[str]:
+    """One line per package whose installed version is not the one recorded."""
+    return [
+        f"trained with {name} {recorded.get(name, '(not recorded)')}, "
+        f"installed {installed.get(name, '(not installed)')}"
+        for name in sorted(recorded.keys() | installed.keys())
+        if recorded.get(name) != installed.get(name)
+    ]
 
 
 @dataclass(frozen=True)
