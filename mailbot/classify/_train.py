@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from spacy.language import Language
 from spacy.training import Example
@@ -38,6 +37,7 @@ from mailbot.classify._textcat import (
     blank_pipeline,
     model_text,
 )
+from mailbot.sla import SlaSettings
 
 __all__ = [
     "BYTE_DECIDING",
@@ -87,7 +87,7 @@ BYTE_DECIDING = (
 #: The record of those versions (and Python's), inside the model's folder.
 TRAINED_WITH = "trained_with.json"
 #: A fixed message date for cross-validation (deadlines do not enter the score).
-_SENT = datetime(2026, 11, 24, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+_SENT = datetime(2026, 11, 24, 9, 0, tzinfo=SlaSettings().zone)
 
 
 @dataclass(frozen=True)
