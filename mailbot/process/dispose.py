@@ -14,6 +14,7 @@ preparation still holds.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,6 +49,8 @@ from mailbot.store import (
 )
 from mailbot.triage import Alarm, Classification, Priority, Urgency
 
+log = logging.getLogger(__name__)
+
 #: the content type of a delivery status notification (RFC 3464)
 _DELIVERY_REPORT = "multipart/report"
 
@@ -62,7 +65,7 @@ class Crew:
     ack: Acknowledger
 
 
-def dispose(turn: Turn, crew: Crew, draft: Draft | None = None) -> Outcome:
+def dispose(turn: Turn, crew: Crew, prepared: Draft | None = None) -> Outcome:
     """One mail's way: the first disposition that fits takes it."""
     if turn.mail.content_type == _DELIVERY_REPORT:
         bounce(turn)
@@ -73,7 +76,7 @@ def dispose(turn: Turn, crew: Crew, draft: Draft | None = None) -> Outcome:
         return follow_up(turn, crew, match.ticket, match)
     if turn.j.own_mail:
         return own_mail(turn)
-    return new_ticket(turn, crew, match, draft)
+    return new_ticket(turn, crew, match, prepared)
 
 
 # -- 1. delivery reports ---------------------------------------------------------------
@@ -340,10 +343,12 @@ def new_ticket(
     the_plan = j.plan
     number = next_number(session)
     # The draft assumed no ticket to link to.
-    fits = prepared is not None and match.forwarded_from is None
-    if prepared is not None and fits:
-        ticket = prepared.ticket
-        ack = prepared.ack if prepared.number == number else None
+    if prepared is not None and match.forwarded_from is None:
+        ticket, ack = prepared.ticket, prepared.ack
+        if prepared.number != number:
+            log.debug("#%d was taken meanwhile: #%d's acknowledgement is rendered again",
+                      prepared.number, number)
+            ack = None
     else:
         ticket, ack = customer_ticket(turn.row, j, match.forwarded_from, the_plan, now), None
     ticket.number = number
