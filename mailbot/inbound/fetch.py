@@ -36,7 +36,14 @@ from mailbot.config import ImapConfig
 from mailbot.errors import FetchError
 from mailbot.inbound.imap import HEADER_LIMIT, ClientFactory, FolderInfo, ImapSession, connect
 from mailbot.inbound.intake import store_raw
-from mailbot.store import Inbound, InboundStatus, MailboxState, session_scope, utcnow
+from mailbot.store import (
+    Inbound,
+    InboundStatus,
+    MailboxState,
+    QuarantineReason,
+    session_scope,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +166,7 @@ def _fetch(
                     inbound_id, created = store_raw(
                         db, raw, mailbox=config.name, uidvalidity=plan.info.uidvalidity,
                         uid=uid, status=InboundStatus.QUARANTINED,
+                        quarantine_reason=QuarantineReason.TOO_LARGE,
                         error=f"message too large: {sizes[uid]} bytes > "
                         f"limit {config.max_message_bytes}",
                     )

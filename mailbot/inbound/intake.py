@@ -17,7 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from mailbot.mail.headers import HEADER_END
-from mailbot.store import Inbound, InboundStatus, Prepared, prepared_insert, utcnow
+from mailbot.store import (
+    Inbound,
+    InboundStatus,
+    Prepared,
+    QuarantineReason,
+    prepared_insert,
+    utcnow,
+)
 
 _MSGID_LINE = re.compile(rb"^message-id:[ \t]*(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
 #: enough for any sane header block; hostile mail with megabytes of headers is cut here
@@ -55,6 +62,7 @@ def store_raw(
     received_at: datetime | None = None,
     status: InboundStatus = InboundStatus.NEW,
     error: str = "",
+    quarantine_reason: QuarantineReason | None = None,
 ) -> tuple[int, bool]:
     """Insert the message unless it is already stored; returns (inbound id, created).
 
@@ -83,6 +91,7 @@ def store_raw(
         "received_at": received_at or utcnow(),
         "status": status,
         "error": error,
+        "quarantine_reason": quarantine_reason,
         "attempts": 0,
         "processed_at": None,
         "claimed_by": None,

@@ -16,7 +16,16 @@ from mailbot.config import Config
 from mailbot.outbound.outgoing import Outgoing
 from mailbot.outbound.render import Renderer
 from mailbot.process.tickets import record, thread_ids
-from mailbot.store import Event, Message, Ticket, session_scope
+from mailbot.store import (
+    OPEN_STATES,
+    AuthorKind,
+    Event,
+    EventKind,
+    Message,
+    OutboxKind,
+    Ticket,
+    session_scope,
+)
 
 
 def remind_overdue(
@@ -31,7 +40,7 @@ def remind_overdue(
     with session_scope(engine) as session:
         overdue = session.exec(
             select(Ticket).where(
-                col(Ticket.status).in_(("open", "waiting")),
+                col(Ticket.status).in_(OPEN_STATES),
                 col(Ticket.due_at).is_not(None),
                 col(Ticket.due_at) < now,
             )
@@ -43,7 +52,7 @@ def remind_overdue(
             answered = session.exec(
                 select(Message.id).where(
                     Message.ticket_id == ticket.id,
-                    Message.author_kind == "staff",
+                    Message.author_kind == AuthorKind.STAFF,
                 )
             ).first()
             if answered is not None:
@@ -51,7 +60,9 @@ def remind_overdue(
             marker = ticket.due_at.isoformat()
             done = session.exec(
                 select(Event.id).where(
-                    Event.ticket_id == ticket.id, Event.kind == "escalated", Event.detail == marker
+                    Event.ticket_id == ticket.id,
+                    Event.kind == EventKind.ESCALATED,
+                    Event.detail == marker,
                 )
             ).first()
             if done is not None:
@@ -60,7 +71,7 @@ def remind_overdue(
             lang = config.staff.language
             outgoing.queue(
                 session,
-                kind="reminder",
+                kind=OutboxKind.REMINDER,
                 ticket=ticket,
                 to=[config.staff.notify],
                 subject=renderer.subject("reminder", lang, **context),
@@ -69,6 +80,6 @@ def remind_overdue(
                 references=thread_ids(session, ticket.id),
                 auto_reply=False,
             )
-            record(session, kind="escalated", actor="sla", ticket=ticket, detail=marker)
+            record(session, kind=EventKind.ESCALATED, actor="sla", ticket=ticket, detail=marker)
             sent += 1
     return sent

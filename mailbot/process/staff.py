@@ -4,19 +4,52 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import literal_column
 from sqlmodel import Session, col, select
 
 from mailbot.config import Config
+from mailbot.errors import ParseError
 from mailbot.judge import Judgement
 from mailbot.mail import headers as hdr
 from mailbot.mail.auth import staff_authenticated
-from mailbot.mail.commands import scan
+from mailbot.mail.commands import Command, scan
+from mailbot.mail.parse import ParseLimits, parse_message
 from mailbot.outbound.outgoing import Outgoing
 from mailbot.outbound.render import Renderer
-from mailbot.process.tickets import record, thread_ids, ticket_plan
+from mailbot.process.tickets import (
+    Change,
+    Decision,
+    TicketField,
+    change_ticket,
+    record,
+    thread_ids,
+    ticket_plan,
+)
 from mailbot.sla import BusinessCalendar, Plan
-from mailbot.store import Message, Ticket
+from mailbot.store import (
+    AuthorKind,
+    Direction,
+    Event,
+    EventKind,
+    Inbound,
+    InboundStatus,
+    Message,
+    OutboxKind,
+    QuarantineReason,
+    Ticket,
+)
 from mailbot.triage import Priority
+
+#: the event of each announcement
+_QUEUED = {OutboxKind.NOTIFY: EventKind.NOTIFY_QUEUED, OutboxKind.ONCALL: EventKind.ONCALL_QUEUED}
+#: the events that say technicians were told of a mail too large to fetch
+TOO_LARGE_TOLD = col(Event.kind) == literal_column(f"'{EventKind.TOO_LARGE_NOTIFIED.value}'")
+#: what each command changes, and the event it is recorded as
+_COMMANDS = {
+    "priority": (TicketField.PRIORITY, EventKind.PRIORITY_CHANGED),
+    "status": (TicketField.STATUS, EventKind.STATUS_CHANGED),
+    "take": (TicketField.ASSIGNEE, EventKind.ASSIGNED),
+}
 
 
 class StaffDesk:
@@ -53,12 +86,12 @@ class StaffDesk:
             "due_local": ticket.due_at.astimezone(self.calendar.zone) if ticket.due_at else None,
         }
         lang = self.config.staff.language
-        targets: list[tuple[str, str]] = []
+        targets: list[tuple[OutboxKind, str]] = []
         if self.config.staff.notify:
-            targets.append(("notify", self.config.staff.notify))
+            targets.append((OutboxKind.NOTIFY, self.config.staff.notify))
         oncall = self.config.sla.oncall_address
-        if oncall and ticket.priority == Priority.CRITICAL.value and outside:
-            targets.append(("oncall", oncall))
+        if oncall and ticket.priority == Priority.CRITICAL and outside:
+            targets.append((OutboxKind.ONCALL, oncall))
         for kind, address in targets:
             out = self.outgoing.queue(
                 session,
@@ -67,7 +100,11 @@ class StaffDesk:
                 to=[address],
                 subject=self.renderer.subject(kind, lang, **context),
                 body=self.renderer.render(
-                    "notify", lang, title=f"#{ticket.number}", oncall=kind == "oncall", **context
+                    "notify",
+                    lang,
+                    title=f"#{ticket.number}",
+                    oncall=kind == OutboxKind.ONCALL,
+                    **context,
                 ),
                 now=now,
                 in_reply_to=j.mail.message_id,
@@ -76,13 +113,62 @@ class StaffDesk:
             )
             record(
                 session,
-                kind=f"{kind}_queued",
+                kind=_QUEUED[kind],
                 actor="process",
                 ticket=ticket,
                 detail=f"{out.message_id} to {address}",
             )
             queued.append(kind)
         return queued
+
+    def tell_too_large(self, session: Session, limits: ParseLimits, now: datetime) -> None:
+        """Mail quarantined as too large: a technician must hear of each once, or it
+        waits on the server unseen (fetch never downloads it)."""
+        notify = self.config.staff.notify
+        if not notify:
+            return
+        # The kind as a literal, not a parameter: only then may SQLite use the partial
+        # index made for this query.
+        told = set(session.exec(select(Event.inbound_id).where(TOO_LARGE_TOLD)).all())
+        rows = session.exec(
+            select(Inbound).where(
+                Inbound.status == InboundStatus.QUARANTINED,
+                Inbound.quarantine_reason == QuarantineReason.TOO_LARGE,
+            )
+        ).all()
+        lang = self.config.staff.language
+        for row in rows:
+            if row.id in told:
+                continue
+            try:
+                mail = parse_message(row.raw, limits)
+                sender, subject = mail.from_addr or "?", mail.subject
+            except ParseError:
+                sender, subject = "?", ""
+            context = {
+                "mailbox": row.mailbox,
+                "sender": sender,
+                "subject": subject,
+                "reason": row.error,
+                "inbound_id": row.id,
+            }
+            self.outgoing.queue(
+                session,
+                kind=OutboxKind.NOTIFY,
+                ticket=None,
+                to=[notify],
+                subject=self.renderer.subject("toolarge", lang, **context),
+                body=self.renderer.render("toolarge", lang, title=subject, **context),
+                now=now,
+                auto_reply=False,
+            )
+            record(
+                session,
+                kind=EventKind.TOO_LARGE_NOTIFIED,
+                actor="process",
+                inbound_id=row.id,
+                detail=f"told {notify}",
+            )
 
     # -- from the technicians ------------------------------------------------------------
 
@@ -97,7 +183,7 @@ class StaffDesk:
         if not verdict.authenticated:
             record(
                 session,
-                kind="staff_unverified",
+                kind=EventKind.STAFF_UNVERIFIED,
                 actor="auth",
                 ticket=ticket,
                 inbound_id=inbound_id,
@@ -107,65 +193,30 @@ class StaffDesk:
             return []
         record(
             session,
-            kind="staff_verified",
+            kind=EventKind.STAFF_VERIFIED,
             actor="auth",
             ticket=ticket,
             inbound_id=inbound_id,
             detail=verdict.reason,
         )
-        changed_plan = False
         for command in commands.commands:
-            if command.name == "priority" and command.value != ticket.priority:
-                record(
-                    session,
-                    kind="priority_changed",
-                    actor=sender,
-                    ticket=ticket,
-                    inbound_id=inbound_id,
-                    detail=f"{ticket.priority} -> {command.value}",
-                    reasons=[command.line],
-                )
-                ticket.priority = command.value
-                changed_plan = True
-            elif command.name == "status" and command.value != ticket.status:
-                record(
-                    session,
-                    kind="status_changed",
-                    actor=sender,
-                    ticket=ticket,
-                    inbound_id=inbound_id,
-                    detail=f"{ticket.status} -> {command.value}",
-                    reasons=[command.line],
-                )
-                ticket.status = command.value
-            elif command.name == "take":
-                record(
-                    session,
-                    kind="assigned",
-                    actor=sender,
-                    ticket=ticket,
-                    inbound_id=inbound_id,
-                    detail=f"assigned to {sender}",
-                    reasons=[command.line],
-                )
-                ticket.assignee = sender
+            _obey(session, ticket, command, sender, inbound_id, now, self.calendar)
         if commands.unknown:
             record(
                 session,
-                kind="commands_unknown",
+                kind=EventKind.COMMANDS_UNKNOWN,
                 actor=sender,
                 ticket=ticket,
                 inbound_id=inbound_id,
                 detail="not understood",
                 reasons=commands.unknown,
             )
-        if changed_plan:
-            ticket.due_at = ticket_plan(ticket, self.calendar).due_at
+        # A technician's mail is work on the ticket, commands or not.
         ticket.updated_at = now
         if commands.internal:
             record(
                 session,
-                kind="internal_note",
+                kind=EventKind.INTERNAL_NOTE,
                 actor=sender,
                 ticket=ticket,
                 inbound_id=inbound_id,
@@ -183,7 +234,7 @@ class StaffDesk:
         if not ticket.customer_address or self.config.is_staff(ticket.customer_address):
             record(
                 session,
-                kind="relay_skipped",
+                kind=EventKind.RELAY_SKIPPED,
                 actor="process",
                 ticket=ticket,
                 inbound_id=inbound_id,
@@ -194,8 +245,8 @@ class StaffDesk:
             select(Message.message_id)
             .where(
                 Message.ticket_id == ticket.id,
-                Message.direction == "in",
-                Message.author_kind == "customer",
+                Message.direction == Direction.IN,
+                Message.author_kind == AuthorKind.CUSTOMER,
                 Message.message_id != "",
             )
             .order_by(col(Message.id).desc())
@@ -203,7 +254,7 @@ class StaffDesk:
         lang = ticket.language
         out = self.outgoing.queue(
             session,
-            kind="relay",
+            kind=OutboxKind.RELAY,
             ticket=ticket,
             to=[ticket.customer_address],
             subject=hdr.tagged_subject(ticket.number, ticket.subject),
@@ -222,10 +273,39 @@ class StaffDesk:
         )
         record(
             session,
-            kind="relayed",
+            kind=EventKind.RELAYED,
             actor="process",
             ticket=ticket,
             inbound_id=inbound_id,
             detail=f"{out.message_id} to {ticket.customer_address}",
         )
-        return ["relay"]
+        return [OutboxKind.RELAY]
+
+
+def _obey(
+    session: Session,
+    ticket: Ticket,
+    command: Command,
+    sender: str,
+    inbound_id: int,
+    now: datetime,
+    calendar: BusinessCalendar,
+) -> None:
+    """One authenticated command: the field it names changes (replanned if that moves
+    the due time), recorded with the command line as its evidence."""
+    if command.name not in _COMMANDS:
+        return  # "#intern" changes no field
+    field, kind = _COMMANDS[command.name]
+    if field is TicketField.ASSIGNEE:
+        value, detail = sender, f"assigned to {sender}"
+    else:
+        value = command.value
+        detail = f"{getattr(ticket, field.value)} -> {value}"
+    change_ticket(
+        session,
+        ticket,
+        [Change(field, value)],
+        Decision(kind, sender, detail, [command.line], inbound_id),
+        calendar=calendar,
+        now=now,
+    )

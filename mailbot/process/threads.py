@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from mailbot.mail.headers import TICKET_TAG
 from mailbot.mail.parse import ParsedMail
-from mailbot.store import Message, Outbox, Ticket
+from mailbot.store import Direction, Message, Outbox, Ticket, TicketStatus
 
 _PREFIX = re.compile(
     r"^\s*((re|aw|antw|wg|fw|fwd|tr|sv|vs|rif|r|enc)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE
@@ -82,7 +82,7 @@ def match_thread(
     if root:
         hit = session.exec(
             select(Message)
-            .where(Message.thread_index == root, Message.direction == "in")
+            .where(Message.thread_index == root, Message.direction == Direction.IN)
             .order_by(col(Message.id).desc())
         ).first()
         if hit is not None:
@@ -123,7 +123,7 @@ def _maybe_forward(
     if (
         is_forward(mail.subject)
         and not is_staff(mail.from_addr)
-        and (mail.from_addr != ticket.customer_address or ticket.status == "solved")
+        and (mail.from_addr != ticket.customer_address or ticket.status == TicketStatus.SOLVED)
     ):
         return ThreadMatch(
             None, "new", f"forward of ticket #{ticket.number}", forwarded_from=ticket

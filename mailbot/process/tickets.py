@@ -1,20 +1,27 @@
-"""Ticket bookkeeping shared by the process stage and the CLI: numbers, events, plans."""
+"""Ticket bookkeeping shared by the process stage and the CLI: numbers, events, plans,
+and the one way a ticket's field is changed."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
 
 from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, func, select
 
 from mailbot.sla import BusinessCalendar, Plan, plan
-from mailbot.store import Message, Prepared, Ticket, pending_events
+from mailbot.store import EventKind, Message, Prepared, Ticket, pending_events
 from mailbot.triage import Priority, Urgency
 
 FIRST_NUMBER = 1001
 _MAX_NUMBER = Prepared(select(func.max(Ticket.number)))
+_SEQUENCE_NEXT = text(
+    "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM ticket_number_seq"
+)
 _THREAD_IDS = (
     select(Message.message_id)
     .where(Message.ticket_id == bindparam("thread_ticket"), Message.message_id != "")
@@ -30,7 +37,20 @@ def next_number(session: Session) -> int:
     if session.get_bind().dialect.name == "postgresql":
         seq = text("SELECT nextval('ticket_number_seq')")
         return int(session.connection().execute(seq).scalar_one())
-    row = _MAX_NUMBER.first(session.connection(), {})
+    return _after_highest(session.connection())
+
+
+def expected_number(connection: Connection) -> int:
+    """The number ``next_number`` would hand out now, without taking it: what an
+    acknowledgement is rendered with before its write transaction. Another worker
+    may take it meanwhile; the transaction then gets the next one."""
+    if connection.dialect.name == "postgresql":
+        return int(connection.execute(_SEQUENCE_NEXT).scalar_one())
+    return _after_highest(connection)
+
+
+def _after_highest(connection: Connection) -> int:
+    row = _MAX_NUMBER.first(connection, {})
     current = row[0] if row is not None else None
     return FIRST_NUMBER if current is None else int(current) + 1
 
@@ -38,7 +58,7 @@ def next_number(session: Session) -> int:
 def record(
     session: Session,
     *,
-    kind: str,
+    kind: EventKind,
     actor: str,
     detail: str = "",
     reasons: Iterable[str] = (),
@@ -73,10 +93,15 @@ def thread_ids(session: Session, ticket_id: int) -> list[str]:
     return list(dict.fromkeys(rows))
 
 
-def ticket_plan(ticket: Ticket, calendar: BusinessCalendar) -> Plan:
-    """The SLA plan for a ticket as it stands now (after a follow-up or a command)."""
+def ticket_plan(
+    ticket: Ticket, calendar: BusinessCalendar, clock_from: datetime | None = None
+) -> Plan:
+    """The SLA plan for a ticket as it stands now (after a follow-up or a command).
+
+    ``clock_from``: count from then instead of from the ticket's arrival.
+    """
     return plan(
-        ticket.arrived_at,
+        clock_from or ticket.arrived_at,
         Priority(ticket.priority),
         ticket.contract,
         Urgency(ticket.urgency),
@@ -84,3 +109,84 @@ def ticket_plan(ticket: Ticket, calendar: BusinessCalendar) -> Plan:
         ticket.planned_change,
         calendar,
     )
+
+
+class TicketField(StrEnum):
+    """The fields of a ticket that mail changes; each value is the column's name and
+    the code the acknowledgement templates phrase."""
+
+    STATUS = "status"
+    PRIORITY = "priority"
+    URGENCY = "urgency"
+    DEADLINE = "deadline"
+    PLANNED_CHANGE = "planned_change"
+    ASSIGNEE = "assignee"
+
+
+#: a change to one of these moves the due time
+PLAN_FIELDS = frozenset(
+    {TicketField.PRIORITY, TicketField.URGENCY, TicketField.DEADLINE, TicketField.PLANNED_CHANGE}
+)
+
+
+@dataclass(frozen=True)
+class Change:
+    field: TicketField
+    value: str | date | bool
+
+    def code(self) -> tuple[str, str]:
+        """(what, value) as the templates and the events write it."""
+        value = self.value
+        if isinstance(value, bool):
+            return self.field.value, "true" if value else "false"
+        if isinstance(value, date):
+            return self.field.value, value.isoformat()
+        return self.field.value, value
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Who or what changed a ticket, and on which evidence: recorded as one event."""
+
+    kind: EventKind
+    actor: str
+    #: "" for the changes themselves, ``what=value; ...``
+    detail: str = ""
+    reasons: Sequence[str] = ()
+    inbound_id: int | None = None
+
+
+def change_ticket(
+    session: Session,
+    ticket: Ticket,
+    changes: Sequence[Change],
+    decision: Decision,
+    *,
+    calendar: BusinessCalendar,
+    now: datetime,
+    clock_from: datetime | None = None,
+) -> tuple[Change, ...]:
+    """Set the fields that differ, replan if one of them moves the due time, and record
+    the decision once. The changes made, in the order given; none: nothing recorded.
+
+    ``clock_from``: the replanned due time counts from then (an alarm that escalates
+    starts a new clock), not from the ticket's arrival.
+    """
+    made = tuple(c for c in changes if getattr(ticket, c.field.value) != c.value)
+    if not made:
+        return ()
+    for change in made:
+        setattr(ticket, change.field.value, change.value)
+    if any(c.field in PLAN_FIELDS for c in made):
+        ticket.due_at = ticket_plan(ticket, calendar, clock_from).due_at
+    ticket.updated_at = now
+    record(
+        session,
+        kind=decision.kind,
+        actor=decision.actor,
+        ticket=ticket,
+        inbound_id=decision.inbound_id,
+        detail=decision.detail or "; ".join("=".join(c.code()) for c in made),
+        reasons=decision.reasons,
+    )
+    return made

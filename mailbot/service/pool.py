@@ -40,7 +40,7 @@ from mailbot.mail.headers import HEADER_END, MESSAGE_ID, TICKET_TAG
 from mailbot.store import Inbound
 
 if TYPE_CHECKING:
-    from mailbot.process.runner import Outcome, Processor
+    from mailbot.process import Outcome, Processor
 
 __all__ = ["PoolBroken", "ProcessPool", "Schedule", "conversation_groups", "tasks"]
 

@@ -41,7 +41,7 @@ from mailbot.store import (
 
 if TYPE_CHECKING:
     from mailbot.classify import Classifier
-    from mailbot.process.runner import Outcome, Processor
+    from mailbot.process import Outcome, Processor
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Runtime:
 
     @property
     def processor(self) -> Processor:
-        from mailbot.process.runner import Processor
+        from mailbot.process import Processor
 
         # Loading the classifier costs a second or two: only commands that process pay it.
         if self._processor is None:
@@ -121,7 +121,7 @@ class Runtime:
     def use_classifier(self, classifier: Classifier) -> None:
         """Share an already loaded classifier (tests, several runtimes in one process)."""
         from mailbot.judge import Judge
-        from mailbot.process.runner import Processor
+        from mailbot.process import Processor
 
         self._processor = Processor(self.config, self.engine, Judge(self.config, classifier))
 
@@ -346,7 +346,7 @@ class Runtime:
         self.engine.dispose()
 
     def _escalate(self) -> None:
-        from mailbot.process.escalate import remind_overdue
+        from mailbot.process import remind_overdue
 
         remind_overdue(self.config, self.engine, self.processor.renderer, now=self.clock())
 

@@ -23,6 +23,7 @@ from mailbot.store.kinds import (
     InboundStatus,
     OutboxKind,
     OutboxStatus,
+    QuarantineReason,
     TicketStatus,
 )
 from mailbot.store.migrate import migrate, open_store
@@ -54,6 +55,7 @@ __all__ = [
     "OutboxKind",
     "OutboxStatus",
     "Prepared",
+    "QuarantineReason",
     "Setting",
     "Ticket",
     "TicketStatus",

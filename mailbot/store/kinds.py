@@ -26,6 +26,21 @@ class InboundStatus(StrEnum):
     QUARANTINED = "quarantined"
 
 
+class QuarantineReason(StrEnum):
+    """Why an inbound mail is in quarantine; code decides on this, the error text is
+    for people."""
+
+    #: over the size limit: never downloaded (a placeholder from fetch) or refused by
+    #: the parser; technicians are told, or the mail waits on the server unseen
+    TOO_LARGE = "too_large"
+    #: the parser refused it (broken, or a MIME tree beyond the limits)
+    UNPARSABLE = "unparsable"
+    #: the unique-constraint race with another worker went on past the retries
+    CONFLICT = "conflict"
+    #: anything else that went wrong while processing it
+    FAILED = "failed"
+
+
 class OutboxStatus(StrEnum):
     QUEUED = "queued"
     SENT = "sent"

@@ -139,6 +139,9 @@ class Inbound(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
     status: str = InboundStatus.NEW
     error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    #: a QuarantineReason while the mail is quarantined (migration 0004); ``error``
+    #: says the same for people
+    quarantine_reason: str | None = None
     attempts: int = 0
     processed_at: datetime | None = None
     claimed_by: str | None = None

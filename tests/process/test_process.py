@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import Session, select
 
+from mailbot.outbound.render import Rendered
 from mailbot.process.runner import _READ_SOME
 from mailbot.service.runtime import Runtime
 from mailbot.store import Inbound
@@ -94,24 +96,67 @@ def test_customer_mail_opens_ticket_acknowledges_and_announces(desk: Runtime) ->
 def test_acknowledgements_rendered_before_the_write_carry_their_own_numbers(
     desk: Runtime,
 ) -> None:
-    # New conversations are rendered before the write transaction, with a stand-in
-    # for the number; each acknowledgement must carry its ticket's number everywhere.
-    raws = [
+    # New conversations are rendered before the write transaction, with the number
+    # their ticket is expected to get; each acknowledgement must carry its ticket's
+    # number everywhere, and is rendered once when nobody took that number meanwhile.
+    renders = count_ack_renders(desk)
+    feed(desk, *printer_mails(3))
+    assert_own_numbers(desk, 3)
+    assert renders == [1, 1, 1]
+
+
+def test_an_acknowledgement_drafted_for_a_number_taken_meanwhile_is_rendered_again(
+    desk: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if another worker opened ticket #1001 after each draft was made.
+    from mailbot.process import runner
+
+    monkeypatch.setattr(runner, "expected_number", lambda _connection: 1001)
+    renders = count_ack_renders(desk)
+    feed(desk, *printer_mails(3))
+    assert_own_numbers(desk, 3)
+    # Drafted for #1001 each; the second and third rendered again with their numbers.
+    assert renders == [1, 2, 2]
+
+
+def printer_mails(count: int) -> list[bytes]:
+    return [
         make_mail(f"Kunde {i} <k{i}@praxis-weber.example>", f"Drucker {i}",
                   f"Der Drucker im Raum {i} druckt nicht.", msgid=f"<p{i}@praxis-weber.example>")
-        for i in range(3)
+        for i in range(count)
     ]
-    feed(desk, *raws)
-    mark = str(desk.processor._number_mark)
+
+
+def count_ack_renders(desk: Runtime) -> list[int]:
+    """Per mail (by the customer's name), how often its acknowledgement was rendered."""
+    renderer = desk.processor.renderer
+    original = renderer.render
+    counts: dict[str, int] = {}
+
+    def counting(name: str, lang: str, **context: Any) -> Rendered:
+        if name == "ack":
+            key = context["customer_name"]
+            counts[key] = counts.get(key, 0) + 1
+            renders[:] = [counts[k] for k in sorted(counts)]
+        return original(name, lang, **context)
+
+    renders: list[int] = []
+    renderer.render = counting  # type: ignore[method-assign]
+    return renders
+
+
+def assert_own_numbers(desk: Runtime, count: int) -> None:
+    numbers = range(1001, 1001 + count)
     with session(desk) as s:
         acks = outbox(s, "ack")
         assert [a.message["Subject"] for a in acks] == [
-            "[#1001] Drucker 0", "[#1002] Drucker 1", "[#1003] Drucker 2"
+            f"[#{number}] Drucker {i}" for i, number in enumerate(numbers)
         ]
-        for number, ack in zip((1001, 1002, 1003), acks, strict=True):
+        for number, ack in zip(numbers, acks, strict=True):
             assert f"Ticket #{number} angelegt" in ack.text
             assert f"[#{number}]" in ack.html and f"#{number} angelegt" in ack.html
-            assert mark not in ack.message.as_string()
+            others = [n for n in numbers if n != number]
+            assert not any(f"#{n}" in ack.message.as_string() for n in others)
 
 
 def test_same_mail_twice_is_one_ticket(desk: Runtime) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from mailbot.process.runner import Arrival, Outcome
+from mailbot.process import Arrival, Outcome, OutcomeStatus
 from mailbot.service.pool import (
     CHILD_NICENESS,
     Schedule,
@@ -299,7 +299,8 @@ def test_the_children_yield_the_cpu_to_the_fetching_and_sending_parent(
     def priority(
         inbound_id: int, now: datetime | None = None, *, arrival: Arrival | None = None
     ) -> Outcome:
-        return Outcome(inbound_id, "skipped", detail=str(os.getpriority(os.PRIO_PROCESS, 0)))
+        niceness = os.getpriority(os.PRIO_PROCESS, 0)
+        return Outcome(inbound_id, OutcomeStatus.SKIPPED, detail=str(niceness))
 
     rt.processor.process_one = priority  # type: ignore[method-assign]
     pool = rt._start_pool()

@@ -55,7 +55,7 @@ def test_overdue_ticket_is_reminded_once_per_deadline(desk: Runtime, clock: Cloc
             when=clock.now - timedelta(minutes=5),
         ),
     )
-    from mailbot.process.escalate import remind_overdue
+    from mailbot.process import remind_overdue
 
     renderer = desk.processor.renderer
     assert remind_overdue(desk.config, desk.engine, renderer, now=clock.now) == 0
@@ -96,7 +96,7 @@ def test_answered_ticket_is_not_reminded(desk: Runtime, clock: Clock) -> None:
             },
         ),
     )
-    from mailbot.process.escalate import remind_overdue
+    from mailbot.process import remind_overdue
 
     later = clock.now + timedelta(days=2)
     assert remind_overdue(desk.config, desk.engine, desk.processor.renderer, now=later) == 0

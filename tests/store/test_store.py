@@ -134,6 +134,7 @@ def _statements_of_one_mail(engine: Engine, mail: bytes) -> list[object]:
     """What a new mail's transaction and its send write, through the prepared statements."""
     from mailbot.outbound import _claims, outgoing
     from mailbot.process import runner as process
+    from mailbot.process import turn
     from mailbot.process.tickets import next_number, record
 
     seen: list[object] = []
@@ -154,7 +155,7 @@ def _statements_of_one_mail(engine: Engine, mail: bytes) -> list[object]:
             thread_index="", sender="kunde@mueller.example", recipients="service@x",
             subject="Drucker", text="Grüße\n", evidence="{}", created_at=_T,
         )
-        seen.append(process._INSERT_MESSAGE.insert(connection, message))
+        seen.append(turn._INSERT_MESSAGE.insert(connection, message))
         seen.append(
             outgoing._INSERT_OUTBOX.insert(
                 connection,
@@ -276,11 +277,11 @@ def test_a_locked_store_at_begin_raises_sqlalchemys_operational_error(tmp_path: 
 def test_the_announced_oversized_mail_are_found_by_their_partial_index(tmp_path: Path) -> None:
     """Every drain asks which oversized mails were announced; without the partial
     index (a bound parameter instead of the literal defeats it) that reads every event."""
-    from mailbot.process.runner import _TOO_LARGE_KIND
+    from mailbot.process.staff import TOO_LARGE_TOLD
 
     engine = open_store(f"sqlite:///{tmp_path / 'plan.db'}")
     try:
-        query = select(Event.inbound_id).where(_TOO_LARGE_KIND)
+        query = select(Event.inbound_id).where(TOO_LARGE_TOLD)
         sql = str(query.compile(dialect=engine.dialect))
         with engine.connect() as connection:
             plan = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).fetchall()

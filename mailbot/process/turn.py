@@ -1,0 +1,171 @@
+"""What one mail's way through the process stage carries: the row it came from, the
+context of its write transaction, and what came of it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Session
+
+from mailbot.judge import Judgement
+from mailbot.mail import headers as hdr
+from mailbot.mail.parse import ParsedMail
+from mailbot.process.threads import thread_index_root
+from mailbot.process.tickets import record
+from mailbot.sla import Plan
+from mailbot.store import AuthorKind, Direction, EventKind, Message, Ticket, prepared_insert
+
+_INSERT_MESSAGE = prepared_insert(Message)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """The stored inbound row, as far as processing reads it."""
+
+    id: int
+    raw: bytes
+    received_at: datetime
+    mailbox: str
+    message_id: str
+
+
+class OutcomeStatus(StrEnum):
+    PROCESSED = "processed"
+    QUARANTINED = "quarantined"
+    #: another worker has it, or it is no longer new
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    inbound_id: int
+    status: OutcomeStatus
+    ticket_number: int | None = None
+    #: the kinds of the mail queued for it (OutboxKind values)
+    queued: tuple[str, ...] = ()
+    detail: str = ""
+
+
+def reported_at(j: Judgement, row: Arrival) -> datetime:
+    """When the sender reported it: the mail's Date, unless it arrived before that (a
+    wrong clock on their side). A ticket's SLA clock counts from here."""
+    return min(j.sent_at, row.received_at)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One mail inside its write transaction: what every disposition works with.
+
+    ``now`` is the moment the mail is processed (tickets' and mails' times);
+    ``row.received_at`` is when it arrived, which the SLA clock may count from.
+    """
+
+    session: Session
+    row: Arrival
+    j: Judgement
+    now: datetime
+
+    @property
+    def mail(self) -> ParsedMail:
+        return self.j.mail
+
+    def processed(
+        self, number: int | None = None, queued: tuple[str, ...] = (), detail: str = ""
+    ) -> Outcome:
+        return Outcome(self.row.id, OutcomeStatus.PROCESSED, number, queued, detail)
+
+    @property
+    def arrived_at(self) -> datetime:
+        return reported_at(self.j, self.row)
+
+    def store_message(self, ticket: Ticket) -> None:
+        """The mail, as the ticket's message, with the evidence of its judgement."""
+        assert ticket.id is not None
+        j, c = self.j, self.j.classification
+        mail = j.mail
+        author = (
+            AuthorKind.STAFF
+            if j.staff_sender
+            else AuthorKind.MONITORING
+            if c.alarm
+            else AuthorKind.CUSTOMER
+        )
+        evidence = {
+            "priority": c.priority.value,
+            "urgency": c.urgency.value,
+            "deadline": c.deadline.isoformat() if c.deadline else None,
+            "planned_change": c.planned_change,
+            "language": c.language.value,
+            "automated": j.automated,
+            "reasons": list(c.reasons),
+            "automated_reasons": list(j.automated_reasons),
+        }
+        _INSERT_MESSAGE.insert(
+            self.session.connection(),
+            dict(
+                ticket_id=ticket.id,
+                inbound_id=self.row.id,
+                direction=Direction.IN.value,
+                author_kind=author.value,
+                message_id=mail.message_id,
+                in_reply_to=mail.in_reply_to,
+                references=" ".join(mail.references),
+                thread_index=thread_index_root(mail.thread_index) if mail.thread_index else "",
+                sender=mail.from_addr,
+                recipients=", ".join((*mail.to, *mail.cc)),
+                subject=hdr.clean(mail.subject, 250),
+                text=j.body,
+                evidence=json.dumps(evidence, ensure_ascii=False),
+                created_at=self.row.received_at,
+                outbox_id=None,
+            ),
+        )
+
+    def record_opening(self, ticket: Ticket, why: str, the_plan: Plan | None) -> None:
+        """The events of a new ticket: opened (``why``), automated, classified, planned."""
+        j, c, session, inbound_id = self.j, self.j.classification, self.session, self.row.id
+        record(
+            session,
+            kind=EventKind.TICKET_OPENED,
+            actor="process",
+            ticket=ticket,
+            inbound_id=inbound_id,
+            detail=why,
+            reasons=[f"Kunde: {j.customer.name}"] if j.customer else [],
+        )
+        if j.automated:
+            record(
+                session,
+                kind=EventKind.AUTOMATED,
+                actor="process",
+                ticket=ticket,
+                inbound_id=inbound_id,
+                reasons=j.automated_reasons,
+            )
+        record(
+            session,
+            kind=EventKind.CLASSIFIED,
+            actor="classify",
+            ticket=ticket,
+            inbound_id=inbound_id,
+            detail=(
+                f"priority={c.priority.value} urgency={c.urgency.value} "
+                f"deadline={c.deadline} planned_change={c.planned_change} "
+                f"language={c.language.value}"
+            ),
+            reasons=c.reasons,
+        )
+        if the_plan is not None:
+            p = the_plan
+            record(
+                session,
+                kind=EventKind.SLA,
+                actor="sla",
+                ticket=ticket,
+                inbound_id=inbound_id,
+                detail=f"due {p.due_at.isoformat()} (clock from {p.clock_starts.isoformat()})",
+                reasons=p.adjustments,
+            )
