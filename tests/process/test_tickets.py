@@ -18,7 +18,7 @@ from mailbot.process.tickets import (
     change_ticket,
     ticket_plan,
 )
-from mailbot.sla.plan import BusinessCalendar, SlaSettings
+from mailbot.sla import BusinessCalendar, SlaSettings
 from mailbot.store import Event, EventKind, Ticket, TicketStatus, open_store, session_scope
 
 CALENDAR = BusinessCalendar(SlaSettings())
