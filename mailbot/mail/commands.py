@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from mailbot.kinds import TicketStatus
 from mailbot.triage import Priority
 
 _LINE = re.compile(r"^\s*#(\w[\w-]*)(?:[ \t]+(\S+))?\s*$", re.UNICODE)
@@ -23,18 +24,16 @@ _PRIORITY = {
     "low": Priority.LOW,
     "gering": Priority.LOW,
 }
-# The values are the store's TicketStatus values (tests/mail/test_commands.py holds
-# them to it): mail/ never imports the store, and mailbot.store.kinds comes with it.
 _STATUS = {
-    "offen": "open",
-    "open": "open",
-    "wartend": "waiting",
-    "waiting": "waiting",
-    "warten": "waiting",
-    "erledigt": "solved",
-    "solved": "solved",
-    "geschlossen": "solved",
-    "closed": "solved",
+    "offen": TicketStatus.OPEN,
+    "open": TicketStatus.OPEN,
+    "wartend": TicketStatus.WAITING,
+    "waiting": TicketStatus.WAITING,
+    "warten": TicketStatus.WAITING,
+    "erledigt": TicketStatus.SOLVED,
+    "solved": TicketStatus.SOLVED,
+    "geschlossen": TicketStatus.SOLVED,
+    "closed": TicketStatus.SOLVED,
 }
 _TAKE = frozenset({"übernehmen", "uebernehmen", "take"})
 _INTERNAL = frozenset({"intern", "internal"})
@@ -50,7 +49,7 @@ class CommandName(StrEnum):
 @dataclass(frozen=True)
 class Command:
     name: CommandName
-    #: the new priority (a Priority) or status (a TicketStatus value); "" for the others
+    #: the new priority (a Priority) or status (a TicketStatus); "" for the others
     value: str = ""
     line: str = ""
 

@@ -5,16 +5,7 @@ The schema is owned by the Alembic migrations in ``migrations/``; the tables in
 ``tables`` must stay in step with them (a test compares the two).
 """
 
-from mailbot.store.engine import (
-    Writer,
-    background_checkpoints,
-    make_engine,
-    pending_events,
-    session_scope,
-    write_scope,
-)
-from mailbot.store.fast import Prepared, insert_row, new_row, prepared_insert
-from mailbot.store.kinds import (
+from mailbot.kinds import (
     AUTO_REPLY_KINDS,
     OPEN_STATES,
     AuthorKind,
@@ -26,6 +17,15 @@ from mailbot.store.kinds import (
     QuarantineReason,
     TicketStatus,
 )
+from mailbot.store.engine import (
+    Writer,
+    background_checkpoints,
+    make_engine,
+    pending_events,
+    session_scope,
+    write_scope,
+)
+from mailbot.store.fast import Prepared, insert_row, new_row, prepared_insert
 from mailbot.store.migrate import migrate, open_store
 from mailbot.store.tables import (
     Customer,

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from mailbot.store.kinds import (
+from mailbot.kinds import (
     AuthorKind,
     Direction,
     EventKind,

@@ -1,8 +1,10 @@
-"""The words the store keeps for states and kinds.
+"""The words mailbot keeps for states and kinds: ticket, inbound and outbox statuses,
+what an outgoing mail is, who wrote a message, what an event records.
 
 Each is a ``StrEnum``: the stored value is the member's value, so rows written before
 these types existed read back unchanged, and a comparison with the enum member is a
-comparison with the stored text.
+comparison with the stored text. Pure (no imports of mailbot), so every stage, the
+pure mail stage included, can name them.
 """
 
 from __future__ import annotations
