@@ -13,7 +13,14 @@ table; nothing here reads a file.
 
 from mailbot.sla.calendar import BusinessCalendar, require_aware
 from mailbot.sla.hours import HoursGroup, TimeRange, WeeklyHours, parse_clock
-from mailbot.sla.planning import ADJUSTMENTS, Adjustment, Plan, deadline_instant, plan, work_order_key
+from mailbot.sla.planning import (
+    ADJUSTMENTS,
+    Adjustment,
+    Plan,
+    deadline_instant,
+    plan,
+    work_order_key,
+)
 from mailbot.sla.settings import ReactionTarget, ReactionTargets, SlaSettings
 
 __all__ = [
