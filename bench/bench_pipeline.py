@@ -32,19 +32,24 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.parser import BytesParser
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mailbot.config import load_config  # noqa: E402
-from mailbot.service.runtime import Runtime  # noqa: E402
-from tests.servers import destroy_dovecot, free_port, start_dovecot  # noqa: E402
+from mailbot.service import DrainSummary, Runtime  # noqa: E402
+from tests.servers import Dovecot, destroy_dovecot, free_port, start_dovecot  # noqa: E402
+
+if TYPE_CHECKING:
+    from mailbot.classify import Classifier
 
 
 def corpus(n: int) -> list[bytes]:
@@ -235,6 +240,184 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+def is_automated(raw: bytes) -> bool:
+    """What the corpus counts as robot mail (the bot must not acknowledge it)."""
+    msg = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+    return bool(
+        msg["Auto-Submitted"]
+        or msg["List-Id"]
+        or msg["Precedence"]
+        or "monitoring@" in str(msg["From"])
+        or "mailer-daemon" in str(msg["From"]).lower()
+    )
+
+
+@dataclass(frozen=True)
+class Drain:
+    """The figures of one ``Runtime.once`` over the whole INBOX."""
+
+    fetched: int
+    summary: DrainSummary
+    acknowledgements: int
+    prepare_seconds: float
+    drain_seconds: float
+    utilisation: float
+    cpu_seconds: float
+    children_cpu: float
+    dovecot_cpu: float
+    smtp_cpu: float
+    pss_mb: float
+    rss_mb: float
+    child_rss_mb: float
+
+
+def measure_drain(runtime: Runtime, smtp: SmtpProcess, dovecot: Dovecot) -> Drain:
+    """Start-up, then the drain; the runtime is closed at the end."""
+    # Start-up is timed apart from the drain: a running service (`mailbot run`)
+    # did it once when it started, before any storm; `mailbot once` pays it per run.
+    t_prepare = time.perf_counter()
+    runtime.prepare()  # classifier and templates loaded, processes forked
+    prepare_seconds = time.perf_counter() - t_prepare
+
+    memory = PssSampler(exclude={smtp.pid})
+    cpu_before = os.times()
+    servers_before = server_cpu_seconds(dovecot.process_group, smtp.pid)
+    busy_before = cpu_busy()
+    start = time.perf_counter()
+    # What `mailbot once` does: the fetch runs in a thread while forked processes
+    # judge and store what has arrived and this process sends what they queued.
+    fetched, summary = runtime.once()
+    drained = time.perf_counter()
+    busy_after = cpu_busy()
+    servers_after = server_cpu_seconds(dovecot.process_group, smtp.pid)
+    utilisation = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
+    runtime.close()  # the forked processes end here and their CPU time is counted
+    cpu_after = os.times()
+    parent_cpu = sum(a - b for a, b in zip(cpu_after[:2], cpu_before[:2], strict=True))
+    children_cpu = sum(a - b for a, b in zip(cpu_after[2:4], cpu_before[2:4], strict=True))
+    pss_mb = memory.stop()
+    return Drain(
+        fetched=fetched,
+        summary=summary,
+        acknowledgements=smtp.received,
+        prepare_seconds=prepare_seconds,
+        drain_seconds=drained - start,
+        utilisation=utilisation,
+        cpu_seconds=parent_cpu + children_cpu,
+        children_cpu=children_cpu,
+        dovecot_cpu=servers_after[0] - servers_before[0],
+        smtp_cpu=servers_after[1] - servers_before[1],
+        pss_mb=pss_mb,
+        rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        child_rss_mb=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    )
+
+
+def classifier_rate(classifier: Classifier, mails: list[bytes]) -> float:
+    """Mails per second of the classifier alone, on the same mails' new text."""
+    from mailbot.mail.parse import parse_message
+    from mailbot.mail.quotes import new_text
+
+    texts = []
+    for raw in mails:
+        parsed = parse_message(raw)
+        texts.append((parsed.subject, new_text(parsed.text), parsed.date))
+    rates = []
+    for _ in range(3):  # one pass is a second of work: the median of three is steadier
+        t0 = time.perf_counter()
+        for subject, body, date in texts:
+            classifier.classify(subject, body, date or datetime.now().astimezone())
+        rates.append(len(texts) / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def _is_customer(raw: bytes) -> bool:
+    robot = (b"monitoring@", b"List-Id", b"Auto-Submitted", b"Return-Path: <>", b"Precedence")
+    return not any(mark in raw for mark in robot)
+
+
+def idle_latencies(
+    work: Path, dovecot: Dovecot, smtp: SmtpProcess, mails: list[bytes], samples: int
+) -> tuple[list[float], float]:
+    """Seconds from a mail landing in the INBOX to its acknowledgement, while a separate
+    `mailbot run` process waits in IDLE; and that process's peak RSS in MB."""
+    dovecot.clean()
+    smtp.reset()
+    lat_dir = work / "latency"
+    lat_dir.mkdir()
+    lat_cfg = config_file(
+        lat_dir, dovecot.host, dovecot.port, dovecot.user, dovecot.password, smtp.port
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mailbot", "--config", str(lat_cfg), "run"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    latencies: list[float] = []
+    try:
+        time.sleep(8)  # classifier loaded, first fetch done, IDLE entered
+        customers = [m for m in mails if _is_customer(m)]
+        for i in range(samples):
+            raw = customers[i % len(customers)].replace(
+                b"@bench.example>", f".lat{i}@bench.example>".encode(), 1
+            )
+            before = smtp.received
+            t_append = time.perf_counter()
+            dovecot.append(raw)
+            while smtp.received <= before and time.perf_counter() - t_append < 60:
+                time.sleep(0.005)
+            latencies.append(time.perf_counter() - t_append)
+            time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    return latencies, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def figures(
+    mails: list[bytes],
+    automated: int,
+    drain: Drain,
+    classify_rate: float,
+    latencies: list[float],
+    run_rss_mb: float,
+) -> dict[str, object]:
+    """The printed result, in the order of the README's table."""
+    summary = drain.summary
+    seconds = drain.drain_seconds
+    return {
+        "machine": f"{os.cpu_count()} cores, {os.uname().machine}",
+        "mails": len(mails),
+        "automated": automated,
+        "stored": drain.fetched,
+        "processed": summary.processed,
+        "quarantined": summary.quarantined,
+        "send_failures": summary.failed,
+        "acknowledgements": drain.acknowledgements,
+        "drain_seconds": round(seconds, 2),
+        "drain_mails_per_second": round(len(mails) / seconds, 1),
+        "startup_seconds": round(drain.prepare_seconds, 2),
+        "drain_with_startup_mails_per_second": round(
+            len(mails) / (seconds + drain.prepare_seconds), 1
+        ),
+        "drain_cpu_utilisation": round(drain.utilisation, 2),
+        "drain_mailbot_cpu_seconds": round(drain.cpu_seconds, 2),
+        "drain_forked_cpu_seconds": round(drain.children_cpu, 2),
+        "drain_dovecot_cpu_seconds": round(drain.dovecot_cpu, 2),
+        "drain_smtp_server_cpu_seconds": round(drain.smtp_cpu, 2),
+        "idle_latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
+        "idle_latency_p95_s": round(percentile(latencies, 0.95), 3) if latencies else None,
+        "idle_latency_max_s": round(max(latencies), 3) if latencies else None,
+        "idle_latency_samples": len(latencies),
+        "classifier_mails_per_second": round(classify_rate, 1),
+        "drain_peak_rss_mb": round(drain.rss_mb, 1),
+        "drain_child_peak_rss_mb": round(drain.child_rss_mb, 1),
+        "drain_peak_pss_total_mb": round(drain.pss_mb, 1),
+        "run_peak_rss_mb": round(run_rss_mb, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mails", type=int, default=1000)
@@ -247,146 +430,21 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="mailbot-bench-"))
     try:
         mails = corpus(args.mails)
-        automated = 0
-        for raw in mails:
-            msg = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
-            if (
-                msg["Auto-Submitted"]
-                or msg["List-Id"]
-                or msg["Precedence"]
-                or "monitoring@" in str(msg["From"])
-                or "mailer-daemon" in str(msg["From"]).lower()
-            ):
-                automated += 1
+        automated = sum(is_automated(raw) for raw in mails)
         with dovecot.client() as client:
             for raw in mails:
                 client.append("INBOX", raw)
         cfg_path = config_file(
             work, dovecot.host, dovecot.port, dovecot.user, dovecot.password, smtp.port
         )
-        config = load_config(cfg_path)
-        runtime = Runtime.open(config)
-        # Start-up is timed apart from the drain: a running service (`mailbot run`)
-        # did it once when it started, before any storm; `mailbot once` pays it per run.
-        t_prepare = time.perf_counter()
-        runtime.prepare()  # classifier and templates loaded, processes forked
-        prepare_seconds = time.perf_counter() - t_prepare
-
-        memory = PssSampler(exclude={smtp.pid})
-        cpu_before = os.times()
-        servers_before = server_cpu_seconds(dovecot.process_group, smtp.pid)
-        busy_before = cpu_busy()
-        start = time.perf_counter()
-        # What `mailbot once` does: the fetch runs in a thread while forked processes
-        # judge and store what has arrived and this process sends what they queued.
-        fetched, processed = runtime.once()
-        drained = time.perf_counter()
-        busy_after = cpu_busy()
-        servers_after = server_cpu_seconds(dovecot.process_group, smtp.pid)
-        utilisation = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
-        runtime.close()  # the forked processes end here and their CPU time is counted
-        cpu_after = os.times()
-        parent_cpu = sum(a - b for a, b in zip(cpu_after[:2], cpu_before[:2], strict=True))
-        children_cpu = sum(a - b for a, b in zip(cpu_after[2:4], cpu_before[2:4], strict=True))
-        cpu_seconds = parent_cpu + children_cpu
-        drain_pss_mb = memory.stop()
-        acks = smtp.received
-        failed = processed.failed
-        drain_seconds = drained - start
-        drain_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-        # Classifier alone, on the same mails' new text.
-        from mailbot.mail.parse import parse_message
-        from mailbot.mail.quotes import new_text
-
-        texts = []
-        for raw in mails:
-            parsed = parse_message(raw)
-            texts.append((parsed.subject, new_text(parsed.text), parsed.date))
-        clf = runtime.processor.judge.classifier
-        rates = []
-        for _ in range(3):  # one pass is a second of work: the median of three is steadier
-            t0 = time.perf_counter()
-            for subject, body, date in texts:
-                clf.classify(subject, body, date or datetime.now().astimezone())
-            rates.append(len(texts) / (time.perf_counter() - t0))
-        classify_rate = statistics.median(rates)
-
-        # Idle latency: a separate `mailbot run` process waiting in IDLE.
+        runtime = Runtime.open(load_config(cfg_path))
+        drain = measure_drain(runtime, smtp, dovecot)
+        classify_rate = classifier_rate(runtime.processor.judge.classifier, mails)
         latencies: list[float] = []
         run_rss_mb = 0.0
         if args.latency:
-            dovecot.clean()
-            smtp.reset()
-            lat_dir = work / "latency"
-            lat_dir.mkdir()
-            lat_cfg = config_file(
-                lat_dir, dovecot.host, dovecot.port, dovecot.user, dovecot.password, smtp.port
-            )
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "mailbot", "--config", str(lat_cfg), "run"],
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            try:
-                time.sleep(8)  # classifier loaded, first fetch done, IDLE entered
-                customers = [
-                    m
-                    for m in mails
-                    if b"monitoring@" not in m
-                    and b"List-Id" not in m
-                    and b"Auto-Submitted" not in m
-                    and b"Return-Path: <>" not in m
-                    and b"Precedence" not in m
-                ]
-                for i in range(args.latency):
-                    raw = customers[i % len(customers)].replace(
-                        b"@bench.example>", f".lat{i}@bench.example>".encode(), 1
-                    )
-                    before = smtp.received
-                    t_append = time.perf_counter()
-                    dovecot.append(raw)
-                    while smtp.received <= before and time.perf_counter() - t_append < 60:
-                        time.sleep(0.005)
-                    latencies.append(time.perf_counter() - t_append)
-                    time.sleep(0.3)
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=30)
-            run_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-        result = {
-            "machine": f"{os.cpu_count()} cores, {os.uname().machine}",
-            "mails": len(mails),
-            "automated": automated,
-            "stored": fetched,
-            "processed": processed.processed,
-            "quarantined": processed.quarantined,
-            "send_failures": failed,
-            "acknowledgements": acks,
-            "drain_seconds": round(drain_seconds, 2),
-            "drain_mails_per_second": round(len(mails) / drain_seconds, 1),
-            "startup_seconds": round(prepare_seconds, 2),
-            "drain_with_startup_mails_per_second": round(
-                len(mails) / (drain_seconds + prepare_seconds), 1
-            ),
-            "drain_cpu_utilisation": round(utilisation, 2),
-            "drain_mailbot_cpu_seconds": round(cpu_seconds, 2),
-            "drain_forked_cpu_seconds": round(children_cpu, 2),
-            "drain_dovecot_cpu_seconds": round(servers_after[0] - servers_before[0], 2),
-            "drain_smtp_server_cpu_seconds": round(servers_after[1] - servers_before[1], 2),
-            "idle_latency_p50_s": round(statistics.median(latencies), 3) if latencies else None,
-            "idle_latency_p95_s": round(percentile(latencies, 0.95), 3) if latencies else None,
-            "idle_latency_max_s": round(max(latencies), 3) if latencies else None,
-            "idle_latency_samples": len(latencies),
-            "classifier_mails_per_second": round(classify_rate, 1),
-            "drain_peak_rss_mb": round(drain_rss_mb, 1),
-            "drain_child_peak_rss_mb": round(child_rss_mb, 1),
-            "drain_peak_pss_total_mb": round(drain_pss_mb, 1),
-            "run_peak_rss_mb": round(run_rss_mb, 1),
-        }
+            latencies, run_rss_mb = idle_latencies(work, dovecot, smtp, mails, args.latency)
+        result = figures(mails, automated, drain, classify_rate, latencies, run_rss_mb)
         print(json.dumps(result, indent=1))
         width = max(len(k) for k in result)
         for key, value in result.items():

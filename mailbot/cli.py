@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,6 +20,10 @@ from rich.table import Table
 
 from mailbot.config import Config, load_config
 from mailbot.errors import ConfigError, MailbotError
+
+if TYPE_CHECKING:
+    from mailbot.service.report import FileError, FileJudgement
+    from mailbot.service.runtime import Runtime
 
 app = typer.Typer(
     add_completion=False,
@@ -70,7 +74,7 @@ def _friendly() -> Iterator[None]:
         raise typer.Exit(1) from None
 
 
-def _runtime(config: Config) -> Any:
+def _runtime(config: Config) -> Runtime:
     from mailbot.service.runtime import Runtime
 
     return Runtime.open(config)
@@ -92,23 +96,25 @@ def classify(
         for path in files:
             result = classify_file(judge, path)
             if as_json:
-                print(json.dumps(result, ensure_ascii=False), flush=True)
+                print(json.dumps(result.as_json(), ensure_ascii=False), flush=True)
             else:
                 _print_classification(result)
 
 
-def _print_classification(result: dict[str, Any]) -> None:
-    if "error" in result:
-        out.print(f"[red]{result['file']}: {result['error']}[/red]")
+def _print_classification(result: FileJudgement | FileError) -> None:
+    from mailbot.service.report import FileError
+
+    if isinstance(result, FileError):
+        out.print(f"[red]{result.file}: {result.error}[/red]")
         return
-    out.print(f"[bold]{result['file']}[/bold]  {result['subject']}")
+    out.print(f"[bold]{result.file}[/bold]  {result.subject}")
     out.print(
-        f"  language={result['language']} priority={result['priority']} "
-        f"urgency={result['urgency']} deadline={result['deadline']} "
-        f"planned_change={result['planned_change']} automated={result['automated']} "
-        f"contract={result['contract']} due_at={result['due_at']}"
+        f"  language={result.language} priority={result.priority} "
+        f"urgency={result.urgency} deadline={result.deadline} "
+        f"planned_change={result.planned_change} automated={result.automated} "
+        f"contract={result.contract} due_at={result.due_at}"
     )
-    for reason in result["reasons"]:
+    for reason in result.reasons:
         out.print(f"  - {reason}", markup=False)
 
 
@@ -216,32 +222,31 @@ def ticket(number: int, as_json: JsonOpt = False, config: ConfigOpt = None) -> N
     """One ticket: its thread, its events, its SLA clock."""
     with _friendly():
         rt = _runtime(_config(config))
-        data = rt.ticket(number)
-        if data is None:
+        detail = rt.ticket(number)
+        if detail is None:
             err.print(f"mailbot: no ticket #{number}")
             raise typer.Exit(1)
         if as_json:
-            print(json.dumps(data, ensure_ascii=False, indent=1))
+            print(json.dumps(detail.as_json(), ensure_ascii=False, indent=1))
             return
+        t = detail.ticket
         out.print(
-            f"#{data['number']} {data['subject']}\n"
-            f"customer {data['customer_address']} (contract: {data['contract']}), "
-            f"status {data['status']}, priority {data['priority']}, urgency {data['urgency']}, "
-            f"deadline {data['deadline']}, due {rt.local(data['due_at'])}",
+            f"#{t.number} {t.subject}\n"
+            f"customer {t.customer_address} (contract: {t.contract}), "
+            f"status {t.status}, priority {t.priority}, urgency {t.urgency}, "
+            f"deadline {t.deadline}, due {rt.local(t.due_at)}",
             markup=False,
         )
-        for m in data["messages"]:
+        for m in detail.messages:
             out.print(
-                f"\n--- {m['direction']} {m['time']} {m['sender']} -> "
-                f"{', '.join(m['recipients'])}\n{m['subject']}\n{m['text']}",
+                f"\n--- {m.direction} {m.time} {m.sender} -> "
+                f"{', '.join(m.recipients)}\n{m.subject}\n{m.text}",
                 markup=False,
             )
         out.print("\nEvents:")
-        for e in data["events"]:
-            reasons = f" [{'; '.join(e['reasons'])}]" if e["reasons"] else ""
-            out.print(
-                f"  {e['time']} {e['actor']}: {e['kind']} {e['detail']}{reasons}", markup=False
-            )
+        for e in detail.events:
+            reasons = f" [{'; '.join(e.reasons)}]" if e.reasons else ""
+            out.print(f"  {e.time} {e.actor}: {e.kind} {e.detail}{reasons}", markup=False)
 
 
 @quarantine_app.command("list")
@@ -250,15 +255,15 @@ def quarantine_list(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     with _friendly():
         rows = _runtime(_config(config)).quarantine()
         if as_json:
-            print(json.dumps(rows, ensure_ascii=False, indent=1))
+            from mailbot.service.views import as_dicts
+
+            print(json.dumps(as_dicts(rows), ensure_ascii=False, indent=1))
             return
         table = Table(title=f"Quarantine ({len(rows)})")
         for col in ("id", "received", "message-id", "size", "reason"):
             table.add_column(col)
         for r in rows:
-            table.add_row(
-                str(r["id"]), r["received_at"] or "", r["message_id"], str(r["size"]), r["reason"]
-            )
+            table.add_row(str(r.id), r.received_at or "", r.message_id, str(r.size), r.reason)
         out.print(table)
 
 
@@ -310,9 +315,7 @@ def status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
         rt = _runtime(_config(config))
         health = rt.health()
         if as_json:
-            from dataclasses import asdict
-
-            print(json.dumps(asdict(health), ensure_ascii=False, indent=1))
+            print(json.dumps(health.as_json(), ensure_ascii=False, indent=1))
         else:
             for box in health.mailboxes:
                 out.print(

@@ -112,3 +112,11 @@ class EventKind(StrEnum):
     ALARM_RECOVERY = "alarm_recovery"
     # the SLA clock
     ESCALATED = "escalated"
+
+
+# not stored: what processing one mail came to
+class OutcomeStatus(StrEnum):
+    PROCESSED = "processed"
+    QUARANTINED = "quarantined"
+    #: another worker has it, or it is no longer new
+    SKIPPED = "skipped"

@@ -13,9 +13,10 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mailbot.kinds import OutcomeStatus
     from mailbot.process.escalate import remind_overdue
     from mailbot.process.runner import Processor, ProcessReport, describe
-    from mailbot.process.turn import Arrival, Outcome, OutcomeStatus
+    from mailbot.process.turn import Arrival, Outcome
 
 __all__ = [
     "Arrival",
@@ -30,7 +31,7 @@ __all__ = [
 _HOMES = {
     "Arrival": "mailbot.process.turn",
     "Outcome": "mailbot.process.turn",
-    "OutcomeStatus": "mailbot.process.turn",
+    "OutcomeStatus": "mailbot.kinds",
     "ProcessReport": "mailbot.process.runner",
     "Processor": "mailbot.process.runner",
     "describe": "mailbot.process.runner",

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 from mailbot.config import Config
 from mailbot.errors import MessageTooLargeError, ParseError
 from mailbot.judge import Judge, Judgement
+from mailbot.kinds import OutcomeStatus
 from mailbot.mail.parse import ParseLimits, parse_message
 from mailbot.outbound.outgoing import Outgoing
 from mailbot.outbound.render import Renderer
@@ -30,7 +31,7 @@ from mailbot.process.acknowledge import Acknowledger
 from mailbot.process.dispose import Crew, Draft, dispose, draft, looks_new
 from mailbot.process.staff import StaffDesk
 from mailbot.process.tickets import expected_number, record
-from mailbot.process.turn import Arrival, Outcome, OutcomeStatus, Turn
+from mailbot.process.turn import Arrival, Outcome, Turn
 from mailbot.store import (
     EventKind,
     Inbound,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from sqlmodel import Session
 
 from mailbot.judge import Judgement
+from mailbot.kinds import OutcomeStatus
 from mailbot.mail import headers as hdr
 from mailbot.mail.parse import ParsedMail
 from mailbot.process.threads import thread_index_root
@@ -32,11 +32,6 @@ class Arrival:
     message_id: str
 
 
-class OutcomeStatus(StrEnum):
-    PROCESSED = "processed"
-    QUARANTINED = "quarantined"
-    #: another worker has it, or it is no longer new
-    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from mailbot.mail.headers import HEADER_END, MESSAGE_ID, TICKET_TAG
-from mailbot.store import Inbound
+from mailbot.store import Inbound, InboundStatus
 
 if TYPE_CHECKING:
     from mailbot.process import Outcome, Processor
@@ -346,7 +346,7 @@ def _load(
     if ids is not None:
         query = query.where(col(Inbound.id).in_(list(ids)))
     else:
-        query = query.where(Inbound.status == "new", col(Inbound.id) > after)
+        query = query.where(Inbound.status == InboundStatus.NEW, col(Inbound.id) > after)
         query = query.limit(_LOAD_AT_MOST)
     with Session(engine) as session:
         mails = [

@@ -1,19 +1,33 @@
-"""Read-only views of the store for the command line: the order of work, one ticket."""
+"""Read-only views of the store for the command line: the order of work, one ticket,
+the quarantine, the health. Each is a dataclass; its ``--json`` form is the CLI contract."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, func, select
 
 from mailbot.sla import work_order_key
-from mailbot.store import Event, Inbound, Message, Ticket
+from mailbot.store import (
+    OPEN_STATES,
+    Event,
+    Inbound,
+    InboundStatus,
+    MailboxState,
+    Message,
+    Outbox,
+    OutboxStatus,
+    Setting,
+    Ticket,
+)
 from mailbot.triage import Priority, Urgency
 
-OPEN_STATES = ("open", "waiting")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True)
@@ -65,7 +79,49 @@ def work_list(session: Session, include_solved: bool = False) -> list[TicketRow]
     ]
 
 
-def ticket_detail(session: Session, number: int) -> dict[str, Any] | None:
+@dataclass(frozen=True)
+class MessageView:
+    direction: str
+    author: str
+    sender: str
+    recipients: list[str]
+    subject: str
+    text: str
+    message_id: str
+    time: str | None
+    #: the stored classification and its evidence, as the processor wrote it
+    evidence: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class EventView:
+    time: str | None
+    actor: str
+    kind: str
+    detail: str
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class TicketDetail:
+    """One ticket with its thread and its events, oldest first."""
+
+    ticket: Ticket
+    messages: list[MessageView]
+    events: list[EventView]
+
+    def as_json(self) -> dict[str, Any]:
+        """``ticket --json``: the ticket's columns, then ``messages`` and ``events``."""
+        dumped = self.ticket.model_dump(mode="json")
+        # In the table's order: the row's own order is whatever the ORM loaded first,
+        # which changes with the order modules were imported in.
+        data = {name: dumped[name] for name in Ticket.model_fields}
+        data["messages"] = [asdict(m) for m in self.messages]
+        data["events"] = [asdict(e) for e in self.events]
+        return data
+
+
+def ticket_detail(session: Session, number: int) -> TicketDetail | None:
     ticket = session.exec(select(Ticket).where(Ticket.number == number)).first()
     if ticket is None or ticket.id is None:
         return None
@@ -75,53 +131,75 @@ def ticket_detail(session: Session, number: int) -> dict[str, Any] | None:
     events = session.exec(
         select(Event).where(Event.ticket_id == ticket.id).order_by(col(Event.id))
     ).all()
-    data = ticket.model_dump(mode="json")
-    data["messages"] = [
-        {
-            "direction": m.direction,
-            "author": m.author_kind,
-            "sender": m.sender,
-            "recipients": [r.strip() for r in m.recipients.split(",") if r.strip()],
-            "subject": m.subject,
-            "text": m.text,
-            "message_id": m.message_id,
-            "time": _iso(m.created_at),
-            "evidence": json.loads(m.evidence) if m.evidence else None,
-        }
-        for m in messages
-    ]
-    data["events"] = [
-        {
-            "time": _iso(e.at),
-            "actor": e.actor,
-            "kind": e.kind,
-            "detail": e.detail,
-            "reasons": json.loads(e.reasons or "[]"),
-        }
-        for e in events
-    ]
-    return data
+    return TicketDetail(
+        ticket=ticket,
+        messages=[_message_view(m) for m in messages],
+        events=[_event_view(e) for e in events],
+    )
 
 
-def quarantine_list(session: Session) -> list[dict[str, Any]]:
+def _message_view(m: Message) -> MessageView:
+    return MessageView(
+        direction=m.direction,
+        author=m.author_kind,
+        sender=m.sender,
+        recipients=[r.strip() for r in m.recipients.split(",") if r.strip()],
+        subject=m.subject,
+        text=m.text,
+        message_id=m.message_id,
+        time=_iso(m.created_at),
+        evidence=json.loads(m.evidence) if m.evidence else None,
+    )
+
+
+def _event_view(e: Event) -> EventView:
+    return EventView(
+        time=_iso(e.at),
+        actor=e.actor,
+        kind=e.kind,
+        detail=e.detail,
+        reasons=json.loads(e.reasons or "[]"),
+    )
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    id: int
+    received_at: str | None
+    mailbox: str
+    message_id: str
+    size: int
+    attempts: int
+    #: the first line of the stored error
+    reason: str
+
+
+def quarantine_list(session: Session) -> list[QuarantineRow]:
     rows = session.exec(
-        select(Inbound).where(Inbound.status == "quarantined").order_by(col(Inbound.id))
+        select(Inbound).where(Inbound.status == InboundStatus.QUARANTINED).order_by(col(Inbound.id))
     ).all()
     return [
-        {
-            "id": r.id,
-            "received_at": _iso(r.received_at),
-            "mailbox": r.mailbox,
-            "message_id": r.message_id,
-            "size": r.size,
-            "attempts": r.attempts,
-            "reason": r.error.splitlines()[0] if r.error else "",
-        }
+        QuarantineRow(
+            id=_stored_id(r.id),
+            received_at=_iso(r.received_at),
+            mailbox=r.mailbox,
+            message_id=r.message_id,
+            size=r.size,
+            attempts=r.attempts,
+            reason=r.error.splitlines()[0] if r.error else "",
+        )
         for r in rows
     ]
 
 
-def as_dicts(rows: list[TicketRow]) -> list[dict[str, Any]]:
+def _stored_id(value: int | None) -> int:
+    if value is None:  # a row read from the store always has one
+        raise ValueError("a stored row without an id")
+    return value
+
+
+def as_dicts(rows: Sequence[DataclassInstance]) -> list[dict[str, Any]]:
+    """Rows of a view as the JSON objects the command line prints."""
     return [asdict(r) for r in rows]
 
 
@@ -144,49 +222,55 @@ class Health:
     #: empty when healthy; otherwise why a monitoring system should alarm
     problems: list[str]
 
+    def as_json(self) -> dict[str, Any]:
+        """``status --json``."""
+        return asdict(self)
+
 
 def health(
     session: Session, mailbox_names: list[str], stale_after_seconds: float, now: datetime
 ) -> Health:
-    from mailbot.store import MailboxState, Outbox, Setting
+    from mailbot.outbound.send import LAST_SEND_OK
 
-    def count(query: Any) -> int:
-        return int(session.exec(query).one())
-
+    states = {s.mailbox: s for s in session.exec(select(MailboxState)).all()}
     boxes: list[MailboxHealth] = []
     problems: list[str] = []
-    states = {s.mailbox: s for s in session.exec(select(MailboxState)).all()}
     for name in mailbox_names:
-        state = states.get(name)
-        ok = state.last_fetch_ok_at if state else None
-        boxes.append(
-            MailboxHealth(
-                name,
-                _iso(ok),
-                state.last_error if state else "",
-                _iso(state.last_error_at) if state else None,
-            )
-        )
-        if ok is None:
-            problems.append(f"{name}: no successful fetch yet")
-        elif (now - ok).total_seconds() > stale_after_seconds:
-            minutes = int((now - ok).total_seconds() // 60)
-            detail = f" (last error: {state.last_error})" if state and state.last_error else ""
-            problems.append(f"{name}: no successful fetch for {minutes} minutes{detail}")
-    sent = session.get(Setting, "last_send_ok_at")
-    result = Health(
+        box, problem = _mailbox_health(name, states.get(name), stale_after_seconds, now)
+        boxes.append(box)
+        if problem:
+            problems.append(problem)
+    sent = session.get(Setting, LAST_SEND_OK)
+    return Health(
         mailboxes=boxes,
         last_send_ok_at=sent.value if sent else None,
-        outbox_queued=count(
-            select(func.count()).select_from(Outbox).where(Outbox.status == "queued")
-        ),
-        outbox_failed=count(
-            select(func.count()).select_from(Outbox).where(Outbox.status == "failed")
-        ),
-        quarantined=count(
-            select(func.count()).select_from(Inbound).where(Inbound.status == "quarantined")
-        ),
-        unprocessed=count(select(func.count()).select_from(Inbound).where(Inbound.status == "new")),
+        outbox_queued=_count(session, Outbox, Outbox.status == OutboxStatus.QUEUED),
+        outbox_failed=_count(session, Outbox, Outbox.status == OutboxStatus.FAILED),
+        quarantined=_count(session, Inbound, Inbound.status == InboundStatus.QUARANTINED),
+        unprocessed=_count(session, Inbound, Inbound.status == InboundStatus.NEW),
         problems=problems,
     )
-    return result
+
+
+def _mailbox_health(
+    name: str, state: MailboxState | None, stale_after_seconds: float, now: datetime
+) -> tuple[MailboxHealth, str]:
+    """The mailbox's line of ``status`` and its problem ("" when it fetches)."""
+    ok = state.last_fetch_ok_at if state else None
+    box = MailboxHealth(
+        name,
+        _iso(ok),
+        state.last_error if state else "",
+        _iso(state.last_error_at) if state else None,
+    )
+    if ok is None:
+        return box, f"{name}: no successful fetch yet"
+    if (now - ok).total_seconds() <= stale_after_seconds:
+        return box, ""
+    minutes = int((now - ok).total_seconds() // 60)
+    detail = f" (last error: {state.last_error})" if state and state.last_error else ""
+    return box, f"{name}: no successful fetch for {minutes} minutes{detail}"
+
+
+def _count(session: Session, table: type[Outbox] | type[Inbound], where: Any) -> int:
+    return int(session.exec(select(func.count()).select_from(table).where(where)).one())

@@ -198,7 +198,7 @@ def test_a_whole_conversation(desk: Runtime, mailbox: Dovecot, smtp_server: Smtp
         ]
         detail = desk.ticket(1001)
         assert detail is not None
-        senders = [m["sender"] for m in detail["messages"] if m["direction"] == "in"]
+        senders = [m.sender for m in detail.messages if m.direction == "in"]
         assert "k.mueller@mueller-steuerberatung.example" in senders
         assert "someone@elsewhere.example" not in senders
 

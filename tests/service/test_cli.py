@@ -113,3 +113,126 @@ def test_ingest_from_standard_input_then_tickets_json(tmp_path: Path) -> None:
     assert detail["events"]
     outbox = list((tmp_path / "outbox" / "new").iterdir())
     assert len(outbox) == 1  # the acknowledgement, in the Maildir
+
+
+def test_classify_json_has_every_key_and_an_alarm_with_its_key(tmp_path: Path) -> None:
+    files = [ROOT / "examples" / "02-printer.eml", ROOT / "examples" / "09-icinga-down.eml"]
+    result = mailbot("classify", "--json", *map(str, files), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    printer, alarm = (json.loads(line) for line in result.stdout.decode().splitlines())
+    keys = CONTRACT | {"automated_reasons", "category", "resolved", "alarm"}
+    assert set(printer) == keys and set(alarm) == keys
+    assert printer["alarm"] is None and printer["from"] == "j.petersen@kanzlei-hoffmann.example"
+    assert alarm["alarm"] == {
+        "system": "icinga",
+        "host": "dc01.schmitz-logistik",
+        "service": "host",
+        "state": "down",
+        "recovery": False,
+        "key": "dc01.schmitz-logistik/host",
+    }
+    assert alarm["category"] == "monitoring" and alarm["automated"] is True
+
+
+TICKET_KEYS = {
+    "id",
+    "number",
+    "subject",
+    "customer_address",
+    "customer_domain",
+    "customer_name",
+    "contract",
+    "status",
+    "priority",
+    "urgency",
+    "deadline",
+    "planned_change",
+    "category",
+    "language",
+    "arrived_at",
+    "due_at",
+    "alarm_key",
+    "assignee",
+    "linked_ticket_id",
+    "created_at",
+    "updated_at",
+    "messages",
+    "events",
+}
+
+
+def test_ticket_quarantine_and_status_json(tmp_path: Path) -> None:
+    from sqlmodel import Session, col, select
+
+    from mailbot.store import Inbound, InboundStatus, open_store, session_scope
+
+    raws = [
+        (ROOT / "examples" / name).read_bytes() for name in ("02-printer.eml", "10-newsletter.eml")
+    ]
+    for raw in raws:
+        assert mailbot("ingest", "-", cwd=tmp_path, stdin=raw).returncode == 0
+    engine = open_store(f"sqlite:///{tmp_path}/mailbot.db")
+    with session_scope(engine) as s:
+        row = s.exec(select(Inbound).order_by(col(Inbound.id).desc())).first()
+        assert row is not None
+        row.status, row.error, row.attempts = InboundStatus.QUARANTINED, "boom\nTraceback", 2
+        s.add(row)
+    with Session(engine) as s:
+        held = s.exec(select(Inbound).where(Inbound.status == InboundStatus.QUARANTINED)).one()
+        held_id, held_size, held_mid = held.id, held.size, held.message_id
+    engine.dispose()
+
+    number = json.loads(mailbot("tickets", "--json", cwd=tmp_path).stdout)[0]["number"]
+    detail = json.loads(mailbot("ticket", str(number), "--json", cwd=tmp_path).stdout)
+    assert set(detail) == TICKET_KEYS
+    assert detail["number"] == number and detail["status"] == "open"
+    assert detail["customer_address"] == "j.petersen@kanzlei-hoffmann.example"
+    incoming, ack = detail["messages"]
+    message_keys = {
+        "direction",
+        "author",
+        "sender",
+        "recipients",
+        "subject",
+        "text",
+        "message_id",
+        "time",
+        "evidence",
+    }
+    assert set(incoming) == set(ack) == message_keys
+    assert (incoming["direction"], incoming["author"]) == ("in", "customer")
+    assert (ack["direction"], ack["author"]) == ("out", "bot")
+    assert ack["recipients"] == ["j.petersen@kanzlei-hoffmann.example"]
+    assert isinstance(incoming["evidence"], dict)
+    for event in detail["events"]:
+        assert set(event) == {"time", "actor", "kind", "detail", "reasons"}
+        assert isinstance(event["reasons"], list)
+    assert "ticket_opened" in {e["kind"] for e in detail["events"]}
+
+    listing = json.loads(mailbot("quarantine", "list", "--json", cwd=tmp_path).stdout)
+    (entry,) = listing
+    assert set(entry) == {
+        "id",
+        "received_at",
+        "mailbox",
+        "message_id",
+        "size",
+        "attempts",
+        "reason",
+    }
+    assert (entry["id"], entry["mailbox"], entry["size"]) == (held_id, "ingest", held_size)
+    assert (entry["message_id"], entry["attempts"], entry["reason"]) == (held_mid, 2, "boom")
+
+    status = mailbot("status", "--json", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    health = json.loads(status.stdout)
+    assert health == {
+        "mailboxes": [],
+        "last_send_ok_at": health["last_send_ok_at"],
+        "outbox_queued": 0,
+        "outbox_failed": 0,
+        "quarantined": 1,
+        "unprocessed": 0,
+        "problems": [],
+    }
+    assert health["last_send_ok_at"] is not None

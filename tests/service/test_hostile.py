@@ -111,7 +111,7 @@ def test_absurd_mime_trees_are_quarantined_quickly(desk: Runtime, name: str, raw
     print(f"\n{name}: {len(raw)} bytes quarantined in {elapsed:.3f} s")
     assert report.quarantined == 1
     (row,) = desk.quarantine()
-    assert row["reason"]
+    assert row.reason
     assert rows(desk) == []
 
 
@@ -298,7 +298,7 @@ def test_too_large_mail_is_recorded_and_technicians_are_told_once(
     report = fetch_new(replace(imap_config, max_message_bytes=10_000), desk.engine)
     assert report.too_large == 1
     (row,) = desk.quarantine()
-    assert row["reason"].startswith("message too large")
+    assert row.reason.startswith("message too large")
     for _ in range(2):  # a second round must not tell them again
         desk.processor.process_pending(now=desk.clock)
     notices = [r for r in rows(desk) if r.kind == "notify"]
