@@ -5,26 +5,61 @@ by the strings in ``Classification.reasons``. Where the rules are unsure whether
 is a planned change, a small trained text classifier (``models/textcat``, built by
 ``mailbot train``) decides, and says so in the reasons.
 
-    clf = Classifier.load()
+    clf = Classifier.load(zone=ZoneInfo(config.sla.timezone))
     c = clf.classify(subject, new_text(body), sent_at)
+
+This module is the package's whole public face: code outside ``mailbot.classify``
+imports from here, never from the ``_private`` modules behind it.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from mailbot.classify._deadline import Deadline, find_deadline
 from mailbot.classify._decide import judge
+from mailbot.classify._evaluate import EvaluationReport, evaluate, format_report
 from mailbot.classify._evidence import gather, is_reply_subject
 from mailbot.classify._language import detect_language
 from mailbot.classify._monitoring import parse_alarm, state_priority
 from mailbot.classify._nlp import Pipelines, default_models_dir, load_pipelines
 from mailbot.classify._reasons import alarm_reason, deadline_reason, render
 from mailbot.classify._textcat import LazyPlannedModel, PlannedModel
+from mailbot.classify._train import (
+    CrossValidation,
+    LabelledMail,
+    cross_validate,
+    read_training_set,
+    train_to,
+)
+from mailbot.sla.plan import SlaSettings
 from mailbot.triage import Classification, Priority, Urgency
 
-__all__ = ["Classifier", "parse_alarm"]
+__all__ = [
+    "DEFAULT_ZONE",
+    "JUDGED_CHARS",
+    "Classifier",
+    "CrossValidation",
+    "Deadline",
+    "EvaluationReport",
+    "LabelledMail",
+    "PlannedModel",
+    "cross_validate",
+    "default_models_dir",
+    "evaluate",
+    "find_deadline",
+    "format_report",
+    "parse_alarm",
+    "read_training_set",
+    "state_priority",
+    "train_to",
+]
+
+#: The zone a classifier resolves "bis Freitag" in when its caller names none: the
+#: SLA settings' default, so that a configuration without ``[sla]`` means one zone.
+DEFAULT_ZONE = ZoneInfo(SlaSettings().timezone)
 
 #: characters of the new text that are judged. What the writer says comes first; what
 #: follows a long text is a pasted log or listing. spaCy refuses texts over 1,000,000
@@ -36,19 +71,32 @@ class Classifier:
     """Holds the spaCy pipelines; load once per process, classify many times."""
 
     def __init__(
-        self, pipes: Pipelines, planned_model: PlannedModel | LazyPlannedModel | None = None
+        self,
+        pipes: Pipelines,
+        planned_model: PlannedModel | LazyPlannedModel | None = None,
+        *,
+        zone: ZoneInfo = DEFAULT_ZONE,
     ) -> None:
         self._pipes = pipes
         self._planned_model = planned_model
+        #: the service's zone: a mail sent at 23:30 UTC on a Thursday says "morgen"
+        #: about Saturday in Berlin, so deadlines are resolved against its local day
+        self.zone = zone
 
     @classmethod
-    def load(cls, models_dir: Path | None = None) -> Classifier:
+    def load(cls, models_dir: Path | None = None, *, zone: ZoneInfo = DEFAULT_ZONE) -> Classifier:
         directory = models_dir or default_models_dir()
-        return cls(load_pipelines(directory), LazyPlannedModel(directory / "textcat"))
+        return cls(load_pipelines(directory), LazyPlannedModel(directory / "textcat"), zone=zone)
 
     def with_planned_model(self, model: PlannedModel | None) -> Classifier:
         """The same rules with another second opinion (cross-validation; None: rules only)."""
-        return Classifier(self._pipes, model)
+        return Classifier(self._pipes, model, zone=self.zone)
+
+    def in_zone(self, zone: ZoneInfo) -> Classifier:
+        """The same pipelines resolving deadlines in ``zone`` (itself if it already does)."""
+        if zone == self.zone:
+            return self
+        return Classifier(self._pipes, self._planned_model, zone=zone)
 
     def warm(self) -> None:
         """Load what is otherwise loaded on first use (the planned-change model)."""
@@ -94,6 +142,7 @@ class Classifier:
         deadline: Deadline | None = find_deadline(
             text if reply else f"{' '.join(subject.split())}\n{text}",
             sent_at,
+            zone=self.zone,
             planned=verdict.planned_change,
         )
         reasons = list(render(verdict.reasons, language))

@@ -50,7 +50,7 @@ def classify_file(judge: Judge, path: Path) -> dict[str, Any]:
 
 
 def evaluate_folder(config: Config, path: Path) -> tuple[str, dict[str, Any]]:
-    from mailbot.classify._evaluate import evaluate, format_report
+    from mailbot.classify import evaluate, format_report
 
     judge = Judge(config)
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from mailbot.classify import parse_alarm
-from mailbot.classify._monitoring import state_priority
+from mailbot.classify import parse_alarm, state_priority
 
 
 def test_icinga_service_warning() -> None:

@@ -13,8 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from mailbot.classify import Classifier, parse_alarm
-from mailbot.classify._monitoring import state_priority
+from mailbot.classify import Classifier, parse_alarm, state_priority
 from mailbot.triage import Classification
 
 BERLIN = ZoneInfo("Europe/Berlin")
