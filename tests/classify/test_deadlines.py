@@ -1,4 +1,6 @@
-"""Every deadline form of triage.md, resolved in the service's zone (Europe/Berlin here)."""
+"""Deadlines: every form of triage.md, dates that are no deadline, and the
+service's zone (from the configuration; Europe/Berlin here) that "morgen" depends on.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +13,9 @@ import pytest
 from mailbot.classify import DEFAULT_ZONE, Classifier, find_deadline
 from mailbot.judge import Judge
 from mailbot.mail.parse import parse_message
+from tests.classify.judging import BERLIN, SENT, judge
 from tests.helpers import make_mail, write_config
 
-BERLIN = ZoneInfo("Europe/Berlin")
 TUE = datetime(2026, 11, 24, 15, 30, tzinfo=BERLIN)
 
 
@@ -78,8 +80,79 @@ def test_friday_message_means_next_friday() -> None:
     assert found is not None and found.day == date(2026, 12, 4)
 
 
+# A bare "heute"/"today" is no deadline; firm forms and a start that day are.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Seit heute früh ist der Server langsam.",
+        "Heute ist der Server sehr langsam, bitte mal schauen.",
+        "Umzug heute, bitte denkt an die Telefone.",
+        "Urgent, we need the new mailbox today?",
+        "The mailbox has been full since today, we need more space.",
+        "Der Drucker geht seit gestern nicht, wir brauchen ihn dringend.",
+    ],
+)
+def test_bare_today_is_no_deadline(clf: Classifier, text: str) -> None:
+    assert judge(clf, "Info", text).deadline is None
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("Die Abrechnung muss bis heute Abend fertig sein.", date(2026, 11, 24)),
+        ("Die Lohnabrechnung muss heute noch raus, bitte helfen.", date(2026, 11, 24)),
+        ("Bitte spätestens heute erledigen.", date(2026, 11, 24)),
+        ("Please send it by today.", date(2026, 11, 24)),
+        ("We need the quote today at the latest.", date(2026, 11, 24)),
+        ("Der Neue fängt heute an, bitte Zugang einrichten.", date(2026, 11, 24)),
+        ("Ab morgen beginnt Frau Yilmaz, bitte Zugang vorbereiten.", date(2026, 11, 25)),
+    ],
+)
+def test_firm_today_and_start_days_are_deadlines(clf: Classifier, text: str, day: date) -> None:
+    assert judge(clf, "Bitte", text).deadline == day
+
+
+def test_bare_today_in_deadline_module_alone() -> None:
+    found = find_deadline("Wir brauchen das heute, der Server ist langsam.", SENT, zone=BERLIN)
+    assert found is None
+    found = find_deadline("Wir brauchen das heute noch.", SENT, zone=BERLIN)
+    assert found is not None and found.day == date(2026, 11, 24)
+
+
+# Dates that are not deadlines, and the ones that are.
+DEADLINES = [
+    ("Seit dem 12.10. stürzt mein Rechner öfter ab.", None),
+    ("Am Wochenende war das Internet weg, jetzt geht es wieder.", None),
+    ("Die Lieferung kam am 20.11., bitte den Monitor bis Freitag anschließen.", date(2026, 11, 27)),
+    ("Der Termin am 18.11. ist ausgefallen. Mein Laptop geht nicht.", None),
+    (
+        "Der neue Kollege fängt am 1.12. an, bis zum 30.11. muss alles fertig sein.",
+        date(2026, 11, 30),
+    ),
+    ("Wir brauchen das spätestens am Donnerstag.", date(2026, 11, 26)),
+    ("Please have it ready by December 3rd.", date(2026, 12, 3)),
+]
+
+
+@pytest.mark.parametrize(("text", "day"), DEADLINES)
+def test_deadline_choice(clf: Classifier, text: str, day: date | None) -> None:
+    assert judge(clf, "Anliegen", text).deadline == day
+
+
+def test_deadline_in_subject(clf: Classifier) -> None:
+    c = judge(clf, "Angebot bis Freitag", "Wir brauchen ein Angebot für einen neuen Server.")
+    assert c.deadline == date(2026, 11, 27)
+
+
+def test_planned_change_deadline_is_day_of_change(clf: Classifier) -> None:
+    c = judge(clf, "Neuer Kollege", "Der neue Kollege fängt am 1.12. an.")
+    assert c.deadline == date(2026, 12, 1)
+
+
 # The zone is the service's, from the configuration; "morgen" depends on it.
 NEW_YORK = ZoneInfo("America/New_York")
+
+
 #: Tuesday in Berlin, still Monday evening in New York
 EARLY_TUESDAY = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)
 
