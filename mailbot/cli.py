@@ -369,8 +369,7 @@ def train(
     ] = 0,
 ) -> None:
     """Train the planned-change text classifier (reproducible: fixed seed and order)."""
-    from mailbot.classify._nlp import default_models_dir
-    from mailbot.classify._train import cross_validate, train_to
+    from mailbot.classify import cross_validate, default_models_dir, train_to
 
     models = default_models_dir()
     data_dir = data or models / "train"

@@ -43,8 +43,11 @@ class Judge:
 
     def __init__(self, config: Config, classifier: Classifier | None = None) -> None:
         self.config = config
-        self.classifier = classifier or Classifier.load()
         self.calendar = BusinessCalendar(config.sla)
+        # A shared classifier (tests, several runtimes) still resolves deadlines in
+        # this configuration's zone.
+        zone = self.calendar.zone
+        self.classifier = classifier.in_zone(zone) if classifier else Classifier.load(zone=zone)
 
     def judge(self, mail: ParsedMail, arrival: datetime | None = None) -> Judgement:
         arrival = arrival or datetime.now(UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
@@ -11,17 +12,25 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel import Session, col, select
 
 from mailbot.classify import Classifier
 from mailbot.config import Config, load_config
+from mailbot.service.runtime import Runtime
 from mailbot.store import Event, Outbox, Ticket
 from tests.servers import Dovecot, SmtpServer
 
 BERLIN = ZoneInfo("Europe/Berlin")
+#: Parameters of a test or fixture that runs on both stores: PostgreSQL is a server,
+#: so its case is an integration test.
+STORE_BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+
+#: "now" of the runtime tests: a Tuesday morning, five minutes after the test mail's Date
+NOW = datetime(2026, 11, 24, 9, 35, tzinfo=BERLIN)
 
 CONFIG = """
 [service]
@@ -55,6 +64,33 @@ contract = true
 def shared_classifier() -> Classifier:
     """The spaCy pipelines take a second or two to load: once per test session."""
     return Classifier.load()
+
+
+class Clock:
+    """A clock a test moves by hand: ``clock.now = ...``; the runtime calls it."""
+
+    def __init__(self, now: datetime = NOW) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class RuntimeFactory(Protocol):
+    """The ``runtime`` fixture (tests/conftest.py): opens a runtime on the test
+    configuration with the session's classifier; what differs is an argument."""
+
+    def __call__(
+        self,
+        *,
+        extra: str = "",
+        store: str = "sqlite",
+        smtp: SmtpServer | None = None,
+        smtp_timeout: float | None = None,
+        imap: Dovecot | None = None,
+        processes: int | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> Runtime: ...
 
 
 def write_config(folder: Path, extra: str = "", store: str = "") -> Config:

@@ -5,108 +5,46 @@ by the strings in ``Classification.reasons``. Where the rules are unsure whether
 is a planned change, a small trained text classifier (``models/textcat``, built by
 ``mailbot train``) decides, and says so in the reasons.
 
-    clf = Classifier.load()
+    clf = Classifier.load(zone=ZoneInfo(config.sla.timezone))
     c = clf.classify(subject, new_text(body), sent_at)
+
+This module is the package's whole public face: code outside ``mailbot.classify``
+imports from here, never from the ``_private`` modules behind it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import Path
-
+from mailbot.classify._classifier import DEFAULT_ZONE, JUDGED_CHARS, Classifier
 from mailbot.classify._deadline import Deadline, find_deadline
-from mailbot.classify._decide import judge
-from mailbot.classify._evidence import gather, is_reply_subject
-from mailbot.classify._language import detect_language
+from mailbot.classify._evaluate import EvaluationReport, evaluate, format_report
 from mailbot.classify._monitoring import parse_alarm, state_priority
-from mailbot.classify._nlp import Pipelines, default_models_dir, load_pipelines
-from mailbot.classify._reasons import alarm_reason, deadline_reason, render
-from mailbot.classify._textcat import LazyPlannedModel, PlannedModel
-from mailbot.triage import Classification, Priority, Urgency
+from mailbot.classify._nlp import default_models_dir
+from mailbot.classify._textcat import PlannedModel
+from mailbot.classify._train import (
+    CrossValidation,
+    LabelledMail,
+    cross_validate,
+    read_training_set,
+    train_to,
+)
 
-__all__ = ["Classifier", "parse_alarm"]
+__all__ = [
+    "DEFAULT_ZONE",
+    "JUDGED_CHARS",
+    "Classifier",
+    "CrossValidation",
+    "Deadline",
+    "EvaluationReport",
+    "LabelledMail",
+    "PlannedModel",
+    "cross_validate",
+    "default_models_dir",
+    "evaluate",
+    "find_deadline",
+    "format_report",
+    "parse_alarm",
+    "read_training_set",
+    "state_priority",
+    "train_to",
+]
 
-#: characters of the new text that are judged. What the writer says comes first; what
-#: follows a long text is a pasted log or listing. spaCy refuses texts over 1,000,000
-#: characters, and judging time grows with the length.
-JUDGED_CHARS = 100_000
-
-
-class Classifier:
-    """Holds the spaCy pipelines; load once per process, classify many times."""
-
-    def __init__(
-        self, pipes: Pipelines, planned_model: PlannedModel | LazyPlannedModel | None = None
-    ) -> None:
-        self._pipes = pipes
-        self._planned_model = planned_model
-
-    @classmethod
-    def load(cls, models_dir: Path | None = None) -> Classifier:
-        directory = models_dir or default_models_dir()
-        return cls(load_pipelines(directory), LazyPlannedModel(directory / "textcat"))
-
-    def with_planned_model(self, model: PlannedModel | None) -> Classifier:
-        """The same rules with another second opinion (cross-validation; None: rules only)."""
-        return Classifier(self._pipes, model)
-
-    def warm(self) -> None:
-        """Load what is otherwise loaded on first use (the planned-change model)."""
-        if isinstance(self._planned_model, LazyPlannedModel):
-            self._planned_model.load()
-
-    def classify(
-        self,
-        subject: str,
-        text: str,
-        sent_at: datetime,
-        *,
-        sender: str = "",
-        monitoring_sender: bool = False,
-    ) -> Classification:
-        """Judge one message. ``text`` is the body already passed through ``new_text``;
-        only its first ``JUDGED_CHARS`` characters count (cut at a line end)."""
-        if len(text) > JUDGED_CHARS:
-            text = text[:JUDGED_CHARS].rpartition("\n")[0] or text[:JUDGED_CHARS]
-        language = detect_language(text, subject).language
-        alarm = parse_alarm(subject, text)
-        if alarm is not None:
-            priority = Priority(state_priority(alarm))
-            return Classification(
-                language=language,
-                priority=priority,
-                urgency=Urgency.NONE,
-                deadline=None,
-                planned_change=False,
-                reasons=(alarm_reason(alarm, language),),
-                category="monitoring",
-                resolved=alarm.recovery,
-                alarm=alarm,
-            )
-        reply = is_reply_subject(subject)
-        evidence = gather(self._pipes, subject, text)
-        model = self._planned_model
-        verdict = judge(
-            evidence,
-            reply_subject=reply,
-            second_opinion=None if model is None else (lambda: model.score(subject, text)),
-        )
-        deadline: Deadline | None = find_deadline(
-            text if reply else f"{' '.join(subject.split())}\n{text}",
-            sent_at,
-            planned=verdict.planned_change,
-        )
-        reasons = list(render(verdict.reasons, language))
-        if deadline is not None:
-            reasons.append(deadline_reason(deadline, language))
-        return Classification(
-            language=language,
-            priority=Priority(verdict.priority),
-            urgency=Urgency(verdict.urgency),
-            deadline=deadline.day if deadline else None,
-            planned_change=verdict.planned_change,
-            reasons=tuple(reasons),
-            category=verdict.category,
-            resolved=verdict.resolved,
-            alarm=None,
-        )

@@ -1,4 +1,4 @@
-"""Resolve the customer's deadline against the message date (Europe/Berlin).
+"""Resolve the customer's deadline against the message date, in the service's zone.
 
 Only a stated day counts (triage.md): "bis Freitag", "by December 3rd",
 "innerhalb der nächsten 3 Tage", "Ende der Woche", or the day of a planned
@@ -15,8 +15,6 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 __all__ = ["Deadline", "find_deadline", "local_day"]
-
-BERLIN = ZoneInfo("Europe/Berlin")
 
 _MONTHS: dict[str, int] = {}
 for _num, _names in enumerate(
@@ -160,10 +158,11 @@ class Deadline:
     kind: str
 
 
-def local_day(sent_at: datetime) -> date:
+def local_day(sent_at: datetime, zone: ZoneInfo) -> date:
+    """The day in ``zone`` the message was sent; a naive date is taken as local time."""
     if sent_at.tzinfo is None:
-        return sent_at.replace(tzinfo=BERLIN).date()
-    return sent_at.astimezone(BERLIN).date()
+        return sent_at.replace(tzinfo=zone).date()
+    return sent_at.astimezone(zone).date()
 
 
 def _next_weekday(base: date, weekday: int, *, strictly_after: bool = True) -> date:
@@ -258,13 +257,18 @@ def _vague(sentence: str, start: int) -> bool:
     return _VAGUE_BEFORE.search(sentence[max(0, start - 15) : start]) is not None
 
 
-def find_deadline(text: str, sent_at: datetime, *, planned: bool = False) -> Deadline | None:
+def find_deadline(
+    text: str, sent_at: datetime, *, zone: ZoneInfo, planned: bool = False
+) -> Deadline | None:
     """The day the customer needs the matter done by, or None.
+
+    ``zone``: the service's time zone; "morgen" is the day after the day ``sent_at``
+    falls on there.
 
     ``planned``: the message is a planned change, so a day named with "am", "ab",
     "zum" is the day of the change even without a word of need in its sentence.
     """
-    base = local_day(sent_at)
+    base = local_day(sent_at, zone)
     explicit: list[Deadline] = []
     change: list[Deadline] = []
     # Days of a change named by a calendar date: "Umzug am Samstag, 23.1." wins over

@@ -286,9 +286,19 @@ def _second_opinion(
     return verdict, [] if verdict else findings, reason
 
 
-def judge(
-    ev: Evidence, *, reply_subject: bool, second_opinion: SecondOpinion | None = None
-) -> Judgement:
+@dataclass(frozen=True)
+class _Reading:
+    """Which sentences count and the failures found in them, before any verdict."""
+
+    body: list[SentenceEvidence]
+    subject: list[SentenceEvidence]
+    #: the subject's sentences (when they count) and the body's
+    sentences: list[SentenceEvidence]
+    findings: list[_Finding]
+    body_resolved: bool
+
+
+def _read(ev: Evidence, reply_subject: bool) -> _Reading:
     body = [s for s in ev.sentences if not s.is_subject and s.hits]
     subject = [s for s in ev.sentences if s.is_subject and s.hits]
     # "alle anderen können arbeiten" makes the whole mail one user's matter, unless the
@@ -316,20 +326,28 @@ def judge(
     findings = _findings(sentences, contrast) if use_subject and subject else body_findings
     if not body_findings and any(s.has("GENUINE") for s in body):
         findings = []
-    bounce = [s.first("BOUNCE") for s in subject if s.has("BOUNCE")]
+    return _Reading(body, subject, sentences, findings, body_resolved)
+
+
+def _automated(r: _Reading, reply_subject: bool) -> Judgement | None:
+    bounce = [s.first("BOUNCE") for s in r.subject if s.has("BOUNCE")]
     if bounce and not reply_subject:
         # A delivery-status notification ("Undelivered Mail Returned to Sender") quotes
         # "could not be delivered" and error codes; it is the mailer's, nobody's fault.
         return Judgement("low", "automated", "none", False, False, (("automated", bounce[0]),))
-    if any(s.has("AUTOMATED") for s in sentences):
+    if any(s.has("AUTOMATED") for s in r.sentences):
         # Newsletters, advisories and auto-replies shout ("critical, update
         # immediately") but report no failure of the customer's and ask for nothing.
-        marker = next(s.first("AUTOMATED") for s in sentences if s.has("AUTOMATED"))
+        marker = next(s.first("AUTOMATED") for s in r.sentences if s.has("AUTOMATED"))
         return Judgement("low", "automated", "none", False, False, (("automated", marker),))
-    urgency, urgency_reason = _urgency(
-        [s for s in sentences if not (s.is_subject and reply_subject)]
-    )
-    reasons: list[tuple[str, str]] = []
+    return None
+
+
+def _plan_cues(
+    sentences: list[SentenceEvidence],
+) -> tuple[list[SentenceEvidence], bool, bool]:
+    """(the sentences that plan a change, any hint of one, a hint in a sentence apart
+    from the failures)."""
     planned_in = [s for s in sentences if _plans(s)]
     # Any hint of a change, even in a question ("wie spielen wir das Update ein?") or with
     # words the rules do not count as a plan ("Tausch", "cutover"): where the rules see
@@ -354,6 +372,61 @@ def judge(
         # verb beside a quote or advice question asks what to do, it plans nothing yet;
         # with no device or system named ("das Logo austauschen") it is a small request.
         planned_in = []
+    return planned_in, cued, cued_apart
+
+
+def _low_matter(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str] | None]:
+    """The category and reason of a mail without failure, plan or settled matter."""
+    asked = [
+        s.first("QUESTION") or s.first("ADVICE")
+        for s in sentences
+        if s.has("QUESTION", "ADVICE")
+    ]
+    expiring = [s.first("EXPIRY") for s in sentences if s.has("EXPIRY")]
+    past = [s for s in sentences if s.has("OUTAGE") and _inactive(s)]
+    if expiring:
+        return "expiry", ("expiry", expiring[0])
+    if past:
+        return "past_incident", ("past", past[0].first("OUTAGE"))
+    if asked:
+        return "question", ("question", asked[0])
+    return "information", None
+
+
+def _verdict(
+    r: _Reading, findings: list[_Finding], planned: bool, planned_in: list[SentenceEvidence]
+) -> tuple[str, str, list[tuple[str, str]]]:
+    """(priority, category, reasons) from what the rules and the model settled."""
+    if findings:
+        best = max(findings, key=lambda f: _RANK[f.priority])
+        return best.priority, best.category, list(best.reasons)
+    if r.body_resolved and not (planned and any(s.has("PLANNED") for s in planned_in)):
+        return "low", "resolved", [
+            ("resolved", next(s.first("RESOLVED") for s in r.body if _settled(s)))
+        ]
+    if planned:
+        if not planned_in:
+            return "low", "planned_change", []
+        first = planned_in[0]
+        return "low", "planned_change", [
+            ("planned", first.first("PLANNED") or first.first("PLANNED_WEAK"))
+        ]
+    category, reason = _low_matter(r.sentences)
+    return "low", category, [] if reason is None else [reason]
+
+
+def judge(
+    ev: Evidence, *, reply_subject: bool, second_opinion: SecondOpinion | None = None
+) -> Judgement:
+    r = _read(ev, reply_subject)
+    automated = _automated(r, reply_subject)
+    if automated is not None:
+        return automated
+    sentences, findings = r.sentences, r.findings
+    urgency, urgency_reason = _urgency(
+        [s for s in sentences if not (s.is_subject and reply_subject)]
+    )
+    planned_in, cued, cued_apart = _plan_cues(sentences)
     planned = not findings and bool(planned_in)
     model: tuple[str, str] | None = None
     # Quotes and orders are their own kind of low request in triage.md: asking what a new
@@ -363,43 +436,12 @@ def judge(
     if second_opinion is not None and not quote:
         hint = cued_apart if findings else cued
         planned, findings, model = _second_opinion(
-            second_opinion, sentences, findings, hint, planned, body_resolved
+            second_opinion, sentences, findings, hint, planned, r.body_resolved
         )
-    if findings:
-        best = max(findings, key=lambda f: _RANK[f.priority])
-        priority, category = best.priority, best.category
-        reasons.extend(best.reasons)
-    elif body_resolved and not (planned and any(s.has("PLANNED") for s in planned_in)):
-        priority, category = "low", "resolved"
-        reasons.append(("resolved", next(s.first("RESOLVED") for s in body if _settled(s))))
-    elif planned:
-        priority, category = "low", "planned_change"
-        if planned_in:
-            first = planned_in[0]
-            reasons.append(("planned", first.first("PLANNED") or first.first("PLANNED_WEAK")))
-    else:
-        priority = "low"
-        asked = [
-            s.first("QUESTION") or s.first("ADVICE")
-            for s in sentences
-            if s.has("QUESTION", "ADVICE")
-        ]
-        expiring = [s.first("EXPIRY") for s in sentences if s.has("EXPIRY")]
-        past = [s for s in sentences if s.has("OUTAGE") and _inactive(s)]
-        if expiring:
-            category = "expiry"
-            reasons.append(("expiry", expiring[0]))
-        elif past:
-            category = "past_incident"
-            reasons.append(("past", past[0].first("OUTAGE")))
-        elif asked:
-            category = "question"
-            reasons.append(("question", asked[0]))
-        else:
-            category = "information"
+    priority, category, reasons = _verdict(r, findings, planned, planned_in)
     if model is not None:
         reasons.append(model)
     if urgency_reason is not None:
         reasons.append(urgency_reason)
-    resolved = body_resolved and category == "resolved"
+    resolved = r.body_resolved and category == "resolved"
     return Judgement(priority, category, urgency, planned, resolved, tuple(reasons))

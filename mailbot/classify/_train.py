@@ -262,7 +262,7 @@ class CrossValidation:
 
 def cross_validate(train_dir: Path, models_dir: Path, *, folds: int = 5) -> CrossValidation:
     """Mail i is held out in fold i % folds; each fold's model never saw its mails."""
-    from mailbot.classify import Classifier
+    from mailbot.classify._classifier import Classifier
 
     mails = read_training_set(train_dir)
     rules = Classifier.load(models_dir).with_planned_model(None)

@@ -101,7 +101,7 @@ _NO_PREDICTION: dict[str, object] = dict.fromkeys(
 
 
 def evaluate_folder(config: Config, path: Path) -> tuple[str, dict[str, Any]]:
-    from mailbot.classify._evaluate import evaluate, format_report
+    from mailbot.classify import evaluate, format_report
 
     judge = Judge(config)
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mailbot.classify import Classifier
-from mailbot.classify._evaluate import evaluate, format_report
+from mailbot.classify import Classifier, evaluate, format_report
 from mailbot.mail.quotes import new_text
 
 EXAMPLES = Path("/work/shared/examples")

@@ -1,9 +1,11 @@
-"""Alarm formats: state -> priority, stable key per host and service."""
+"""Alarm formats: state -> priority, stable key per host and service; an alarm
+mail is judged by its state, not by its words.
+"""
 
 from __future__ import annotations
 
-from mailbot.classify import parse_alarm
-from mailbot.classify._monitoring import state_priority
+from mailbot.classify import Classifier, parse_alarm, state_priority
+from tests.classify.judging import judge
 
 
 def test_icinga_service_warning() -> None:
@@ -112,3 +114,42 @@ def test_icinga_german_fields() -> None:
         "Zustand: WARNUNG\n",
     )
     assert a is not None and a.service == "HTTP" and state_priority(a) == "normal"
+
+
+# Checkmk notifications without "Check_MK" in them.
+def test_checkmk_stars_warning_is_an_alarm() -> None:
+    a = parse_alarm(
+        "*** WARNING *** fs02.kanzlei-roth/Disk D:/ WARN",
+        "Host:     fs02.kanzlei-roth\nService:  Disk D:/\nState/Event: WARN\nOutput: 87% used\n",
+    )
+    assert a is not None and a.state == "warning" and state_priority(a) == "normal"
+    assert a.host == "fs02.kanzlei-roth"
+
+
+def test_checkmk_stars_critical_host() -> None:
+    a = parse_alarm(
+        "*** CRITICAL *** router.spedition-kraus CRIT",
+        "Host: router.spedition-kraus\nState/Event: UP -> DOWN\n",
+    )
+    assert a is not None and state_priority(a) == "critical"
+
+
+def test_alarm_sets_priority_and_alarm(clf: Classifier) -> None:
+    c = judge(
+        clf,
+        "** PROBLEM Host Alert: dc01.kanzlei is DOWN **",
+        "***** Icinga 2 *****\nNotification Type: PROBLEM\nHost: dc01.kanzlei\nState: DOWN\n",
+    )
+    assert c.priority == "critical"
+    assert c.alarm is not None and c.alarm.key == "dc01.kanzlei/host"
+    assert c.category == "monitoring"
+
+
+def test_alarm_recovery_is_low(clf: Classifier) -> None:
+    c = judge(
+        clf,
+        "** RECOVERY Service Alert: fs01/disk C: is OK **",
+        "Notification Type: RECOVERY\nService: disk C:\nHost: fs01\nState: OK\n",
+    )
+    assert c.priority == "low"
+    assert c.resolved is True

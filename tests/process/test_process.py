@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,12 +14,12 @@ from mailbot.service.runtime import Runtime
 from mailbot.store import Inbound
 from tests.helpers import (
     BERLIN,
+    STORE_BACKENDS,
+    RuntimeFactory,
     events,
     make_mail,
     outbox,
-    shared_classifier,
     tickets,
-    write_config,
 )
 
 OUR_AUTH = (
@@ -34,15 +32,9 @@ OUR_AUTH = (
 NOW = datetime(2026, 11, 24, 9, 35, tzinfo=BERLIN)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
-    extra = ""
-    if request.param == "postgresql":
-        extra = f'\n[store]\nurl = "{request.getfixturevalue("postgres_url")}"\n'
-    runtime = Runtime.open(write_config(tmp_path, store=extra), clock=lambda: NOW)
-    runtime.use_classifier(shared_classifier())
-    yield runtime
-    runtime.engine.dispose()
+@pytest.fixture(params=STORE_BACKENDS)
+def desk(request: pytest.FixtureRequest, runtime: RuntimeFactory) -> Runtime:
+    return runtime(store=request.param, clock=lambda: NOW)
 
 
 def feed(rt: Runtime, *raws: bytes) -> None:

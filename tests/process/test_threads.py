@@ -8,18 +8,15 @@ strangers and colleagues write with the ticket's tag, monitoring fires and recov
 from __future__ import annotations
 
 import email
-from collections.abc import Iterator
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session
 
-from mailbot.config import load_config
 from mailbot.service.runtime import Runtime
-from tests.helpers import BERLIN, events, make_mail, server_config, shared_classifier, tickets
+from tests.helpers import BERLIN, RuntimeFactory, events, make_mail, tickets
 from tests.servers import Dovecot, SmtpServer
 
 pytestmark = pytest.mark.integration
@@ -28,9 +25,9 @@ OUR_SERVER = "mx.itservice.example; dkim=pass header.d=itservice.example"
 
 
 @pytest.fixture()
-def desk(tmp_path: Path, mailbox: Dovecot, smtp_server: SmtpServer) -> Iterator[Runtime]:
-    path = server_config(
-        tmp_path, mailbox, smtp_server,
+def desk(runtime: RuntimeFactory, mailbox: Dovecot, smtp_server: SmtpServer) -> Runtime:
+    return runtime(
+        imap=mailbox, smtp=smtp_server, clock=lambda: NOW,
         extra="""
 [staff]
 domains = ["itservice.example"]
@@ -46,10 +43,6 @@ name = "Müller Steuerberatung"
 contract = true
 """,
     )
-    runtime = Runtime.open(load_config(path), clock=lambda: NOW)
-    runtime.use_classifier(shared_classifier())
-    yield runtime
-    runtime.engine.dispose()
 
 
 def cycle(rt: Runtime, mailbox: Dovecot, *raws: bytes) -> None:

@@ -10,12 +10,10 @@ import email
 import json
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, col, select
@@ -25,7 +23,7 @@ from mailbot.inbound.fetch import fetch_new
 from mailbot.outbound.send import send_due
 from mailbot.service.runtime import Runtime
 from mailbot.store import Inbound, Outbox
-from tests.helpers import BERLIN, make_mail, shared_classifier, write_config
+from tests.helpers import BERLIN, Clock, RuntimeFactory, make_mail, shared_classifier
 from tests.servers import Dovecot, SmtpServer
 
 NOW = datetime(2026, 11, 24, 9, 35, tzinfo=BERLIN)
@@ -33,15 +31,9 @@ OWN = {"service@itservice.example", "technik@itservice.example"}
 
 
 @pytest.fixture
-def desk(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Runtime]:
-    smtp = (f'\n[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n'
-            f'security = "none"\nfrom_address = "IT-Service <service@itservice.example>"\n')
-    clock = {"now": NOW}
-    runtime = Runtime.open(write_config(tmp_path, smtp), clock=lambda: clock["now"])
-    runtime.use_classifier(shared_classifier())
-    runtime.test_clock = clock  # type: ignore[attr-defined]
-    yield runtime
-    runtime.engine.dispose()
+def desk(runtime: RuntimeFactory, smtp_server: SmtpServer) -> Runtime:
+    """On the ``clock`` fixture (09:35 on Tuesday 24.11.2026), which tests move."""
+    return runtime(smtp=smtp_server)
 
 
 def feed(rt: Runtime, *raws: bytes) -> None:
@@ -223,18 +215,17 @@ def test_absence_notes_and_bounces_get_no_reply(desk: Runtime, raw: bytes) -> No
     assert [r for r in rows(desk) if r.kind in ("ack", "update")] == []
 
 
-def test_cap_stops_a_responder_without_automated_headers(desk: Runtime) -> None:
+def test_cap_stops_a_responder_without_automated_headers(desk: Runtime, clock: Clock) -> None:
     """A broken autoresponder: new Message-IDs, "Re:" subjects, no automated headers.
 
     Each of its mails opens a new conversation (it does not thread), so only the
     per-recipient cap can stop it; the cap lives in the database and survives a restart.
     """
     robot = "info@autohaus-kern.example"
-    clock = desk.test_clock  # type: ignore[attr-defined]
     sent_per_hour = []
     for hour in range(3):
         for n in range(15):
-            clock["now"] = NOW + timedelta(hours=hour, minutes=n)
+            clock.now = NOW + timedelta(hours=hour, minutes=n)
             feed(desk, make_mail(robot, f"Re: Ihre Anfrage {hour}-{n}",
                                  f"Vielen Dank für Ihre Nachricht {hour}-{n}. Wir melden uns.",
                                  msgid=f"<r{hour}-{n}@autohaus-kern.example>"))
@@ -242,7 +233,7 @@ def test_cap_stops_a_responder_without_automated_headers(desk: Runtime) -> None:
         if hour == 0:
             # A restart (a new runtime on the same store) must not reset the count.
             config, engine = desk.config, desk.engine
-            desk = Runtime(config, engine, clock=lambda: clock["now"])
+            desk = Runtime(config, engine, clock=clock)
             desk.use_classifier(shared_classifier())
     cap = desk.config.limits.acks_per_hour
     assert sent_per_hour == [cap, 2 * cap, 3 * cap]

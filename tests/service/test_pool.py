@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -26,7 +25,15 @@ from mailbot.service.pool import (
 )
 from mailbot.service.runtime import Runtime
 from mailbot.store import Inbound, Message, Outbox, Setting, session_scope
-from tests.helpers import BERLIN, make_mail, outbox, shared_classifier, tickets, write_config
+from tests.helpers import (
+    BERLIN,
+    STORE_BACKENDS,
+    RuntimeFactory,
+    make_mail,
+    outbox,
+    tickets,
+    write_config,
+)
 
 NOW = datetime(2026, 11, 24, 9, 35, tzinfo=BERLIN)
 
@@ -126,16 +133,9 @@ def _held_elsewhere(lock_file: Path) -> bool:
     return subprocess.run([sys.executable, "-c", probe, str(lock_file)]).returncode == 3
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def two_process_desk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Runtime]:
-    store = ""
-    if request.param == "postgresql":
-        store = f'\n[store]\nurl = "{request.getfixturevalue("postgres_url")}"\n'
-    config = write_config(tmp_path, extra="\n[limits]\nprocesses = 2\n", store=store)
-    runtime = Runtime.open(config, clock=lambda: NOW)
-    runtime.use_classifier(shared_classifier())
-    yield runtime
-    runtime.close()
+@pytest.fixture(params=STORE_BACKENDS)
+def two_process_desk(request: pytest.FixtureRequest, runtime: RuntimeFactory) -> Runtime:
+    return runtime(store=request.param, processes=2, clock=lambda: NOW)
 
 
 def _original(i: int, subject: str, text: str) -> bytes:
@@ -247,13 +247,10 @@ def test_writers_take_turns(tmp_path: Path) -> None:
     assert held_in_kernel == [True]
 
 
-def test_a_child_that_dies_mid_task_costs_no_mail(tmp_path: Path) -> None:
+def test_a_child_that_dies_mid_task_costs_no_mail(runtime: RuntimeFactory) -> None:
     """A forked process killed in the middle of a mail (out of memory, say): its mail
     was never committed, so this process carries on alone and handles it once."""
-    rt = Runtime.open(
-        write_config(tmp_path, extra="\n[limits]\nprocesses = 2\n"), clock=lambda: NOW
-    )
-    rt.use_classifier(shared_classifier())
+    rt = runtime(processes=2, clock=lambda: NOW)
     raws = [
         make_mail(f"kunde{i}@firma{i}.example", f"Drucker {i}", "Der Drucker streikt.")
         for i in range(80)
@@ -288,12 +285,9 @@ def test_a_child_that_dies_mid_task_costs_no_mail(tmp_path: Path) -> None:
 
 
 def test_the_children_yield_the_cpu_to_the_fetching_and_sending_parent(
-    tmp_path: Path,
+    runtime: RuntimeFactory,
 ) -> None:
-    rt = Runtime.open(
-        write_config(tmp_path, extra="\n[limits]\nprocesses = 2\n"), clock=lambda: NOW
-    )
-    rt.use_classifier(shared_classifier())
+    rt = runtime(processes=2, clock=lambda: NOW)
     rt.ingest([make_mail(f"k{i}@firma{i}.example", f"Frage {i}", "Hallo") for i in range(6)])
 
     def priority(

@@ -23,8 +23,7 @@ from sqlmodel import Session, col, select
 from mailbot.outbound.send import claim, send_due
 from mailbot.service.runtime import Runtime
 from mailbot.store import Event, Outbox, open_store
-from tests.helpers import BERLIN, make_mail, shared_classifier
-from tests.helpers import write_config as write_local_config
+from tests.helpers import BERLIN, RuntimeFactory, make_mail
 from tests.pgserver import postgres, postgres_url  # noqa: F401  (fixtures)
 from tests.servers import Dovecot, SmtpServer
 from tests.service.test_e2e import ROOT, mailbot, parsed, write_config
@@ -141,14 +140,8 @@ NOW = datetime(2026, 11, 24, 9, 35, tzinfo=BERLIN)
 
 
 @pytest.fixture
-def desk(tmp_path: Path, smtp_server: SmtpServer) -> Iterator[Runtime]:
-    smtp = (f'\n[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n'
-            f'security = "none"\ntimeout = 5\n'
-            f'from_address = "IT-Service <service@itservice.example>"\n')
-    runtime = Runtime.open(write_local_config(tmp_path, smtp), clock=lambda: NOW)
-    runtime.use_classifier(shared_classifier())
-    yield runtime
-    runtime.engine.dispose()
+def desk(runtime: RuntimeFactory, smtp_server: SmtpServer) -> Runtime:
+    return runtime(smtp=smtp_server, smtp_timeout=5, clock=lambda: NOW)
 
 
 def feed(rt: Runtime, raw: bytes) -> None:

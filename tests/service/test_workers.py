@@ -18,13 +18,13 @@ import pytest
 
 from mailbot.inbound.leader import LeaderLease
 from mailbot.store import open_store
-from tests.helpers import make_mail, server_config
+from tests.helpers import STORE_BACKENDS, make_mail, server_config
 from tests.servers import Dovecot, SmtpServer
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", STORE_BACKENDS)
 def test_lease_has_one_holder_and_passes_on_when_it_runs_out(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session
 
 from mailbot.service.runtime import Runtime
-from tests.helpers import BERLIN, events, make_mail, outbox, shared_classifier, write_config
+from tests.helpers import BERLIN, Clock, RuntimeFactory, events, make_mail, outbox
 
 ONCALL = """
 [sla]
@@ -19,25 +17,10 @@ oncall_hours = { sat = "00:00-24:00", sun = "00:00-24:00" }
 """
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture()
-def clock() -> Clock:
-    return Clock(datetime(2026, 11, 24, 9, 35, tzinfo=BERLIN))
-
-
-@pytest.fixture()
-def desk(tmp_path: Path, clock: Clock) -> Iterator[Runtime]:
-    runtime = Runtime.open(write_config(tmp_path, ONCALL), clock=clock)
-    runtime.use_classifier(shared_classifier())
-    yield runtime
-    runtime.engine.dispose()
+def desk(runtime: RuntimeFactory) -> Runtime:
+    """On the ``clock`` fixture (09:35 on Tuesday 24.11.2026), which tests move."""
+    return runtime(extra=ONCALL)
 
 
 def feed(rt: Runtime, raw: bytes) -> None:
@@ -123,10 +106,9 @@ def test_critical_outside_hours_alerts_on_call_and_says_so(desk: Runtime, clock:
 
 
 def test_critical_outside_hours_without_on_call_says_when_the_clock_starts(
-    tmp_path: Path, clock: Clock
+    runtime: RuntimeFactory, clock: Clock
 ) -> None:
-    rt = Runtime.open(write_config(tmp_path), clock=clock)
-    rt.use_classifier(shared_classifier())
+    rt = runtime()
     clock.now = datetime(2026, 11, 27, 20, 30, tzinfo=BERLIN)  # Friday evening
     feed(
         rt,
@@ -143,7 +125,6 @@ def test_critical_outside_hours_without_on_call_says_when_the_clock_starts(
         assert "außerhalb unserer Servicezeiten" in ack.text
         assert "läuft ab Samstag, 28.11.2026, 08:00 Uhr" in ack.text
         assert "spätestens Samstag, 28.11.2026, 09:00 Uhr" in ack.text
-    rt.engine.dispose()
 
 
 def test_order_of_work(desk: Runtime, clock: Clock) -> None:

@@ -33,10 +33,10 @@ from mailbot.store import (
     session_scope,
     write_scope,
 )
-from tests.helpers import make_mail
+from tests.helpers import STORE_BACKENDS, make_mail
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=STORE_BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[Engine]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/store.db"
