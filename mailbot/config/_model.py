@@ -44,6 +44,11 @@ class SmtpConfig:
     timeout: float = 30.0
     verify: bool = True
     ca_file: str | None = None
+    #: SMTP connections open at once, across all workers of one store (a relay caps
+    #: them: Exchange Online takes 3 per mailbox)
+    connections: int = 2
+    #: mails handed to the relay per minute, across all workers of one store; 0 = no cap
+    max_per_minute: int = 0
 
 
 @dataclass(frozen=True)

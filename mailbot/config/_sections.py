@@ -109,6 +109,8 @@ def read_smtp(
         timeout=t.get_float("timeout", SmtpConfig.timeout),
         verify=t.get_bool("verify", SmtpConfig.verify),
         ca_file=t.get_str("ca_file"),
+        connections=t.get_int("connections", SmtpConfig.connections, minimum=1),
+        max_per_minute=t.get_int("max_per_minute", SmtpConfig.max_per_minute, minimum=0),
     )
     from_address = t.get_str("from_address")
     t.done()
