@@ -2,10 +2,11 @@
 
 A new ticket's acknowledgement is rendered before the write transaction (the render
 is a good part of a mail's cost, and SQLite's write turn is held while the
-transaction runs), with the number the ticket is expected to get
-(:func:`mailbot.process.dispose.draft`). The transaction uses that text only if it
-hands out that very number; otherwise it is rendered again there, with the number
-the ticket got.
+transaction runs), with the number reserved for the ticket
+(:func:`mailbot.process.dispose.draft`, :class:`mailbot.process.tickets.DraftNumbers`).
+The transaction uses that text while the number is still free; otherwise (a ticket
+opened without a draft took it) it is rendered again there, with the number the
+ticket got.
 """
 
 from __future__ import annotations

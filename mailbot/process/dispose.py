@@ -34,6 +34,7 @@ from mailbot.process.tickets import (
     TicketField,
     change_ticket,
     next_number,
+    number_free,
     record,
 )
 from mailbot.process.turn import Arrival, Outcome, Turn, reported_at
@@ -306,7 +307,7 @@ def own_mail(turn: Turn) -> Outcome:
 class Draft:
     """What a mail that looks like a new conversation will write, made before the
     write transaction: the ticket, and its acknowledgement rendered for ``number``,
-    the number the ticket is expected to get. Inside the transaction everything is
+    the number reserved for the ticket (:class:`DraftNumbers`). Inside the transaction everything is
     decided anew (thread match, permission to reply); the draft is used only where
     its assumptions hold, its acknowledgement only if the ticket got ``number``."""
 
@@ -341,15 +342,17 @@ def new_ticket(
     session, j, now = turn.session, turn.j, turn.now
     # Automated mail is kept as a ticket but nobody was promised anything (no plan).
     the_plan = j.plan
-    number = next_number(session)
     # The draft assumed no ticket to link to.
     if prepared is not None and match.forwarded_from is None:
         ticket, ack = prepared.ticket, prepared.ack
-        if prepared.number != number:
+        number = prepared.number
+        if not number_free(session, number):  # a ticket opened without a draft took it
+            number = next_number(session)
             log.debug("#%d was taken meanwhile: #%d's acknowledgement is rendered again",
                       prepared.number, number)
             ack = None
     else:
+        number = next_number(session)
         ticket, ack = customer_ticket(turn.row, j, match.forwarded_from, the_plan, now), None
     ticket.number = number
     # Nothing changes the new ticket later in this transaction: a plain INSERT.

@@ -30,7 +30,7 @@ from mailbot.outbound.render import Renderer
 from mailbot.process.acknowledge import Acknowledger
 from mailbot.process.dispose import Crew, Draft, dispose, draft, looks_new
 from mailbot.process.staff import StaffDesk
-from mailbot.process.tickets import expected_number, record
+from mailbot.process.tickets import DraftNumbers, record
 from mailbot.process.turn import Arrival, Outcome, Turn
 from mailbot.store import (
     EventKind,
@@ -110,6 +110,7 @@ class Processor:
         self.desk = StaffDesk(config, self.outgoing, self.renderer, calendar)
         acknowledger = Acknowledger(config, self.outgoing, self.renderer, calendar)
         self.crew = Crew(config, calendar, self.desk, acknowledger)
+        self.numbers = DraftNumbers()
         self.limits = ParseLimits(
             max_bytes=config.limits.max_message_bytes,
             max_parts=config.limits.max_mime_parts,
@@ -246,11 +247,11 @@ class Processor:
 
     def _draft(self, row: Arrival, judgement: Judgement, now: datetime) -> Draft | None:
         """The new ticket a mail that looks like a new conversation will open, its
-        acknowledgement rendered with the number the ticket is expected to get."""
+        acknowledgement rendered with the number reserved for it."""
         if not looks_new(judgement):
             return None
         with self.engine.connect() as reader, reader.begin():
-            number = expected_number(reader)
+            number = self.numbers.reserve(reader)
         return draft(self.crew, row, judgement, now, number)
 
     def tell_staff_too_large(self, now: datetime) -> None:

@@ -4,6 +4,7 @@ and the one way a ticket's field is changed."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -19,9 +20,8 @@ from mailbot.triage import Priority, Urgency
 
 FIRST_NUMBER = 1001
 _MAX_NUMBER = Prepared(select(func.max(Ticket.number)))
-_SEQUENCE_NEXT = text(
-    "SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM ticket_number_seq"
-)
+_SEQUENCE_TAKE = text("SELECT nextval('ticket_number_seq')")
+_NUMBER_TAKEN = Prepared(select(Ticket.id).where(Ticket.number == bindparam("number")))
 _THREAD_IDS = (
     select(Message.message_id)
     .where(Message.ticket_id == bindparam("thread_ticket"), Message.message_id != "")
@@ -35,18 +35,39 @@ def next_number(session: Session) -> int:
     SQLite transactions here start with BEGIN IMMEDIATE, so max+1 cannot race.
     """
     if session.get_bind().dialect.name == "postgresql":
-        seq = text("SELECT nextval('ticket_number_seq')")
-        return int(session.connection().execute(seq).scalar_one())
+        return int(session.connection().execute(_SEQUENCE_TAKE).scalar_one())
     return _after_highest(session.connection())
 
 
-def expected_number(connection: Connection) -> int:
-    """The number ``next_number`` would hand out now, without taking it: what an
-    acknowledgement is rendered with before its write transaction. Another worker
-    may take it meanwhile; the transaction then gets the next one."""
-    if connection.dialect.name == "postgresql":
-        return int(connection.execute(_SEQUENCE_NEXT).scalar_one())
-    return _after_highest(connection)
+class DraftNumbers:
+    """The numbers new tickets are drafted for, before their write transaction.
+
+    On PostgreSQL a draft takes its number from the sequence: it is its own, on any
+    machine. On SQLite (one machine, its processes forked from one parent) the
+    drafts of all processes share one counter, so two processes drafting at once get
+    two numbers instead of both guessing the highest + 1; with that guess two in five
+    acknowledgements of a 2-process drain had to be rendered again inside the write
+    transaction. A drafted number that goes unused (the mail turned out to belong to
+    a ticket) stays a gap on PostgreSQL, as sequences do.
+    """
+
+    def __init__(self) -> None:
+        # Shared memory made before the fork: the children see one value.
+        self._last = multiprocessing.get_context("fork").Value("q", 0)
+
+    def reserve(self, connection: Connection) -> int:
+        if connection.dialect.name == "postgresql":
+            return int(connection.execute(_SEQUENCE_TAKE).scalar_one())
+        highest_next = _after_highest(connection)
+        with self._last.get_lock():
+            number: int = max(highest_next, self._last.value + 1)
+            self._last.value = number
+        return number
+
+
+def number_free(session: Session, number: int) -> bool:
+    """No ticket has ``number`` yet (a draft's number, checked in the write turn)."""
+    return _NUMBER_TAKEN.first(session.connection(), {"number": number}) is None
 
 
 def _after_highest(connection: Connection) -> int:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlmodel import Session, select
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection
+from sqlmodel import Session, SQLModel, select
 
 from mailbot.outbound.render import Rendered
 from mailbot.process.runner import _READ_SOME
+from mailbot.process.tickets import DraftNumbers
 from mailbot.service.runtime import Runtime
-from mailbot.store import Inbound
+from mailbot.store import Inbound, Ticket, new_row
 from tests.helpers import (
     BERLIN,
     STORE_BACKENDS,
@@ -100,15 +104,54 @@ def test_acknowledgements_rendered_before_the_write_carry_their_own_numbers(
 def test_an_acknowledgement_drafted_for_a_number_taken_meanwhile_is_rendered_again(
     desk: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # As if another worker opened ticket #1001 after each draft was made.
+    # As if a ticket opened without a draft took each drafted number before the
+    # draft's transaction ran.
     from mailbot.process import runner
 
-    monkeypatch.setattr(runner, "expected_number", lambda _connection: 1001)
+    reserve = runner.DraftNumbers.reserve
+
+    def reserve_then_lose(self: DraftNumbers, connection: Connection) -> int:
+        number = reserve(self, connection)
+        with session(desk) as s:
+            s.add(new_row(Ticket, number=number, subject="elsewhere"))
+            s.commit()
+        return number
+
+    monkeypatch.setattr(runner.DraftNumbers, "reserve", reserve_then_lose)
     renders = count_ack_renders(desk)
     feed(desk, *printer_mails(3))
-    assert_own_numbers(desk, 3)
-    # Drafted for #1001 each; the second and third rendered again with their numbers.
-    assert renders == [1, 2, 2]
+    assert renders == [2, 2, 2]
+    with session(desk) as s:
+        ours = [t for t in tickets(s) if t.subject != "elsewhere"]
+        acks = outbox(s, "ack")
+        assert len(ours) == len(acks) == 3
+        for i, (ticket, ack) in enumerate(zip(ours, acks, strict=True)):
+            assert ack.message["Subject"] == f"[#{ticket.number}] Drucker {i}"
+            assert f"Ticket #{ticket.number} angelegt" in ack.text
+
+
+def test_drafts_of_two_processes_get_two_numbers() -> None:
+    # Forked processes share the counter: neither drafts for the other's number.
+    numbers = DraftNumbers()
+    engine = create_engine("sqlite://")
+    SQLModel.metadata.create_all(engine)
+    with engine.connect() as connection:
+        first = numbers.reserve(connection)
+        ctx = multiprocessing.get_context("fork")
+        reader, writer = ctx.Pipe(duplex=False)
+        # Forked, as the pool's children are: they inherit the counter.
+        child = ctx.Process(target=_reserve_in_child, args=(numbers, writer))
+        child.start()
+        in_child = reader.recv()
+        child.join(10)
+        assert (first, in_child, numbers.reserve(connection)) == (1001, 1002, 1003)
+
+
+def _reserve_in_child(numbers: DraftNumbers, answer: Any) -> None:
+    engine = create_engine("sqlite://")
+    SQLModel.metadata.create_all(engine)
+    with engine.connect() as connection:
+        answer.send(numbers.reserve(connection))
 
 
 def printer_mails(count: int) -> list[bytes]:
