@@ -9,7 +9,7 @@ pure mail stage included, can name them.
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 
 class TicketStatus(StrEnum):
@@ -47,6 +47,8 @@ class OutboxStatus(StrEnum):
     QUEUED = "queued"
     SENT = "sent"
     FAILED = "failed"
+    #: a staff announcement or reminder that went out inside a summary mail
+    FOLDED = "folded"
 
 
 class OutboxKind(StrEnum):
@@ -58,10 +60,41 @@ class OutboxKind(StrEnum):
     ONCALL = "oncall"
     RELAY = "relay"
     REMINDER = "reminder"
+    #: one mail to staff in place of the announcements and reminders queued behind
+    #: the relay's limit
+    SUMMARY = "summary"
 
 
 #: acknowledgements: automatic answers to a customer, capped per recipient (RFC 3834)
 AUTO_REPLY_KINDS: frozenset[OutboxKind] = frozenset({OutboxKind.ACK, OutboxKind.UPDATE})
+
+
+class SendRank(IntEnum):
+    """The order the outbox is sent in, lowest first, as the service page ranks the
+    work: the critical before everything, the customer before the staff."""
+
+    #: pages to the on-call technician, acknowledgements of critical tickets
+    CRITICAL = 0
+    #: technicians' replies relayed to customers
+    RELAY = 1
+    #: other acknowledgements and updates to customers
+    CUSTOMER = 2
+    #: announcements, reminders and summaries to staff
+    STAFF = 3
+
+    @classmethod
+    def of(cls, kind: OutboxKind, *, critical: bool) -> SendRank:
+        if kind == OutboxKind.ONCALL or (critical and kind in AUTO_REPLY_KINDS):
+            return cls.CRITICAL
+        if kind == OutboxKind.RELAY:
+            return cls.RELAY
+        if kind in AUTO_REPLY_KINDS:
+            return cls.CUSTOMER
+        return cls.STAFF
+
+
+#: staff mail that may be folded into a summary while it waits behind the limit
+FOLDABLE_KINDS: frozenset[OutboxKind] = frozenset({OutboxKind.NOTIFY, OutboxKind.REMINDER})
 
 
 class Direction(StrEnum):
@@ -96,6 +129,8 @@ class EventKind(StrEnum):
     ACK_SUPPRESSED = "ack_suppressed"
     NOTIFY_QUEUED = "notify_queued"
     ONCALL_QUEUED = "oncall_queued"
+    #: an announcement or reminder went out inside a summary (the relay's limit)
+    STAFF_MAIL_FOLDED = "staff_mail_folded"
     # ticket fields
     PRIORITY_CHANGED = "priority_changed"
     STATUS_CHANGED = "status_changed"

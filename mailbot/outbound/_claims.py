@@ -10,16 +10,19 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Integer, bindparam, or_, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import Update
 from sqlmodel import Session, col, select
 
+from mailbot.kinds import SendRank
+from mailbot.outbound._limits import aware, budget, lock_for_limits, pid_alive
 from mailbot.outbound.smtp import Result, Verdict
 from mailbot.store import (
     Outbox,
@@ -83,8 +86,11 @@ def claim(
     lease: timedelta,
     release_dead: bool = True,
     writer: Writer | None = None,
+    max_per_minute: int = 0,
 ) -> list[Outbox]:
-    """Take up to ``limit`` due rows for ``worker``; rows claimed by others are skipped.
+    """Take up to ``limit`` due rows for ``worker``, most important first
+    (:class:`SendRank`); rows claimed by others are skipped. ``max_per_minute``: the
+    relay's cap, shared with every worker of the store (:mod:`._limits`).
     With ``release_dead``, claims of dead workers of this host are released first.
     ``writer``: the connection to write on (a new one otherwise)."""
     if release_dead:
@@ -94,28 +100,42 @@ def claim(
         # (waiting out busy_timeout) instead of failing to upgrade a read snapshot.
         # The outer conditions are re-checked on PostgreSQL after a row lock wait.
         params: dict[str, object] = {"now": now, "worker": worker, "until": now + lease}
-        if limit is None:
-            _CLAIM_ALL.execute(connection, params)
+        if max_per_minute:
+            _claim_within(connection, params, now, limit, max_per_minute)
+        elif limit is None:
+            _claim_all(connection).execute(connection, params)
         else:
-            _CLAIM_SOME.execute(connection, params | {"limit": limit})
+            some = _claim_some(connection)
+            some.execute(connection, params | {"limit": limit, "max_rank": SendRank.STAFF})
         found = _CLAIMED.all(connection, {"worker": worker})
     return [new_row(Outbox, **dict(zip(_OUTBOX_COLUMNS, row, strict=True))) for row in found]
 
 
+def _claim_within(
+    connection: Connection,
+    params: dict[str, object],
+    now: datetime,
+    limit: int | None,
+    max_per_minute: int,
+) -> None:
+    """The claim under the relay's cap: critical rows first, from the whole minute
+    left; the rest from what remains after the part kept for critical mail."""
+    lock_for_limits(connection)
+    left = budget(connection, now, max_per_minute)
+    wanted = limit if limit is not None else max_per_minute
+    critical = min(wanted, left.critical)
+    if critical:
+        critical = _claim_some(connection).execute(
+            connection, params | {"limit": critical, "max_rank": SendRank.CRITICAL}
+        )
+    rest = min(wanted - critical, left.routine - critical)
+    if rest > 0:
+        some = _claim_some(connection)
+        some.execute(connection, params | {"limit": rest, "max_rank": SendRank.STAFF})
+
+
 def _worker_prefix() -> str:
     return f"{socket.gethostname()}:"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    except OSError:
-        return True  # cannot tell: let the lease decide
-    return True
 
 
 def _release_dead_local_claims(engine: Engine, now: datetime) -> None:
@@ -142,7 +162,7 @@ def _release_dead_local_claims(engine: Engine, now: datetime) -> None:
         if row_id is None or worker is None:
             continue
         pid_text = worker[len(prefix):].split(":", 1)[0]
-        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not pid_alive(
             int(pid_text)
         ):
             dead.setdefault(worker, []).append(row_id)
@@ -161,12 +181,14 @@ def _release_dead_local_claims(engine: Engine, now: datetime) -> None:
 
 _OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
 _OUTBOX_COLUMNS = tuple(c.name for c in _OUTBOX.columns)
-_DUE_ORDER = (_OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
+#: most important first; within a rank, the longest waiting
+_DUE_ORDER = (_OUTBOX.c.rank, _OUTBOX.c.next_attempt_at, _OUTBOX.c.id)
 
 
-def _claim_update(limited: bool) -> Prepared:
+def _claim_update(limited: bool, *, locking: bool = False) -> Prepared:
     """The claim of due rows as one prebuilt UPDATE: built per round through the ORM
-    it cost ~2 ms, inside the write turn the processes wait for."""
+    it cost ~2 ms, inside the write turn the processes wait for. ``locking``: the
+    PostgreSQL form, which skips rows other workers hold locked."""
     free = or_(_OUTBOX.c.claimed_until.is_(None), _OUTBOX.c.claimed_until < bindparam("now"))
     due = (
         sa_select(_OUTBOX.c.id)
@@ -178,13 +200,20 @@ def _claim_update(limited: bool) -> Prepared:
         .order_by(*_DUE_ORDER)
     )
     if limited:
+        due = due.where(_OUTBOX.c.rank <= bindparam("max_rank", type_=Integer))
         due = due.limit(bindparam("limit", type_=Integer))
-    # PostgreSQL; SQLite serialises writers anyway
-    due = due.with_for_update(skip_locked=True)
+    chosen = due.scalar_subquery()
+    if locking:
+        # A CTE, not a subquery in IN: PostgreSQL may run such a subquery again for
+        # each row it updates, and with SKIP LOCKED each run finds rows the last
+        # did not, so the LIMIT held for none (a claim of 10 took all 60 due rows).
+        # SQLite serialises writers anyway, and reports no row count for WITH.
+        locked = due.with_for_update(skip_locked=True).cte("due")
+        chosen = sa_select(locked.c.id).scalar_subquery()
     return Prepared(
         update(_OUTBOX)
         .where(
-            _OUTBOX.c.id.in_(due.scalar_subquery()),
+            _OUTBOX.c.id.in_(chosen),
             _OUTBOX.c.status == OutboxStatus.QUEUED,
             free,
         )
@@ -194,6 +223,16 @@ def _claim_update(limited: bool) -> Prepared:
 
 _CLAIM_SOME = _claim_update(limited=True)
 _CLAIM_ALL = _claim_update(limited=False)
+_CLAIM_SOME_LOCKING = _claim_update(limited=True, locking=True)
+_CLAIM_ALL_LOCKING = _claim_update(limited=False, locking=True)
+
+
+def _claim_some(connection: Connection) -> Prepared:
+    return _CLAIM_SOME_LOCKING if connection.dialect.name == "postgresql" else _CLAIM_SOME
+
+
+def _claim_all(connection: Connection) -> Prepared:
+    return _CLAIM_ALL_LOCKING if connection.dialect.name == "postgresql" else _CLAIM_ALL
 _CLAIMED = Prepared(
     sa_select(_OUTBOX)
     .where(
@@ -247,6 +286,12 @@ class Recorder:
         self.now = now
         self.policy = policy
         self.report = report
+        self._started = time.monotonic()
+
+    def _accepted_at(self) -> datetime:
+        """The round's clock moved on by the time the round took: when the relay
+        accepted the mail, which the relay's per-minute cap counts."""
+        return self.now + timedelta(seconds=time.monotonic() - self._started)
 
     def record(self, row: Outbox, result: Result) -> None:
         verdict, reply = result
@@ -255,7 +300,7 @@ class Recorder:
         statement: Prepared
         if verdict == Verdict.SENT:
             statement = _SENT
-            params |= {"reply": reply[:2000], "at": self.now}
+            params |= {"reply": reply[:2000], "at": self._accepted_at()}
             self.report.sent += 1
         else:
             attempts = row.attempts + 1
@@ -279,9 +324,3 @@ class Recorder:
         with self.store.scope() as connection:
             statement.execute(connection, params)
         self.report.outcomes.append(Outcome(row.id, verdict, reply))
-
-
-def aware(moment: datetime) -> datetime:
-    """``moment`` with its zone: SQLite hands back naive datetimes; everything stored
-    is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

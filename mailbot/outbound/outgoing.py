@@ -16,6 +16,7 @@ from sqlalchemy import Select, and_, bindparam, case, or_
 from sqlmodel import Session, col, func, select
 
 from mailbot.config import Config
+from mailbot.kinds import SendRank
 from mailbot.mail import headers as hdr
 from mailbot.outbound.render import Rendered, compose, domain_of, new_message_id
 from mailbot.store import (
@@ -30,6 +31,7 @@ from mailbot.store import (
     Ticket,
     prepared_insert,
 )
+from mailbot.triage import Priority
 
 _INSERT_OUTBOX = prepared_insert(Outbox)
 _INSERT_MESSAGE = prepared_insert(Message)
@@ -59,6 +61,11 @@ def _reply_history() -> Select[int, int, int]:
 
 
 _REPLY_HISTORY = Prepared(_reply_history())
+
+
+def send_rank(kind: OutboxKind, ticket: Ticket | None) -> SendRank:
+    """Where a mail goes in the order of sending; fixed when it is queued."""
+    return SendRank.of(kind, critical=ticket is not None and ticket.priority == Priority.CRITICAL)
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,7 @@ class Outgoing:
                 recipients=json.dumps([a.lower() for a in to]),
                 raw=raw,
                 status=OutboxStatus.QUEUED,
+                rank=send_rank(kind, ticket),
                 attempts=0,
                 next_attempt_at=now,
                 last_error="",

@@ -38,11 +38,12 @@ from mailbot.outbound._claims import (
     Recorder,
     RetryPolicy,
     SendReport,
-    aware,
     claim,
     new_worker,
 )
+from mailbot.outbound._limits import aware
 from mailbot.outbound.smtp import Result, Verdict
+from mailbot.outbound.summary import StaffSummary
 from mailbot.store import Outbox, Setting, Writer, session_scope
 
 __all__ = [
@@ -116,6 +117,7 @@ class Sender:
         self._claims_checked_at: float | None = None
         self._last_ok: datetime | None = None
         self._last_ok_written_at: float | None = None
+        self._summary: StaffSummary | None = None
 
     def __enter__(self) -> Sender:
         return self
@@ -147,9 +149,12 @@ class Sender:
         release_dead = checked is None or time.monotonic() - checked >= _DEAD_CLAIMS_EVERY
         if release_dead:
             self._claims_checked_at = time.monotonic()
+        capped = self.config.smtp.max_per_minute if self.config.smtp is not None else 0
+        if capped:
+            self._staff_summary().fold(clock)
         rows = claim(
             self.engine, worker=worker, now=clock, limit=limit, lease=self.policy.lease,
-            release_dead=release_dead, writer=self._store,
+            release_dead=release_dead, writer=self._store, max_per_minute=capped,
         )
         report = SendReport(claimed=len(rows))
         if not rows:
@@ -177,6 +182,11 @@ class Sender:
             self._last_ok = clock
             self._note_last_ok()
         return report
+
+    def _staff_summary(self) -> StaffSummary:
+        if self._summary is None:
+            self._summary = StaffSummary(self.config, self.engine)
+        return self._summary
 
     def _reusable(self) -> smtplib.SMTP | None:
         """The connection of an earlier round, if it still answers."""

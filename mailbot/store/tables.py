@@ -28,6 +28,7 @@ from mailbot.kinds import (
     EventKind,
     InboundStatus,
     OutboxStatus,
+    SendRank,
     TicketStatus,
 )
 
@@ -161,12 +162,15 @@ class Outbox(SQLModel, table=True):
     recipients: str = "[]"
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     status: str = Field(default=OutboxStatus.QUEUED, index=True)
+    #: a SendRank: the order of sending, fixed when the mail is queued
+    rank: int = Field(default=SendRank.CUSTOMER, sa_column_kwargs={"server_default": "2"})
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
     last_error: str = ""
     smtp_reply: str = ""
     created_at: datetime = Field(default_factory=utcnow)
-    sent_at: datetime | None = None
+    #: when the relay accepted it: the relay's limit counts these over the last minute
+    sent_at: datetime | None = Field(default=None, index=True)
     claimed_by: str | None = None
     claimed_until: datetime | None = None
 

@@ -113,7 +113,8 @@ def test_envelope_and_bytes_go_out_as_queued(
     assert got.content == raw_mail(1)
     row = outbox(engine, row_id)
     assert row.status == "sent" and row.smtp_reply.startswith("2.0.0 queued")
-    assert stamp(row.sent_at) == naive(T0)
+    # The round's clock moved on by the time the SMTP transaction took.
+    assert naive(T0) <= stamp(row.sent_at) < naive(T0 + timedelta(seconds=5))
     assert row.claimed_by is None
     with Session(engine) as db:
         setting = db.get(Setting, LAST_SEND_OK)

@@ -162,7 +162,7 @@ def _statements_of_one_mail(engine: Engine, mail: bytes) -> list[object]:
                 dict(
                     ticket_id=ticket.id, kind="ack", message_id="<ack@x>", envelope_from="s@x",
                     to_address="kunde@mueller.example", recipients='["kunde@mueller.example"]',
-                    raw=b"Subject: x\r\n\r\n\xc3\xa4\r\n", status="queued", attempts=0,
+                    raw=b"Subject: x\r\n\r\n\xc3\xa4\r\n", status="queued", rank=2, attempts=0,
                     next_attempt_at=_T, last_error="", smtp_reply="", created_at=_T,
                     sent_at=None, claimed_by="w", claimed_until=_T + timedelta(minutes=15),
                 ),
@@ -179,7 +179,7 @@ def _statements_of_one_mail(engine: Engine, mail: bytes) -> list[object]:
         # The claim ran out: the next round claims the row again, and reads it back.
         later = _T + timedelta(minutes=20)
         claim = {"now": later, "worker": "w", "until": later + timedelta(minutes=15)}
-        seen.append(_claims._CLAIM_SOME.execute(connection, claim | {"limit": 5}))
+        seen.append(_claims._CLAIM_SOME.execute(connection, claim | {"limit": 5, "max_rank": 3}))
         seen.append(_claims._CLAIM_ALL.execute(connection, claim))
         seen.append(_claims._CLAIMED.all(connection, {"worker": "w"}))
         sent = {"row_id": 1, "worker": "w", "reply": "250 ok", "at": _T + timedelta(seconds=1)}
@@ -235,7 +235,7 @@ def test_prepared_statements_raise_what_sqlalchemy_raises(tmp_path: Path) -> Non
     engine = open_store(f"sqlite:///{tmp_path / 'errors.db'}")
     row = dict(
         ticket_id=None, kind="ack", message_id="<same@x>", envelope_from="s@x",
-        to_address="k@x", recipients='["k@x"]', raw=b"x", status="queued", attempts=0,
+        to_address="k@x", recipients='["k@x"]', raw=b"x", status="queued", rank=2, attempts=0,
         next_attempt_at=_T, last_error="", smtp_reply="", created_at=_T, sent_at=None,
         claimed_by=None, claimed_until=None,
     )

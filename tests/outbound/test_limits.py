@@ -1,0 +1,257 @@
+"""The relay's limits and the order of sending: ranks, the per-minute cap with its
+part kept for critical mail, connection slots shared by workers, and staff mail
+folded into a summary while the cap holds it back."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from mailbot.config import Config, ServiceConfig, SmtpConfig, StaffConfig
+from mailbot.kinds import EventKind, OutboxKind, OutboxStatus, SendRank
+from mailbot.outbound._claims import claim
+from mailbot.outbound._limits import ConnectionSlots, reserved_for_critical
+from mailbot.outbound.outgoing import send_rank
+from mailbot.outbound.summary import StaffSummary
+from mailbot.store import Event, Outbox, Ticket, new_row, open_store
+
+T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+LEASE = timedelta(minutes=15)
+NOTIFY = "technik@itservice.example"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Engine]:
+    engine = open_store(f"sqlite:///{tmp_path / 'limits.db'}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def put(
+    engine: Engine, kind: OutboxKind, rank: SendRank, count: int = 1, *,
+    to: str = "kunde@mueller.example", ticket_id: int | None = None,
+    sent_at: datetime | None = None,
+) -> list[int]:
+    ids = []
+    with Session(engine) as db:
+        for _ in range(count):
+            n = db.exec(select(Outbox.id)).all()
+            row = Outbox(
+                kind=kind, rank=rank, message_id=f"<m{len(n)}.{kind}@itservice.example>",
+                envelope_from="service@itservice.example", to_address=to,
+                recipients=json.dumps([to]), raw=b"Subject: x\r\n\r\nx\r\n",
+                next_attempt_at=T0, created_at=T0, ticket_id=ticket_id,
+                status=OutboxStatus.SENT if sent_at else OutboxStatus.QUEUED, sent_at=sent_at,
+            )
+            db.add(row)
+            db.commit()
+            assert row.id is not None
+            ids.append(row.id)
+    return ids
+
+
+def take(engine: Engine, now: datetime = T0, cap: int = 0, worker: str = "w:1:a") -> list[Outbox]:
+    return claim(engine, worker=worker, now=now, limit=None, lease=LEASE, release_dead=False,
+                 max_per_minute=cap)
+
+
+# -- the order ------------------------------------------------------------------------
+
+
+def test_ranks_follow_the_service_page() -> None:
+    critical = new_row(Ticket, number=1, priority="critical")
+    normal = new_row(Ticket, number=2, priority="normal")
+    assert send_rank(OutboxKind.ONCALL, critical) == SendRank.CRITICAL
+    assert send_rank(OutboxKind.ACK, critical) == SendRank.CRITICAL
+    assert send_rank(OutboxKind.UPDATE, critical) == SendRank.CRITICAL
+    assert send_rank(OutboxKind.RELAY, critical) == SendRank.RELAY
+    assert send_rank(OutboxKind.ACK, normal) == SendRank.CUSTOMER
+    assert send_rank(OutboxKind.ACK, None) == SendRank.CUSTOMER
+    assert send_rank(OutboxKind.NOTIFY, critical) == SendRank.STAFF
+    assert send_rank(OutboxKind.REMINDER, normal) == SendRank.STAFF
+    assert send_rank(OutboxKind.SUMMARY, None) == SendRank.STAFF
+
+
+def test_the_outbox_is_claimed_most_important_first(store: Engine) -> None:
+    staff = put(store, OutboxKind.NOTIFY, SendRank.STAFF, 2, to=NOTIFY)
+    acks = put(store, OutboxKind.ACK, SendRank.CUSTOMER, 2)
+    relay = put(store, OutboxKind.RELAY, SendRank.RELAY)
+    page = put(store, OutboxKind.ONCALL, SendRank.CRITICAL, to="bereitschaft@itservice.example")
+    assert [row.id for row in take(store)] == page + relay + acks + staff
+
+
+# -- the cap --------------------------------------------------------------------------
+
+
+def test_the_cap_keeps_part_of_the_minute_for_critical_mail(store: Engine) -> None:
+    assert (reserved_for_critical(60), reserved_for_critical(30), reserved_for_critical(3)) == (
+        6, 3, 1,
+    )
+    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 30)
+    first = take(store, cap=20)
+    assert len(first) == 20 - reserved_for_critical(20)
+    assert {row.rank for row in first} == {SendRank.CUSTOMER}
+    assert take(store, cap=20, worker="w:1:b") == []  # routine mail: the minute is used up
+    pages = put(store, OutboxKind.ONCALL, SendRank.CRITICAL, 2)
+    assert [row.id for row in take(store, cap=20, worker="w:1:c")] == pages
+    put(store, OutboxKind.ONCALL, SendRank.CRITICAL)
+    assert take(store, cap=20, worker="w:1:d") == []  # nothing left at all
+
+
+def test_mail_accepted_in_the_last_minute_counts_against_the_cap(store: Engine) -> None:
+    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 8, sent_at=T0 - timedelta(seconds=50))
+    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 20)
+    assert len(take(store, cap=10)) == 0  # 8 + the 2 kept for critical mail
+    # Ten seconds later the eight have left the window.
+    assert len(take(store, T0 + timedelta(seconds=11), cap=10, worker="w:1:b")) == 8
+
+
+def test_no_cap_claims_everything_due(store: Engine) -> None:
+    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 40, sent_at=T0 - timedelta(seconds=5))
+    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 40)
+    assert len(take(store)) == 40
+
+
+def test_a_limited_claim_on_postgresql_takes_no_more_than_its_limit(postgres_url: str) -> None:
+    engine = open_store(postgres_url)
+    try:
+        put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 60)
+        rows = claim(engine, worker="w:1:a", now=T0, limit=10, lease=LEASE, release_dead=False)
+        assert len(rows) == 10
+    finally:
+        engine.dispose()
+
+
+def test_two_workers_on_postgresql_stay_under_the_cap_together(postgres_url: str) -> None:
+    engine = open_store(postgres_url)
+    try:
+        put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 120)
+        claimed: list[int] = []
+        lock = threading.Lock()
+
+        def worker(name: str) -> None:
+            for i in range(20):
+                rows = take(engine, cap=50, worker=f"{name}:{i}")
+                with lock:
+                    claimed.extend(row.id or 0 for row in rows)
+
+        threads = [threading.Thread(target=worker, args=(f"h{n}:1",)) for n in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(claimed) == len(set(claimed)) == 50 - reserved_for_critical(50)
+    finally:
+        engine.dispose()
+
+
+# -- connection slots -----------------------------------------------------------------
+
+
+def test_connection_slots_are_shared_between_workers(store: Engine) -> None:
+    a = ConnectionSlots(store, 3, holder="host-a:1")
+    b = ConnectionSlots(store, 3, holder="host-b:1")
+    c = ConnectionSlots(store, 3, holder="host-c:1")
+    assert a.take(2, T0) == 2
+    assert b.take(3, T0) == 1
+    assert c.take(2, T0) == 0
+    a.release()
+    assert c.take(2, T0) == 2
+    assert a.take(1, T0) == 0
+
+
+def test_a_slot_whose_lease_ran_out_is_taken_over(store: Engine) -> None:
+    gone = ConnectionSlots(store, 1, holder="host-a:1")
+    assert gone.take(1, T0) == 1
+    other = ConnectionSlots(store, 1, holder="host-b:1")
+    assert other.take(1, T0 + timedelta(seconds=30)) == 0
+    assert other.take(1, T0 + timedelta(minutes=3)) == 1
+
+
+def test_the_slots_of_a_dead_process_on_this_host_are_free_at_once(store: Engine) -> None:
+    import socket
+
+    child = multiprocessing.get_context("fork").Process(target=lambda: None)
+    child.start()
+    child.join(10)
+    assert child.pid is not None
+    dead = ConnectionSlots(store, 1, holder=f"{socket.gethostname()}:{child.pid}")
+    assert dead.take(1, T0) == 1
+    assert ConnectionSlots(store, 1).take(1, T0 + timedelta(seconds=1)) == 1
+
+
+# -- the summary ----------------------------------------------------------------------
+
+
+def capped_config(tmp_path: Path, cap: int) -> Config:
+    smtp = SmtpConfig(host="127.0.0.1", port=25, security="none", username="", password="",
+                      max_per_minute=cap)
+    return Config(
+        path=None, store_url="sqlite://", outbox_dir=tmp_path / "outbox",
+        service=ServiceConfig(address="service@itservice.example"), smtp=smtp,
+        staff=StaffConfig(domains=("itservice.example",), notify=NOTIFY),
+    )
+
+
+def tickets(engine: Engine, count: int) -> list[int]:
+    ids = []
+    with Session(engine) as db:
+        for n in range(count):
+            ticket = Ticket(number=1001 + n, subject=f"Drucker {n}", priority="normal",
+                            customer_name="Praxis Dr. Weber", due_at=T0 + timedelta(hours=8))
+            db.add(ticket)
+            db.commit()
+            assert ticket.id is not None
+            ids.append(ticket.id)
+    return ids
+
+
+def test_announcements_held_back_by_the_cap_go_out_as_one_summary(
+    store: Engine, tmp_path: Path
+) -> None:
+    numbers = tickets(store, 5)
+    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 30)
+    notices = [put(store, OutboxKind.NOTIFY, SendRank.STAFF, to=NOTIFY, ticket_id=t)[0]
+               for t in numbers[:4]]
+    notices += put(store, OutboxKind.REMINDER, SendRank.STAFF, to=NOTIFY, ticket_id=numbers[4])
+    summary = StaffSummary(capped_config(tmp_path, 10), store)
+
+    assert summary.fold(T0) == 5
+    with Session(store) as db:
+        folded = db.exec(select(Outbox).where(col(Outbox.id).in_(notices))).all()
+        [made] = db.exec(select(Outbox).where(Outbox.kind == OutboxKind.SUMMARY)).all()
+        events = db.exec(select(Event).where(Event.kind == EventKind.STAFF_MAIL_FOLDED)).all()
+    assert {row.status for row in folded} == {OutboxStatus.FOLDED}
+    assert all(made.message_id in row.smtp_reply for row in folded)
+    assert (made.rank, made.status, made.to_address) == (SendRank.STAFF, "queued", NOTIFY)
+    text = made.raw.decode("utf-8", "replace")
+    assert "5 Meldungen" in text
+    for number in range(1001, 1006):
+        assert f"[#{number}]" in text
+    assert "Erinnerung" in text and "Praxis Dr. Weber" in text
+    assert sorted(e.ticket_id or 0 for e in events) == sorted(numbers)
+    # One a minute: what comes next waits for the next minute's summary.
+    put(store, OutboxKind.NOTIFY, SendRank.STAFF, 3, to=NOTIFY)
+    assert summary.fold(T0 + timedelta(seconds=30)) == 0
+    assert summary.fold(T0 + timedelta(seconds=61)) == 3
+
+
+def test_announcements_are_not_folded_while_the_cap_lets_them_through(
+    store: Engine, tmp_path: Path
+) -> None:
+    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 3)
+    put(store, OutboxKind.NOTIFY, SendRank.STAFF, 3, to=NOTIFY)
+    assert StaffSummary(capped_config(tmp_path, 60), store).fold(T0) == 0
+    # Without a cap nothing is ever folded.
+    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 100)
+    assert StaffSummary(capped_config(tmp_path, 0), store).fold(T0) == 0
