@@ -80,6 +80,8 @@ class Message(SQLModel, table=True):
     message_id: str = Field(default="", index=True)
     in_reply_to: str = ""
     references: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    #: the mail's whole Outlook Thread-Index, base64 as mail.threadindex writes it
+    #: (rows stored before it was kept whole hold the header block only); "" for none
     thread_index: str = ""
     sender: str = ""
     recipients: str = ""
