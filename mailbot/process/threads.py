@@ -16,7 +16,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import literal_column
 from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import Select
 
 from mailbot.mail.headers import TICKET_TAG
 from mailbot.mail.parse import ParsedMail
@@ -55,20 +57,29 @@ def subject_tag(subject: str) -> int | None:
 
 #: stored indexes whose first characters match that are checked in full, newest first
 _ROOT_CANDIDATES = 20
+#: the expression migration 0005 indexes (store.tables.THREAD_ROOT), its numbers
+#: written into the statement: a bound parameter would not match the index
+_ROOT_KEY = func.substr(
+    col(Message.thread_index), literal_column("1"), literal_column(str(ROOT_PREFIX))
+)
+
+
+def conversation_rows(root: str) -> Select[int, str]:
+    """Ticket and index of the newest stored messages whose index may belong to the
+    conversation with header block ``root`` (base64, as :attr:`ThreadIndex.root`)."""
+    # Stored values are whole indexes: their first 28 characters are the header
+    # block's first 21 bytes whatever follows; the 22nd is checked after decoding.
+    return (
+        select(Message.ticket_id, Message.thread_index)
+        .where(root[:ROOT_PREFIX] == _ROOT_KEY)
+        .order_by(col(Message.id).desc())
+        .limit(_ROOT_CANDIDATES)
+    )
 
 
 def ticket_of_conversation(session: Session, root: str) -> Ticket | None:
-    """The ticket of the newest stored message in the conversation whose header block
-    is ``root`` (base64, as :attr:`ThreadIndex.root` gives it)."""
-    # Stored values are whole indexes: their first 28 characters are the header
-    # block's first 21 bytes whatever follows, and the 22nd is checked after decoding.
-    rows = session.exec(
-        select(Message.ticket_id, Message.thread_index)
-        .where(func.substr(col(Message.thread_index), 1, ROOT_PREFIX) == root[:ROOT_PREFIX])
-        .order_by(col(Message.id).desc())
-        .limit(_ROOT_CANDIDATES)
-    ).all()
-    for ticket_id, stored in rows:
+    """The ticket of the newest stored message in the conversation ``root``."""
+    for ticket_id, stored in session.exec(conversation_rows(root)).all():
         if root_of(stored) == root:
             return session.get(Ticket, ticket_id)
     return None

@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import Session, col, select
 
 from mailbot.mail.threadindex import ThreadIndex, filetime, new_index, parse_thread_index
+from mailbot.process.threads import conversation_rows
 from mailbot.service.runtime import Runtime
 from mailbot.store import Direction, Message
 from tests.helpers import (
@@ -205,3 +206,22 @@ def test_a_monitoring_alarm_starts_the_technicians_conversation(desk: Runtime) -
     index = index_of(note)
     assert index.children == ()
     assert 0 <= filetime(NOW) - index.started < 1 << 24
+
+
+def test_the_conversation_lookup_uses_its_index(desk: Runtime) -> None:
+    # Every incoming Outlook mail runs this lookup; without the index (migration 0005)
+    # it reads the whole message table.
+    # The statement as it runs, with its parameters bound, not written into it.
+    engine = desk.engine
+    compiled = conversation_rows(new_index(NOW).root).compile(dialect=engine.dialect)
+    params = compiled.params
+    args = tuple(params[k] for k in compiled.positiontup or ()) if compiled.positional else params
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            # An empty table is read whole whatever indexes it has, unless told not to.
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            found = connection.exec_driver_sql(f"EXPLAIN {compiled}", args).all()
+        else:
+            found = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", args).all()
+    plan = [str(row[-1]) for row in found]
+    assert any("ix_message_thread_root" in line for line in plan), plan
