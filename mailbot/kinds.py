@@ -67,6 +67,20 @@ class OutboxKind(StrEnum):
 
 #: acknowledgements: automatic answers to a customer, capped per recipient (RFC 3834)
 AUTO_REPLY_KINDS: frozenset[OutboxKind] = frozenset({OutboxKind.ACK, OutboxKind.UPDATE})
+#: mail to the technicians: the staff side of a ticket's conversation
+STAFF_KINDS: frozenset[OutboxKind] = frozenset(
+    {OutboxKind.NOTIFY, OutboxKind.ONCALL, OutboxKind.REMINDER}
+)
+
+
+class ConversationSide(StrEnum):
+    """The two conversations a ticket has in the mail programs of the people in it:
+    the customer's (their mail, our acknowledgements and relays) and the technicians'
+    (announcements, pages, reminders and their replies). Not stored: it follows from
+    a message's direction and author, or its outbox kind."""
+
+    CUSTOMER = "customer"
+    STAFF = "staff"
 
 
 class SendRank(IntEnum):

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, func, select
 from mailbot.config import Config
 from mailbot.kinds import SendRank
 from mailbot.mail import headers as hdr
+from mailbot.outbound.conversation import place
 from mailbot.outbound.render import Rendered, compose, domain_of, new_message_id
 from mailbot.store import (
     AUTO_REPLY_KINDS,
@@ -79,6 +80,16 @@ class Queued:
 
 
 @dataclass(frozen=True)
+class _ThreadRow:
+    """What ties a queued mail's message row to its ticket, outbox row and conversation."""
+
+    ticket_id: int
+    outbox_id: int
+    message_id: str
+    thread_index: str
+
+
+@dataclass(frozen=True)
 class Permission:
     allowed: bool
     reason: str = ""
@@ -127,11 +138,23 @@ class Outgoing:
         references: Sequence[str] = (),
         auto_reply: bool | None = True,
         reply_to: str | None = None,
+        answers_index: str = "",
     ) -> Queued:
         """Put one mail in the outbox and, for a ticket's mail, in its thread. A plain
-        word for ``kind`` is checked here: sending order and caps know only OutboxKind."""
+        word for ``kind`` is checked here: sending order and caps know only OutboxKind.
+
+        ``answers_index``: the Thread-Index of the mail this one answers, which its own
+        continues (see :func:`mailbot.outbound.conversation.place`)."""
         kind = OutboxKind(kind)
         message_id = new_message_id(self.domain)
+        placement = place(
+            session.connection(),
+            kind=kind,
+            ticket=ticket,
+            subject=subject,
+            answers_index=answers_index,
+            now=now,
+        )
         raw = compose(
             from_header=self.config.service.from_header,
             to=to,
@@ -144,6 +167,8 @@ class Outgoing:
             ticket_number=ticket.number if ticket else None,
             now=now,
             reply_to=reply_to,
+            thread_topic=placement.topic,
+            thread_index=placement.index,
         )
         to_address = to[0].lower() if to else ""
         # Core inserts: the ORM's unit of work was most of the per-mail cost here.
@@ -171,24 +196,40 @@ class Outgoing:
             ),
         )
         if ticket is not None and ticket.id is not None:
-            _INSERT_MESSAGE.insert(
-                session.connection(),
-                dict(
-                    ticket_id=ticket.id,
-                    inbound_id=None,
-                    outbox_id=outbox_id,
-                    direction=Direction.OUT,
-                    author_kind=AuthorKind.BOT,
-                    message_id=message_id,
-                    in_reply_to=in_reply_to,
-                    references=" ".join(references),
-                    thread_index="",
-                    sender=self.config.service.address,
-                    recipients=", ".join(to),
-                    subject=hdr.clean(subject, 250),
-                    text=body.text,
-                    evidence="",
-                    created_at=now,
-                ),
-            )
+            row = _ThreadRow(ticket.id, outbox_id, message_id, placement.index)
+            self._add_to_thread(session, row, to, subject, body, now, in_reply_to, references)
         return Queued(outbox_id, kind, message_id, to_address)
+
+    def _add_to_thread(
+        self,
+        session: Session,
+        row: _ThreadRow,
+        to: Sequence[str],
+        subject: str,
+        body: Rendered,
+        now: datetime,
+        in_reply_to: str,
+        references: Sequence[str],
+    ) -> None:
+        """The ticket's message row of a queued mail."""
+        _INSERT_MESSAGE.insert(
+            session.connection(),
+            dict(
+                ticket_id=row.ticket_id,
+                inbound_id=None,
+                outbox_id=row.outbox_id,
+                direction=Direction.OUT,
+                author_kind=AuthorKind.BOT,
+                message_id=row.message_id,
+                in_reply_to=in_reply_to,
+                references=" ".join(references),
+                # What the next mail of its side continues.
+                thread_index=row.thread_index,
+                sender=self.config.service.address,
+                recipients=", ".join(to),
+                subject=hdr.clean(subject, 250),
+                text=body.text,
+                evidence="",
+                created_at=now,
+            ),
+        )

@@ -240,6 +240,8 @@ def compose(
     ticket_number: int | None = None,
     now: datetime,
     reply_to: str | None = None,
+    thread_topic: str = "",
+    thread_index: str = "",
 ) -> bytes:
     """The raw bytes of a text + HTML message whose every header is single-line and clean.
 
@@ -263,6 +265,14 @@ def compose(
         if len(refs) > 20:
             refs = refs[:1] + refs[-19:]
         headers.append(("References", "\r\n ".join(refs)))
+    # Outlook's conversation view (outbound/conversation.py): the topic is customer
+    # text like the subject, the index base64 and never folded.
+    topic = hdr.clean(thread_topic, 250)
+    if topic:
+        headers.append(("Thread-Topic", _header_text(topic)))
+    index = hdr.clean(thread_index, 998, address=True)
+    if index:
+        headers.append(("Thread-Index", index))
     if reply_to:
         headers.append(("Reply-To", hdr.clean(reply_to, 320, address=True)))
     # True: an automatic answer (RFC 3834 auto-replied); False: a notice we generate;

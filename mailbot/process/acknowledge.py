@@ -85,6 +85,7 @@ class Acknowledger:
             now=now,
             in_reply_to=j.mail.message_id,
             references=refs,
+            answers_index=j.mail.thread_index,
         )
         record(
             session,

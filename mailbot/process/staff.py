@@ -110,6 +110,9 @@ class StaffDesk:
                 in_reply_to=j.mail.message_id,
                 references=thread_ids(session, ticket.id),
                 auto_reply=False,
+                # The first mail of the technicians' side: it continues the
+                # customer's conversation; reminders then continue this one.
+                answers_index=j.mail.thread_index,
             )
             record(
                 session,
@@ -242,7 +245,7 @@ class StaffDesk:
             )
             return []
         last_customer = session.exec(
-            select(Message.message_id)
+            select(Message.message_id, Message.thread_index)
             .where(
                 Message.ticket_id == ticket.id,
                 Message.direction == Direction.IN,
@@ -267,9 +270,10 @@ class StaffDesk:
                 service_name=self.config.service.name,
             ),
             now=now,
-            in_reply_to=last_customer or "",
+            in_reply_to=last_customer[0] if last_customer else "",
             references=thread_ids(session, ticket.id),
             auto_reply=None,
+            answers_index=last_customer[1] if last_customer else "",
         )
         record(
             session,

@@ -2,22 +2,28 @@
 
 Order, as in design.md: In-Reply-To / References against every stored Message-ID
 (ours and theirs), then Outlook's Thread-Index, then the ``[#number]`` tag in the
-subject — the tag only when the sender belongs to the ticket's customer or to the
-staff, so a stranger cannot attach mail to somebody else's ticket.
+subject — the index and the tag only when the sender belongs to the ticket's customer
+or to the staff, so a stranger cannot attach mail to somebody else's ticket.
+
+A Thread-Index matches by its conversation's header block, against every stored
+index (ours and theirs): Outlook's reply to our acknowledgement carries a child of our
+index, whose header block is the customer's (we continued theirs) or one we started.
 """
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlalchemy import literal_column
+from sqlmodel import Session, col, func, select
+from sqlmodel.sql.expression import Select
 
 from mailbot.mail.headers import TICKET_TAG
 from mailbot.mail.parse import ParsedMail
-from mailbot.store import Direction, Message, Outbox, Ticket, TicketStatus
+from mailbot.mail.threadindex import ROOT_PREFIX, parse_thread_index, root_of
+from mailbot.store import Message, Outbox, Ticket, TicketStatus
 
 _PREFIX = re.compile(
     r"^\s*((re|aw|antw|wg|fw|fwd|tr|sv|vs|rif|r|enc)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE
@@ -49,13 +55,34 @@ def subject_tag(subject: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def thread_index_root(value: str) -> str:
-    """The first 22 bytes of Outlook's Thread-Index identify the conversation."""
-    try:
-        raw = base64.b64decode(value.strip() + "==", validate=False)
-    except (ValueError, TypeError):
-        return ""
-    return base64.b64encode(raw[:22]).decode() if len(raw) >= 22 else ""
+#: stored indexes whose first characters match that are checked in full, newest first
+_ROOT_CANDIDATES = 20
+#: the expression migration 0005 indexes (store.tables.THREAD_ROOT), its numbers
+#: written into the statement: a bound parameter would not match the index
+_ROOT_KEY = func.substr(
+    col(Message.thread_index), literal_column("1"), literal_column(str(ROOT_PREFIX))
+)
+
+
+def conversation_rows(root: str) -> Select[int, str]:
+    """Ticket and index of the newest stored messages whose index may belong to the
+    conversation with header block ``root`` (base64, as :attr:`ThreadIndex.root`)."""
+    # Stored values are whole indexes: their first 28 characters are the header
+    # block's first 21 bytes whatever follows; the 22nd is checked after decoding.
+    return (
+        select(Message.ticket_id, Message.thread_index)
+        .where(root[:ROOT_PREFIX] == _ROOT_KEY)
+        .order_by(col(Message.id).desc())
+        .limit(_ROOT_CANDIDATES)
+    )
+
+
+def ticket_of_conversation(session: Session, root: str) -> Ticket | None:
+    """The ticket of the newest stored message in the conversation ``root``."""
+    for ticket_id, stored in session.exec(conversation_rows(root)).all():
+        if root_of(stored) == root:
+            return session.get(Ticket, ticket_id)
+    return None
 
 
 def match_thread(
@@ -78,17 +105,11 @@ def match_thread(
             if ticket is not None:
                 return _maybe_forward(ticket, mail, "references", is_staff)
 
-    root = thread_index_root(mail.thread_index) if mail.thread_index else ""
-    if root:
-        hit = session.exec(
-            select(Message)
-            .where(Message.thread_index == root, Message.direction == Direction.IN)
-            .order_by(col(Message.id).desc())
-        ).first()
-        if hit is not None:
-            ticket = session.get(Ticket, hit.ticket_id)
-            if ticket is not None and _sender_may_use(ticket, mail.from_addr, is_staff):
-                return _maybe_forward(ticket, mail, "thread-index", is_staff)
+    index = parse_thread_index(mail.thread_index) if mail.thread_index else None
+    if index is not None:
+        ticket = ticket_of_conversation(session, index.root)
+        if ticket is not None and _sender_may_use(ticket, mail.from_addr, is_staff):
+            return _maybe_forward(ticket, mail, "thread-index", is_staff)
 
     number = subject_tag(mail.subject)
     if number is not None:

@@ -13,7 +13,7 @@ from mailbot.judge import Judgement
 from mailbot.kinds import OutcomeStatus
 from mailbot.mail import headers as hdr
 from mailbot.mail.parse import ParsedMail
-from mailbot.process.threads import thread_index_root
+from mailbot.mail.threadindex import parse_thread_index
 from mailbot.process.tickets import record
 from mailbot.sla import Plan
 from mailbot.store import AuthorKind, Direction, EventKind, Message, Ticket, prepared_insert
@@ -98,6 +98,9 @@ class Turn:
             "reasons": list(c.reasons),
             "automated_reasons": list(j.automated_reasons),
         }
+        # The whole index, as base64 again: a reply of ours continues it (the root
+        # alone would make ours a sibling of the mail it answers).
+        index = parse_thread_index(mail.thread_index) if mail.thread_index else None
         _INSERT_MESSAGE.insert(
             self.session.connection(),
             dict(
@@ -108,7 +111,7 @@ class Turn:
                 message_id=mail.message_id,
                 in_reply_to=mail.in_reply_to,
                 references=" ".join(mail.references),
-                thread_index=thread_index_root(mail.thread_index) if mail.thread_index else "",
+                thread_index=index.encode() if index is not None else "",
                 sender=mail.from_addr,
                 recipients=", ".join((*mail.to, *mail.cc)),
                 subject=hdr.clean(mail.subject, 250),

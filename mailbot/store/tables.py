@@ -71,7 +71,17 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+#: characters of a stored Thread-Index that name its conversation (the header block's
+#: first 21 bytes; mail.threadindex.ROOT_PREFIX), and the expression the threading
+#: query compares and migration 0005 indexes: written out, not bound, so that both
+#: databases match the query to the index
+THREAD_ROOT_CHARS = 28
+THREAD_ROOT = f"substr(thread_index, 1, {THREAD_ROOT_CHARS})"
+
+
 class Message(SQLModel, table=True):
+    __table_args__ = (Index("ix_message_thread_root", text(THREAD_ROOT)),)
+
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
     inbound_id: int | None = Field(default=None, foreign_key="inbound.id")
@@ -81,6 +91,8 @@ class Message(SQLModel, table=True):
     message_id: str = Field(default="", index=True)
     in_reply_to: str = ""
     references: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    #: the mail's whole Outlook Thread-Index, base64 as mail.threadindex writes it
+    #: (rows stored before it was kept whole hold the header block only); "" for none
     thread_index: str = ""
     sender: str = ""
     recipients: str = ""

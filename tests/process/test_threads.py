@@ -15,6 +15,7 @@ from email.message import EmailMessage
 import pytest
 from sqlmodel import Session
 
+from mailbot.mail.threadindex import parse_thread_index
 from mailbot.service.runtime import Runtime
 from tests.helpers import BERLIN, RuntimeFactory, events, make_mail, tickets
 from tests.servers import Dovecot, SmtpServer
@@ -84,6 +85,11 @@ def test_a_whole_conversation(desk: Runtime, mailbox: Dovecot, smtp_server: Smtp
     notes = [m for to, m in out if to == ("technik@itservice.example",)]
     assert len(acks) == 1 and len(notes) == 1
     assert acks[0]["In-Reply-To"] == "<c1@mueller-steuerberatung.example>"
+    # For Outlook's conversation view, on the wire: the customer's topic without our
+    # tag, and (their mail had none) an index that starts the conversation.
+    assert acks[0]["Thread-Topic"] == "Drucker Empfang"
+    ack_index = parse_thread_index(str(acks[0]["Thread-Index"]))
+    assert ack_index is not None and ack_index.children == ()
 
     # Follow-up: not urgent, with a deadline; acknowledged once with the new handling.
     cycle(
@@ -128,6 +134,8 @@ def test_a_whole_conversation(desk: Runtime, mailbox: Dovecot, smtp_server: Smtp
     assert "#prio" not in text_of(relay) and "Neues Ticket" not in text_of(relay)
     assert relay["From"].addresses[0].addr_spec == "service@itservice.example"
     assert "[#1001]" in str(relay["Subject"])
+    relay_index = parse_thread_index(str(relay["Thread-Index"]))
+    assert relay_index is not None and relay_index.header == ack_index.header
 
     # The same command without our server's word: stored, nothing executed or relayed.
     before = len(smtp_server.received)
