@@ -6,8 +6,8 @@ Queued rows from before this revision get theirs from their kind (an
 acknowledgement's ticket priority is not looked up: they keep the customer rank).
 The relay's limit counts the mails accepted in the last minute, by ``sent_at``.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
