@@ -37,6 +37,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from mailbot.mail.headers import HEADER_END, MESSAGE_ID, TICKET_TAG
+from mailbot.mail.threadindex import root_of
 from mailbot.store import Inbound, InboundStatus
 
 if TYPE_CHECKING:
@@ -109,9 +110,11 @@ def _tokens(raw: bytes) -> frozenset[str]:
     sender = _ADDRESS.search(str(msg.get("From", "")))
     if sender:
         found.add("from:" + sender.group(0).lower())
-    index = str(msg.get("Thread-Index", "")).strip()
-    if index:
-        found.add("ti:" + index[:30])
+    # The conversation's header block: the same for every reply of the thread, however
+    # long after its start (a prefix of the base64 text would take in child bits).
+    root = root_of(str(msg.get("Thread-Index", "")).strip())
+    if root:
+        found.add("ti:" + root)
     tag = TICKET_TAG.search(str(msg.get("Subject", "")))
     if tag:
         found.add("tag:" + tag.group(1))

@@ -3,6 +3,7 @@ processing, replies that find the ticket their original opened, and the write tu
 
 from __future__ import annotations
 
+import base64
 import multiprocessing
 import os
 import subprocess
@@ -51,7 +52,10 @@ def test_mail_of_one_conversation_stays_in_one_group() -> None:
     )
     outlook_2 = make_mail(
         "e@autohaus-lenz.example", "AW: Scanner", "noch da", msgid="<t2@lenz>",
-        headers={"Thread-Index": "AdtBq2cFm9XkPZ0fQwq7mN1a2b3c4d==AAAB"},
+        # The same conversation header and one reply block, as Outlook writes a reply.
+        headers={"Thread-Index": base64.b64encode(
+            base64.b64decode("AdtBq2cFm9XkPZ0fQwq7mN1a2b3c4d==") + b"\x00\x00\x5b\x8d\x10"
+        ).decode()},
     )
     tagged_1 = make_mail("f@spedition-ott.example", "[#1007] Lager", "x", msgid="<g1@ott>")
     tagged_2 = make_mail("g@spedition-ott.example", "Re: [#1007] Lager", "y", msgid="<g2@ott>")
