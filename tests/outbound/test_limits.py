@@ -22,6 +22,7 @@ from mailbot.outbound._limits import ConnectionSlots, reserved_for_critical
 from mailbot.outbound.outgoing import send_rank
 from mailbot.outbound.summary import StaffSummary
 from mailbot.store import Event, Outbox, Ticket, new_row, open_store
+from tests.servers import SmtpServer
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=15)
@@ -255,3 +256,36 @@ def test_announcements_are_not_folded_while_the_cap_lets_them_through(
     # Without a cap nothing is ever folded.
     put(store, OutboxKind.ACK, SendRank.CUSTOMER, 100)
     assert StaffSummary(capped_config(tmp_path, 0), store).fold(T0) == 0
+
+
+# -- through a real SMTP server -------------------------------------------------------
+
+
+def test_rounds_under_the_cap_never_exceed_it_and_a_page_goes_next(
+    tmp_path: Path, store: Engine, smtp_server: SmtpServer
+) -> None:
+    from mailbot.outbound.send import Sender
+
+    cap = 12
+    smtp = SmtpConfig(host=smtp_server.host, port=smtp_server.port, security="none",
+                      username="", password="", timeout=5.0, max_per_minute=cap)
+    config = Config(path=None, store_url="sqlite://", outbox_dir=tmp_path / "outbox",
+                    service=ServiceConfig(address="service@itservice.example"), smtp=smtp)
+    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 40)
+    page: list[int] = []
+    with Sender(config, store) as sender:
+        # Routine mail gets ten of the twelve a minute: forty take four minutes.
+        for step in range(60):  # five minutes in rounds five seconds apart
+            now = T0 + timedelta(seconds=5 * step)
+            if step == 7:
+                page = put(store, OutboxKind.ONCALL, SendRank.CRITICAL,
+                           to="bereitschaft@itservice.example")
+            report = sender.send_due(now=now)
+            if step == 7:
+                assert page[0] in [o.outbox_id for o in report.outcomes]
+    with Session(store) as db:
+        sent = sorted(r.sent_at for r in db.exec(select(Outbox)).all() if r.sent_at)
+    assert len(sent) == len(smtp_server.received) == 41
+    for i, start in enumerate(sent):
+        in_window = [t for t in sent[i:] if t - start < timedelta(minutes=1)]
+        assert len(in_window) <= cap
