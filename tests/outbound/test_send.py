@@ -92,9 +92,11 @@ def make_config(tmp_path: Path, smtp: SmtpConfig | None) -> Config:
 
 @pytest.fixture
 def config(tmp_path: Path, smtp_server: SmtpServer) -> Config:
+    # One connection: these tests are about what happens on a connection (the tests of
+    # several are in test_connections.py).
     smtp = SmtpConfig(
         host=smtp_server.host, port=smtp_server.port, security="none",
-        username="", password="", timeout=5.0,
+        username="", password="", timeout=5.0, connections=1,
     )
     return make_config(tmp_path, smtp)
 
