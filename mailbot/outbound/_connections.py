@@ -162,6 +162,9 @@ class Round:
         try:
             while self.queue:
                 if client is None:
+                    # Not even a new connection during a pause: "421 too many
+                    # connections" is one of the replies that set it.
+                    await self._wait_for(self.throttle.resume_at)
                     client = await self._connect()
                     if client is None:
                         break  # the rows stay for the other connections
@@ -220,15 +223,24 @@ class Round:
         waited = 0.0
         while True:
             # Again after each sleep: another connection may have set a longer pause.
-            until = max(self.throttle.resume_at, self.not_before.get(row_id, 0.0))
-            wait = until - time.monotonic()
-            if wait <= 0:
+            wait = await self._wait_for(
+                max(self.throttle.resume_at, self.not_before.get(row_id, 0.0))
+            )
+            if not wait:
                 break
-            await asyncio.sleep(wait)
             waited += wait
         if waited < self.check_after_idle:
             return True
         return await _smtp.still_answers(client)
+
+    @staticmethod
+    async def _wait_for(moment: float) -> float:
+        """Sleep until ``moment`` (time.monotonic()); the seconds slept."""
+        wait = moment - time.monotonic()
+        if wait <= 0:
+            return 0.0
+        await asyncio.sleep(wait)
+        return wait
 
     def _judge(self, attempt: Attempt, started: float) -> None:
         if attempt.verdict == Verdict.SENT:
