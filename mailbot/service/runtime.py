@@ -232,7 +232,7 @@ class Runtime:
         self.prepare()
         threads = start_watching(self.config.imap, self.engine, worker_name(), stop, wake)
         try:
-            with background_checkpoints(self.engine):
+            with background_checkpoints(self.engine), self._drainer.keeping_sender():
                 self._serve_until(stop, wake)
         finally:
             stop.set()
