@@ -248,7 +248,7 @@ class Drainer:
     @contextmanager
     def sending_alongside(self) -> Iterator[SendCounts]:
         """Send what is due in a thread until the block ends, then once more for what
-        the last tasks queued. The rounds share one SMTP connection
+        the last tasks queued. The rounds share the SMTP connections
         (:class:`mailbot.outbound.send.Sender`); a failure of the last round is raised
         here."""
         from mailbot.outbound.send import Sender

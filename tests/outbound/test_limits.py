@@ -278,3 +278,24 @@ def test_rounds_under_the_cap_never_exceed_it_and_a_page_goes_next(
     for i, start in enumerate(sent):
         in_window = [t for t in sent[i:] if t - start < timedelta(minutes=1)]
         assert len(in_window) <= cap
+
+
+def test_a_sender_claims_nothing_while_other_workers_hold_every_connection(
+    tmp_path: Path, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    from mailbot.outbound.send import Sender
+
+    smtp = SmtpConfig(host=smtp_server.host, port=smtp_server.port, security="none",
+                      username="", password="", timeout=5.0, connections=1)
+    config = Config(path=None, store_url="sqlite://", outbox_dir=tmp_path / "outbox",
+                    service=ServiceConfig(address="service@itservice.example"), smtp=smtp)
+    put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 3)
+    elsewhere = ConnectionSlots(engine, 1, holder="other-host:4711")
+    assert elsewhere.take(1, T0) == 1
+    with Sender(config, engine) as sender:
+        assert sender.send_due(now=T0).claimed == 0
+        assert smtp_server.received == []
+        elsewhere.release()
+        assert sender.send_due(now=T0 + timedelta(seconds=1)).sent == 3
+    # Closed: its slot is free for the others again.
+    assert ConnectionSlots(engine, 1, holder="other-host:4711").take(1, T0) == 1
