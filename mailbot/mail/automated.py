@@ -20,10 +20,17 @@ _ROBOT_LOCALPARTS = re.compile(
 )
 # Microsoft's tokens that ask for no automatic answers (MS-OXCMAIL 2.2.3.2.14).
 _SUPPRESS_TOKENS = frozenset({"all", "oof", "autoreply"})
+# Subjects that auto-replies and delivery reports put in front of the subject they
+# answer ("Automatische Antwort: Angebot", "Out of Office: Ihr Ticket", "Unzustellbar:
+# ..."), and the fixed subjects of delivery reports. Only the prefix form, with its
+# colon, counts: a person writes "Abwesenheitsnotiz einrichten", "Out of Office für Frau
+# Schmitz" or "Automatische Antwort funktioniert nicht", and a responder that sets a
+# bare "Out of office" subject also sends RFC 3834's headers, which the rules above read.
 _AUTO_SUBJECT = re.compile(
-    r"^\s*(automatische antwort|abwesenheitsnotiz|abwesend|out of office|auto(?:matic)? ?reply"
-    r"|autoreply|automatic reply|undeliverable|unzustellbar|delivery status notification"
-    r"|mail delivery failed|returned mail|nicht zustellbar)\b",
+    r"^\s*(?:(?:automatische antwort|abwesenheitsnotiz|abwesend|out of office(?: autoreply| reply)?"
+    r"|auto(?:matic)? ?reply|autoreply|automatic reply|undeliverable|unzustellbar"
+    r"|nicht zustellbar|mail delivery failed|returned mail)\s*:"
+    r"|delivery status notification\b|undelivered mail returned to sender\b)",
     re.IGNORECASE,
 )
 

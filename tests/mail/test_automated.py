@@ -78,3 +78,46 @@ def test_own_mail_is_a_flag_of_its_own() -> None:
     assert verdict("", sender="service@itservice.example").own_mail
     assert not verdict("", sender="no-reply@x.example").own_mail
     assert not verdict("Precedence: bulk\r\n").own_mail
+
+
+def _subject_verdict(subject: str, body: str) -> bool:
+    raw = (
+        f"From: kunde@praxis-weber.example\r\nSubject: {subject}\r\n"
+        f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}"
+    ).encode()
+    return detect_automated(parse_message(raw)).automated
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Automatische Antwort: AW: Ticket 26-10-0142 Druckertreiber",
+        "Abwesenheitsnotiz: Ihr Ticket 26-10-0231",
+        "Out of Office: Your quote for the new firewall",
+        "Out of Office AutoReply: Server",
+        "Automatic reply: [#2026-4471] Second monitor not detected",
+        "Undeliverable: [#2027-0112] DATEV smartcard reader replaced",
+        "Unzustellbar: Angebot Praxisumbau",
+        "Delivery Status Notification (Failure)",
+        "Undelivered Mail Returned to Sender",
+        "Mail delivery failed: returning message to sender",
+    ],
+)
+def test_responder_and_report_subjects_are_automated(subject: str) -> None:
+    assert _subject_verdict(subject, "Ich bin bis 4.1. nicht im Büro.")
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Abwesenheitsnotiz einrichten",
+        "Out of Office für Frau Schmitz",
+        "Automatische Antwort funktioniert nicht",
+        "Out of office reply",
+        "Automatic reply for my holiday",
+        "Abwesenheitsnotiz in Outlook?",
+    ],
+)
+def test_a_person_writing_about_out_of_office_is_not_automated(subject: str) -> None:
+    # Issue 20: such mail was judged automated, and the customer got no acknowledgement.
+    assert not _subject_verdict(subject, "Wie richte ich das in Outlook ein?")
