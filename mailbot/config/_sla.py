@@ -9,7 +9,7 @@ hours = { mon-fri = "07:00-19:00" }   # days not named are closed;
                                    # a day may be a list: ["07:00-12:00", "13:00-19:00"]
 extended_hours = { sat = "08:00-18:00" }  # added for contract customers' critical failures
 holidays_close_extended = true
-half_days = ["12-24", "12-31"]     # MM-DD, every year
+half_days = ["12-24", "12-31"]     # MM-DD, every year; default: none
 half_day_close = "12:00"
 closed_days = [2026-12-28, "2026-12-29"]  # TOML dates or "YYYY-MM-DD"
 oncall_address = "bereitschaft@itservice.example"   # "" or absent: no on-call

@@ -66,7 +66,9 @@ class SlaSettings:
     extended_hours: WeeklyHours = DEFAULT_EXTENDED_HOURS
     holidays_close_extended: bool = True
     targets: ReactionTargets = ReactionTargets()
-    half_days: tuple[tuple[int, int], ...] = ((12, 24), (12, 31))
+    #: none by default: the service page names no shortened days, and triage.md allows
+    #: none unless configured (``[sla] half_days = ["12-24", "12-31"]`` opts in)
+    half_days: tuple[tuple[int, int], ...] = ()
     half_day_close: time = time(12, 0)
     closed_days: frozenset[date] = field(default_factory=frozenset)
     oncall_address: str | None = None

@@ -42,10 +42,13 @@ def all_day_sundays() -> BusinessCalendar:
         (at(2026, 11, 28, 7, 30), True, False),  # extended Saturday opens at 08:00
         (at(2026, 11, 28, 18, 0), True, False),
         (at(2026, 11, 29, 12, 0), True, False),  # Sunday: closed either way
-        (at(2026, 12, 24, 11, 59), False, True),  # Christmas Eve: half day
-        (at(2026, 12, 24, 12, 0), False, False),
+        # Christmas Eve and New Year's Eve are full service days by default: the service
+        # page names no half days (issue 20; they were half days here before)
+        (at(2026, 12, 24, 12, 0), False, True),
+        (at(2026, 12, 24, 18, 59), False, True),
         (at(2026, 12, 25, 10, 0), True, False),  # Christmas Day: holiday closes extended too
-        (at(2026, 12, 31, 12, 0), False, False),  # New Year's Eve: half day
+        (at(2026, 12, 31, 12, 0), False, True),
+        (at(2026, 12, 31, 19, 0), False, False),
         (at(2027, 1, 1, 10, 0), False, False),  # New Year's Day (a Friday)
         (at(2027, 1, 2, 10, 0), True, True),  # Saturday after it, extended open
         (at(2027, 3, 26, 10, 0), False, False),  # Good Friday 2027
@@ -103,6 +106,21 @@ def test_extra_closed_days_close_both_calendars() -> None:
     assert cal.next_open(at(2026, 11, 27, 10), False) == at(2026, 11, 30, 7)
 
 
+def test_half_days_on_christmas_and_new_years_eve_are_opt_in() -> None:
+    assert SlaSettings().half_days == ()
+    cal = BusinessCalendar(SlaSettings(half_days=((12, 24), (12, 31))))
+    assert cal.is_open(at(2026, 12, 24, 11, 59), False)
+    assert not cal.is_open(at(2026, 12, 24, 12, 0), False)
+    assert not cal.is_open(at(2026, 12, 31, 12, 0), False)
+    assert cal.next_open(at(2026, 12, 24, 12, 0), True) == at(2026, 12, 28, 7, 0)
+    assert cal.next_open(at(2026, 12, 31, 12, 0), True) == at(2027, 1, 2, 8, 0)
+    assert cal.next_open(at(2026, 12, 31, 12, 0), False) == at(2027, 1, 4, 7, 0)
+    assert (
+        cal.service_minutes_between(at(2026, 12, 24, 0), at(2026, 12, 29, 0), True)
+        == 5 * 60 + 12 * 60
+    )
+
+
 def test_half_day_settings() -> None:
     cal = BusinessCalendar(SlaSettings(half_days=((11, 27),), half_day_close=time(14, 30)))
     assert cal.hours_on(date(2026, 11, 27), False) == (TimeRange(7 * 60, 14 * 60 + 30),)
@@ -122,9 +140,9 @@ def test_half_day_settings() -> None:
         (at(2026, 11, 27, 19, 0), False, at(2026, 11, 30, 7, 0)),
         (at(2026, 11, 27, 19, 0), True, at(2026, 11, 28, 8, 0)),
         (at(2026, 11, 28, 18, 0), True, at(2026, 11, 30, 7, 0)),
-        (at(2026, 12, 24, 12, 0), True, at(2026, 12, 28, 7, 0)),  # Christmas
-        (at(2026, 12, 31, 12, 0), True, at(2027, 1, 2, 8, 0)),  # New Year
-        (at(2026, 12, 31, 12, 0), False, at(2027, 1, 4, 7, 0)),
+        (at(2026, 12, 24, 19, 0), True, at(2026, 12, 28, 7, 0)),  # Christmas
+        (at(2026, 12, 31, 19, 0), True, at(2027, 1, 2, 8, 0)),  # New Year
+        (at(2026, 12, 31, 19, 0), False, at(2027, 1, 4, 7, 0)),
         (at(2027, 3, 25, 19, 0), False, at(2027, 3, 30, 7, 0)),  # Easter 2027
         (at(2027, 3, 25, 19, 0), True, at(2027, 3, 27, 8, 0)),  # Easter Saturday is open
     ],
@@ -163,7 +181,7 @@ def test_service_minutes_between(cal: BusinessCalendar) -> None:
     )
     assert (
         cal.service_minutes_between(at(2026, 12, 24, 0), at(2026, 12, 29, 0), True)
-        == 5 * 60 + 12 * 60
+        == 12 * 60 + 12 * 60
     )
     # partial minutes are not counted
     start = at(2026, 11, 27, 10, 0)

@@ -117,14 +117,30 @@ def test_saturday_contract_versus_no_contract(cal: BusinessCalendar) -> None:
 
 
 def test_christmas_and_new_year(cal: BusinessCalendar) -> None:
-    eve = at(2026, 12, 24, 11, 30)
-    assert simple(cal, eve, CRIT, False).due_at == at(2026, 12, 28, 10, 30)
-    assert simple(cal, eve, CRIT, True).due_at == at(2026, 12, 28, 7, 30)
+    # By default 24 and 31 December are full service days (issue 20: the service page
+    # names no half days; these figures assumed closing at noon before).
+    eve = at(2026, 12, 24, 16, 30)
+    assert simple(cal, eve, CRIT, False).due_at == at(2026, 12, 28, 8, 30)
+    assert simple(cal, eve, CRIT, True).due_at == at(2026, 12, 24, 17, 30)
+    assert simple(cal, at(2026, 12, 24, 18, 30), CRIT, True).due_at == at(2026, 12, 28, 7, 30)
     open_boxing_day = BusinessCalendar(SlaSettings(holidays_close_extended=False))
-    assert simple(open_boxing_day, eve, CRIT, True).due_at == at(2026, 12, 26, 8, 30)
+    late_eve = at(2026, 12, 24, 18, 30)
+    assert simple(open_boxing_day, late_eve, CRIT, True).due_at == at(2026, 12, 26, 8, 30)
+    silvester = at(2026, 12, 31, 18, 0)
+    assert simple(cal, silvester, CRIT, True).due_at == at(2026, 12, 31, 19, 0)
+    assert simple(cal, silvester, CRIT, False).due_at == at(2027, 1, 4, 10, 0)
+
+
+def test_christmas_and_new_year_with_half_days(cal: BusinessCalendar) -> None:
+    half = BusinessCalendar(SlaSettings(half_days=((12, 24), (12, 31))))
+    eve = at(2026, 12, 24, 11, 30)
+    assert simple(half, eve, CRIT, False).due_at == at(2026, 12, 28, 10, 30)
+    assert simple(half, eve, CRIT, True).due_at == at(2026, 12, 28, 7, 30)
     silvester = at(2026, 12, 31, 13, 0)
-    assert simple(cal, silvester, CRIT, True).due_at == at(2027, 1, 2, 9, 0)
-    assert simple(cal, silvester, CRIT, False).due_at == at(2027, 1, 4, 11, 0)
+    assert simple(half, silvester, CRIT, True).due_at == at(2027, 1, 2, 9, 0)
+    assert simple(half, silvester, CRIT, False).due_at == at(2027, 1, 4, 11, 0)
+    # the same mail without half days: answered the same day
+    assert simple(cal, silvester, CRIT, False).due_at == at(2026, 12, 31, 17, 0)
 
 
 def test_good_friday_2027_contract_critical(cal: BusinessCalendar) -> None:
@@ -285,12 +301,12 @@ def test_not_urgent_window_never_before_the_target(cal: BusinessCalendar) -> Non
             at(2026, 11, 24, 19),
             ("change_too_soon", "pulled_to_schedule"),
         ),
-        # change after New Year: the half day of 31.12. is the last service day before it
+        # change after New Year: 31.12. is the last service day before it
         (
             at(2026, 12, 21, 9),
             date(2027, 1, 4),
             date(2026, 12, 31),
-            at(2026, 12, 28, 16),
+            at(2026, 12, 28, 9),  # 48 h of service time; 24.12. is a full day (issue 20)
             ("scheduled_before_change",),
         ),
     ],

@@ -48,7 +48,7 @@ def test_defaults_are_those_of_triage_md() -> None:
     assert s.targets == ReactionTargets(
         ReactionTarget(60, 240), ReactionTarget(480, 960), ReactionTarget(1440, 2880)
     )
-    assert s.half_days == ((12, 24), (12, 31))
+    assert s.half_days == ()  # the service page names no half days (issue 20)
     assert s.half_day_close == time(12, 0)
     assert s.oncall_address is None and s.oncall_hours.is_empty
     assert s.urgent_same_day_minutes == 60
