@@ -216,7 +216,11 @@ def _findings(sentences: list[SentenceEvidence], contrast: bool) -> list[_Findin
             # "für die Umstellung schlage ich Samstag vor, da läuft kein Versand": the
             # quiet day chosen for a change, not an outage.
             continue
-        context = [c for c in sentences[max(0, i - 1) : i + 2] if c is not s]
+        # The neighbours, and the other clauses of its own sentence ("der Server, der
+        # gestern neu gestartet wurde, ist weg" names the server in another clause).
+        near = sentences[max(0, i - 1) : i + 2]
+        mates = [c for c in sentences if c.sentence == s.sentence and c not in near]
+        context = [c for c in near if c is not s] + mates
         found = _judge_sentence(s, context, contrast)
         if found is not None:
             findings.append(replace(found, sentence=s))
@@ -294,6 +298,8 @@ class _Reading:
     subject: list[SentenceEvidence]
     #: the subject's sentences (when they count) and the body's
     sentences: list[SentenceEvidence]
+    #: the same as clause units (``Evidence.units``): failures are judged on these
+    units: list[SentenceEvidence]
     findings: list[_Finding]
     body_resolved: bool
 
@@ -301,15 +307,18 @@ class _Reading:
 def _read(ev: Evidence, reply_subject: bool) -> _Reading:
     body = [s for s in ev.sentences if not s.is_subject and s.hits]
     subject = [s for s in ev.sentences if s.is_subject and s.hits]
+    body_units = [u for u in ev.units if not u.is_subject and u.hits]
+    subject_units = [u for u in ev.units if u.is_subject and u.hits]
     # "alle anderen können arbeiten" makes the whole mail one user's matter, unless the
     # same sentence says the others are affected too ("bei den anderen auch nicht").
     # Only a contrast about people or workplaces counts: "der Rest im Schrank hat Strom",
     # "all the other LEDs are green" say nothing about who can work. Company-wide scope
     # stated in the mail ("im ganzen Haus kein Netzwerk", "nothing gets out") outweighs it.
+    units = ev.units
     contrast = any(
-        s.has("CONTRAST") and not s.has("SPREAD", "CONTRAST_THING") for s in ev.sentences
-    ) and not any(_company_wide(s) for s in ev.sentences)
-    body_findings = _findings(body, contrast)
+        s.has("CONTRAST") and not s.has("SPREAD", "CONTRAST_THING") for s in units
+    ) and not any(_company_wide(s) for s in units)
+    body_findings = _findings(body_units, contrast)
     if any(s.has("GENUINE") for s in body) and not any(
         s.has("SECURITY_EVENT", "SECURITY_SEVERE") for s in ev.sentences
     ):
@@ -317,16 +326,17 @@ def _read(ev: Evidence, reply_subject: bool) -> _Reading:
         # mail claims ("your mailbox is full"), not a fault of the customer's. Once
         # someone clicked or typed a password it is a security event again.
         body_findings = []
-    body_resolved = any(_settled(s) for s in body) and not body_findings
+    body_resolved = any(_settled(s) for s in body_units) and not body_findings
     body_says = any(s.has(*_FAILURE, "RESOLVED", "QUESTION", *_PLANNING, "THANKS") for s in body)
     # The subject of a reply repeats the old state ("AW: LVS geht nicht!!!"); a body that
     # says the matter is settled makes any subject's outage history.
     use_subject = not body_resolved and not (reply_subject and body_says)
     sentences = (subject if use_subject else []) + body
-    findings = _findings(sentences, contrast) if use_subject and subject else body_findings
+    in_units = (subject_units if use_subject else []) + body_units
+    findings = _findings(in_units, contrast) if use_subject and subject else body_findings
     if not body_findings and any(s.has("GENUINE") for s in body):
         findings = []
-    return _Reading(body, subject, sentences, findings, body_resolved)
+    return _Reading(body, subject, sentences, in_units, findings, body_resolved)
 
 
 def _automated(r: _Reading, reply_subject: bool) -> Judgement | None:
@@ -402,7 +412,7 @@ def _verdict(
         return best.priority, best.category, list(best.reasons)
     if r.body_resolved and not (planned and any(s.has("PLANNED") for s in planned_in)):
         return "low", "resolved", [
-            ("resolved", next(s.first("RESOLVED") for s in r.body if _settled(s)))
+            ("resolved", next(s.first("RESOLVED") for s in r.units if _settled(s)))
         ]
     if planned:
         if not planned_in:

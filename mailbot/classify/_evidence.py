@@ -13,6 +13,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
+from mailbot.classify._clauses import CLAUSE_BOUND, clause_ids, split_clauses
 from mailbot.classify._nlp import Match, Pipelines, Tokens
 
 __all__ = ["Evidence", "SentenceEvidence", "gather", "is_reply_subject"]
@@ -110,6 +111,11 @@ class SentenceEvidence:
     end: int
     is_subject: bool = False
     hits: dict[str, list[str]] = field(default_factory=dict)
+    #: a sentence whose clauses differ in negation, past, what-if or reported speech:
+    #: its units, split where the clauses differ (``_clauses``); empty when it is one
+    parts: tuple[SentenceEvidence, ...] = ()
+    #: the number of the sentence a unit belongs to (its parts share it)
+    sentence: int = 0
 
     def has(self, *labels: str) -> bool:
         return not self.hits.keys().isdisjoint(labels)
@@ -121,10 +127,17 @@ class SentenceEvidence:
 
 @dataclass(frozen=True)
 class Evidence:
+    #: whole sentences: what a mail plans, asks or settles is read from these
     sentences: tuple[SentenceEvidence, ...]
 
     def any(self, *labels: str) -> bool:
         return any(s.has(*labels) for s in self.sentences)
+
+    @property
+    def units(self) -> tuple[SentenceEvidence, ...]:
+        """The sentences with each split sentence replaced by its parts: failures are
+        judged on these, so a modifier holds only in the clause it stands in."""
+        return tuple(u for s in self.sentences for u in (s.parts or (s,)))
 
 
 def is_reply_subject(subject: str) -> bool:
@@ -194,21 +207,22 @@ def gather(pipes: Pipelines, subject: str, text: str) -> Evidence:
         return Evidence(())
     spans = _boundaries(toks, subject_end)
     sent_of: list[int] = []
-    sentences: list[SentenceEvidence] = []
     for k, (a, b) in enumerate(spans):
         sent_of.extend([k] * (b - a))
-        start = toks.idx[a]
-        end = toks.idx[b] if b < len(toks) else len(combined)
-        sentences.append(
-            SentenceEvidence(combined[start:end], start, end, is_subject=start < subject_end)
-        )
-    matches: list[Match] = [m for m in matcher(doc, toks) if sent_of[m[1]] == sent_of[m[2] - 1]]
+    ids = clause_ids(toks, spans)
+    matches: list[Match] = [
+        m
+        for m in matcher(doc, toks)
+        if sent_of[m[1]] == sent_of[m[2] - 1]
+        and not (m[0] in CLAUSE_BOUND and ids[m[1]] != ids[m[2] - 1])
+    ]
     by_label: dict[str, list[tuple[int, int]]] = {}
     for label, s, e in matches:
         by_label.setdefault(label, []).append((s, e))
     quoted: list[tuple[int, int]] = []
     if any(label in _NOT_IN_QUOTES for label in by_label):
         quoted = [m.span() for m in _QUOTED.finditer(combined)]
+    kept: list[list[Match]] = [[] for _ in spans]
     for label, s, e in sorted(matches, key=lambda m: m[1]):
         if label in _SHADOWED_BY and _shadowed(label, s, e, by_label):
             continue
@@ -218,5 +232,47 @@ def gather(pipes: Pipelines, subject: str, text: str) -> Evidence:
             # itself does: files ending in ".crypt", a note "README_RESTORE.txt".
             if any(x <= a < y and not _only_match(combined[x:y], combined[a:z]) for x, y in quoted):
                 continue
-        sentences[sent_of[s]].hits.setdefault(label, []).append(toks.span_text(s, e))
+        kept[sent_of[s]].append((label, s, e))
+    sentences = [
+        _sentence(toks, combined, subject_end, (a, b, k), kept[k], ids)
+        for k, (a, b) in enumerate(spans)
+    ]
     return Evidence(tuple(sentences))
+
+
+def _unit(
+    toks: Tokens, combined: str, subject_end: int, at: tuple[int, int, int], found: list[Match]
+) -> SentenceEvidence:
+    first, end, number = at
+    start = toks.idx[first]
+    stop = toks.idx[end] if end < len(toks) else len(combined)
+    unit = SentenceEvidence(
+        combined[start:stop], start, stop, is_subject=start < subject_end, sentence=number
+    )
+    for label, s, e in found:
+        unit.hits.setdefault(label, []).append(toks.span_text(s, e))
+    return unit
+
+
+def _sentence(
+    toks: Tokens,
+    combined: str,
+    subject_end: int,
+    at: tuple[int, int, int],
+    found: list[Match],
+    ids: list[int],
+) -> SentenceEvidence:
+    """One sentence's evidence, with its parts where its clauses differ in a modifier."""
+    whole = _unit(toks, combined, subject_end, at, found)
+    a, b, number = at
+    units = split_clauses(toks, a, b, found, ids)
+    if len(units) == 1:
+        return whole
+    parts = []
+    for first, end, matched, inherited in units:
+        part = _unit(toks, combined, subject_end, (first, end, number), matched)
+        for label, words in inherited.items():
+            part.hits.setdefault(label, []).append(words)
+        parts.append(part)
+    whole.parts = tuple(parts)
+    return whole
