@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from mailbot.classify._deadline import Deadline, find_deadline
+from mailbot.classify._deadline import Deadline, find_deadline, local_day
 from mailbot.classify._decide import judge
 from mailbot.classify._evidence import gather, is_reply_subject
 from mailbot.classify._language import detect_language
@@ -107,13 +107,25 @@ class Classifier:
             zone=self.zone,
             planned=verdict.planned_change,
         )
-        reasons = list(render(verdict.reasons, language))
+        urgency = Urgency(verdict.urgency)
+        extra: list[tuple[str, str]] = []
+        if (
+            deadline is not None
+            and urgency is Urgency.NONE
+            and not verdict.planned_change
+            and deadline.day <= local_day(sent_at, self.zone)
+        ):
+            # "muss heute raus", "by 12 noon today": a deadline that runs out today is
+            # the threat triage.md counts as urgent, in whatever words.
+            urgency = Urgency.URGENT
+            extra.append(("urgent_today", deadline.phrase))
+        reasons = list(render((*verdict.reasons, *extra), language))
         if deadline is not None:
             reasons.append(deadline_reason(deadline, language))
         return Classification(
             language=language,
             priority=Priority(verdict.priority),
-            urgency=Urgency(verdict.urgency),
+            urgency=urgency,
             deadline=deadline.day if deadline else None,
             planned_change=verdict.planned_change,
             reasons=tuple(reasons),

@@ -10,7 +10,7 @@ The caller passes only the new text, so quoted dates never reach this module.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -100,6 +100,7 @@ _NEED = re.compile(
     r"soll(?:te)?|need(?:s|ed)?|must|required|have to|has to|ready|done|"
     r"fängt|fangen|anfangen|beginnt|beginnen|startet|starten|anfängt|kommt|arbeitet|"
     r"verlässt|aufhören|hört|letzter arbeitstag|scheidet|umzug|ziehen|zieht|umziehen|"
+    r"abfahrt|abholung|abgeholt|leave|pickup|collection|"
     r"geliefert|liefert|lieferung|installier\w*|einricht\w*|eingerichtet|"
     r"starts?|starting|joins?|joining|leaves|leaving|last day|moves?|moving|delivered|"
     r"install\w*|set up|setup|raus)\b",
@@ -128,11 +129,25 @@ _RECORD_BEFORE = re.compile(r"\b(vom|seit|since|from|dated|datiert)\s*$")
 # A bare "heute" / "today" is a mention ("seit heute früh", "heute ist der Server
 # langsam", "we need it today?"). It names the day only in a firm form or as the day
 # a person starts or leaves ("der Neue fängt heute an").
+_CLOCK = r"(?:\d{1,2}[:.]\d{2}(?:\s*(?:uhr|h|am|pm))?|\d{1,2}\s*(?:uhr|am|pm|o'clock)|noon|midday)"
 _TODAY_FIRM = re.compile(
     r"\b(?:heute\s+noch|noch\s+heute|today\s+at\s+the\s+latest|at\s+the\s+latest\s+today|"
     r"(?:end\s+of\s+(?:the\s+)?day|eod|cob)\s+today|today\s+(?:by|before)\s+(?:eod|cob|end))\b"
     r"|\b(?:fängt|fangen|beginnt|beginnen|startet|anfängt|starts?|joins?|verlässt|leaves|"
-    r"(?:letzter|erster)\s+arbeitstag|(?:last|first)\s+(?:working\s+)?day)\b"
+    # a person's first or last day; not the office's first day after the holidays
+    r"(?<!unser\s)(?<!unsere\s)(?:letzter|erster)\s+arbeitstag(?!\s+nach)|"
+    r"(?<!our\s)(?:last|first)\s+(?:working\s+)?day(?!\s+(?:back|after)))\b"
+    # the day with a clock time ("heute bis 12 Uhr", "by 12 noon today", "trucks leave
+    # at 15:00 today") or with what must go out ("muss heute raus")
+    rf"|\b(?:heute|today)\b[^.!?\n]{{0,40}}?\b{_CLOCK}"
+    rf"|\b{_CLOCK}[^.!?\n]{{0,30}}?\b(?:heute|today)\b"
+    r"|\b(?:heute|today)\s+(?:noch\s+)?(?:raus|fertig|erledigt|abgeschickt|verschickt|eingereicht|"
+    r"abgegeben)\b|\b(?:go(?:es)?|be\s+sent)\s+out\s+today\b"
+)
+# "bis dahin", "by then": the day named before, in this sentence or an earlier one
+_THEN = re.compile(
+    r"\b(?:bis\s+dahin|bis\s+zu\s+(?:diesem|dem)\s+(?:tag|termin|zeitpunkt)|"
+    r"(?:until|by|before)\s+then)\b"
 )
 _TODAY = frozenset(("heute", "today"))
 _GREETING_BEFORE = re.compile(r"guten\s*$|good\s*$")
@@ -257,6 +272,21 @@ def _vague(sentence: str, start: int) -> bool:
     return _VAGUE_BEFORE.search(sentence[max(0, start - 15) : start]) is not None
 
 
+@dataclass
+class _Days:
+    """What the sentences of one text said so far."""
+
+    base: date
+    planned: bool
+    explicit: list[Deadline] = field(default_factory=list)
+    change: list[Deadline] = field(default_factory=list)
+    # Days of a change named by a calendar date: "Umzug am Samstag, 23.1." wins over
+    # "am Montag soll alles laufen" said in passing.
+    dated: list[Deadline] = field(default_factory=list)
+    #: the last day named by a date or weekday, need or not: what "bis dahin" refers to
+    named: date | None = None
+
+
 def find_deadline(
     text: str, sent_at: datetime, *, zone: ZoneInfo, planned: bool = False
 ) -> Deadline | None:
@@ -268,69 +298,85 @@ def find_deadline(
     ``planned``: the message is a planned change, so a day named with "am", "ab",
     "zum" is the day of the change even without a word of need in its sentence.
     """
-    base = local_day(sent_at, zone)
-    explicit: list[Deadline] = []
-    change: list[Deadline] = []
-    # Days of a change named by a calendar date: "Umzug am Samstag, 23.1." wins over
-    # "am Montag soll alles laufen" said in passing.
-    dated: list[Deadline] = []
+    days = _Days(local_day(sent_at, zone), planned)
     for original in _sentences(text):
         # All patterns are written in lower case and run on lower-case text: with
         # IGNORECASE, Python's re tried every alternative at every character (5-10x slower).
         sentence = original.lower()
+        if days.named is not None and _THEN.search(sentence):
+            _then(sentence, original, days)
         if not _GATE.search(sentence) or _ABSENT.search(sentence):
             continue
         original = _WEEKDAY_BEFORE_DATE.sub("", original)
         sentence = _WEEKDAY_BEFORE_DATE.sub("", sentence)
         if len(original) != len(sentence):
             original = sentence
-
-        def said(m: re.Match[str], original: str = original) -> str:
-            return original[m.start() : m.end()]
-
-        past = _PAST.search(sentence) is not None
-        need = _NEED.search(sentence) is not None
-        for m in _SPAN.finditer(sentence):
-            explicit.append(Deadline(_span(m, base), said(m), "explicit"))
-        for m in _WEEK_END.finditer(sentence):
-            explicit.append(Deadline(_week_end(m, base), said(m), "explicit"))
-        taken: list[tuple[int, int]] = []
-        for m in _EXPLICIT.finditer(sentence):
-            day = _resolve(m, base)
-            if _RANGE_BEFORE.search(sentence[: m.start()]) or _FAREWELL.match(sentence):
-                continue
-            if day is not None and day >= base and not _vague(sentence, m.start()):
-                explicit.append(Deadline(day, said(m), "explicit"))
-                taken.append(m.span())
-        if not (need or planned) or past:
-            continue
-        for m in _SOFT.finditer(sentence):
-            day = _resolve(m, base)
-            if day is not None and day >= base and not _vague(sentence, m.start()):
-                (dated if _is_date(m) else change).append(Deadline(day, said(m), "change"))
-                taken.append(m.span())
-        if planned:
-            # "für die Umstellung schlage ich Samstag, 6.2. vor": a calendar date in a
-            # planned change is its day even without "am".
-            for m in _DAY.finditer(sentence):
-                if not _is_date(m) or any(a <= m.start() < b for a, b in taken):
-                    continue
-                day = _resolve(m, base)
-                if day is None or day < base or _RECORD_BEFORE.search(sentence[: m.start()]):
-                    continue
-                if not _vague(sentence, m.start()):
-                    dated.append(Deadline(day, said(m), "change"))
-        for m in _BARE_REL.finditer(sentence):
-            if any(a <= m.start() < b for a, b in taken):
-                continue
-            if _GREETING_BEFORE.search(sentence[: m.start()]):
-                continue
-            if m.group(0) in _TODAY and not _TODAY_FIRM.search(sentence):
-                continue
-            day = _resolve(_DAY.match(m.group(0)) or m, base)
-            if day is not None:
-                change.append(Deadline(day, said(m), "change"))
-    for found in (explicit, dated, change):
+        _read_sentence(sentence, original, days)
+    for found in (days.explicit, days.dated, days.change):
         if found:
             return min(found, key=lambda d: d.day)
     return None
+
+
+def _then(sentence: str, original: str, days: _Days) -> None:
+    """"Am 26.11. kommt die Begehung. Bis dahin muss der Drucker gehen": the day named
+    before "bis dahin", if it is still to come."""
+    m = _THEN.search(sentence)
+    assert m is not None and days.named is not None
+    before = [d for d in _DAY.finditer(sentence[: m.start()]) if _is_date(d) or d.group("wd")]
+    day = _resolve(before[-1], days.base) if before else days.named
+    if day is not None and day >= days.base:
+        days.explicit.append(Deadline(day, original[m.start() : m.end()], "explicit"))
+
+
+def _read_sentence(sentence: str, original: str, days: _Days) -> None:
+    base, planned = days.base, days.planned
+
+    def said(m: re.Match[str]) -> str:
+        return original[m.start() : m.end()]
+
+    for m in _DAY.finditer(sentence):
+        if _is_date(m) or m.group("wd") or m.group("nextweek_wd"):
+            days.named = _resolve(m, base) or days.named
+    past = _PAST.search(sentence) is not None
+    need = _NEED.search(sentence) is not None
+    for m in _SPAN.finditer(sentence):
+        days.explicit.append(Deadline(_span(m, base), said(m), "explicit"))
+    for m in _WEEK_END.finditer(sentence):
+        days.explicit.append(Deadline(_week_end(m, base), said(m), "explicit"))
+    taken: list[tuple[int, int]] = []
+    for m in _EXPLICIT.finditer(sentence):
+        day = _resolve(m, base)
+        if _RANGE_BEFORE.search(sentence[: m.start()]) or _FAREWELL.match(sentence):
+            continue
+        if day is not None and day >= base and not _vague(sentence, m.start()):
+            days.explicit.append(Deadline(day, said(m), "explicit"))
+            taken.append(m.span())
+    if not (need or planned) or past:
+        return
+    for m in _SOFT.finditer(sentence):
+        day = _resolve(m, base)
+        if day is not None and day >= base and not _vague(sentence, m.start()):
+            (days.dated if _is_date(m) else days.change).append(Deadline(day, said(m), "change"))
+            taken.append(m.span())
+    if planned:
+        # "für die Umstellung schlage ich Samstag, 6.2. vor": a calendar date in a
+        # planned change is its day even without "am".
+        for m in _DAY.finditer(sentence):
+            if not _is_date(m) or any(a <= m.start() < b for a, b in taken):
+                continue
+            day = _resolve(m, base)
+            if day is None or day < base or _RECORD_BEFORE.search(sentence[: m.start()]):
+                continue
+            if not _vague(sentence, m.start()):
+                days.dated.append(Deadline(day, said(m), "change"))
+    for m in _BARE_REL.finditer(sentence):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        if _GREETING_BEFORE.search(sentence[: m.start()]):
+            continue
+        if m.group(0) in _TODAY and not _TODAY_FIRM.search(sentence):
+            continue
+        day = _resolve(_DAY.match(m.group(0)) or m, base)
+        if day is not None:
+            days.change.append(Deadline(day, said(m), "change"))

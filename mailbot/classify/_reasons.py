@@ -48,6 +48,10 @@ _TEMPLATES: dict[str, dict[Language, str]] = {
         Language.EN: "automated message: {}",
     },
     "urgent": {Language.DE: "Kunde: dringend ({})", Language.EN: "customer: urgent ({})"},
+    "urgent_today": {
+        Language.DE: "Kunde: Frist heute ({})",
+        Language.EN: "customer: needed today ({})",
+    },
     "not_urgent": {
         Language.DE: "Kunde: nicht dringend ({})",
         Language.EN: "customer: not urgent ({})",
