@@ -29,8 +29,9 @@ _NEUTRAL = SCOPED | {"NOW", "URGENT", "NOT_URGENT", "QUESTION", "THANKS"}
 #: a clause of their own
 _REACHING = frozenset({"HYPOTHETICAL", "REPORTING"})
 #: a match of these labels that runs over a clause boundary joins two clauses' words
-#: ("eilt bitte, ich komme nicht an" is no "eilt nicht") and does not count
-CLAUSE_BOUND = frozenset({"NOT_URGENT", "URGENT", "NEGATION"})
+#: ("eilt bitte, ich komme nicht an" is no "eilt nicht", "kein Notfall, alles läuft"
+#: no outage) and does not count
+CLAUSE_BOUND = frozenset({"NOT_URGENT", "URGENT", "NEGATION", "OUTAGE"})
 _CUT_AFTER = frozenset({",", ";", ":", "–", "—", "-", "--"})
 _CUT_BEFORE = frozenset({"but", "although", "though", "whereas", "however", "sondern", "obwohl"})
 

@@ -96,6 +96,11 @@ def _failing(s: SentenceEvidence) -> bool:
     return s.has("QUALITY") and s.has("SINGLE", "PRINTER")
 
 
+def _narrow(s: SentenceEvidence) -> bool:
+    """About one device, one printer or one user, and not about everyone."""
+    return s.has("SCOPE_ONE", "SINGLE", "PRINTER") and not s.has("SCOPE_ALL", "WIDE")
+
+
 def _critical(
     s: SentenceEvidence, context: list[SentenceEvidence], contrast: bool
 ) -> _Finding | None:
@@ -108,7 +113,12 @@ def _critical(
     if not s.has("OUTAGE"):
         return None
     own_object = s.has(*_OBJECTS)
-    central = s.has("CENTRAL") or (not own_object and any(c.has("CENTRAL") for c in context))
+    # A central system named next door counts, unless that sentence is about one device
+    # or one user: "ich komme von zu Hause nicht ins VPN. Der Client meldet: Server
+    # nicht erreichbar" is that user's connection.
+    central = s.has("CENTRAL") or (
+        not own_object and any(c.has("CENTRAL") and not _narrow(c) for c in context)
+    )
     everyone = s.has("SCOPE_ALL") or any(
         c.has("SCOPE_ALL") and not c.has("SCOPE_ONE") and not _inactive(c) for c in context
     )
@@ -334,9 +344,28 @@ def _read(ev: Evidence, reply_subject: bool) -> _Reading:
     sentences = (subject if use_subject else []) + body
     in_units = (subject_units if use_subject else []) + body_units
     findings = _findings(in_units, contrast) if use_subject and subject else body_findings
+    if _narrowed_by_body(findings, body_findings):
+        # "DATEV startet nicht" in the subject, "DATEV startet an meinem Rechner nicht" in
+        # the body: the subject is the headline, the body says whose problem it is.
+        findings = body_findings
     if not body_findings and any(s.has("GENUINE") for s in body):
         findings = []
     return _Reading(body, subject, sentences, in_units, findings, body_resolved)
+
+
+def _narrowed_by_body(findings: list[_Finding], body_findings: list[_Finding]) -> bool:
+    """A critical finding only in the subject, told of one device or user in the body."""
+    subject_critical = [
+        f for f in findings if f.priority == "critical" and f.sentence and f.sentence.is_subject
+    ]
+    if not subject_critical or not body_findings:
+        return False
+    if any(f.priority == "critical" for f in body_findings):
+        return False
+    told = [f.sentence for f in body_findings if f.sentence is not None]
+    return any(_narrow(s) for s in told) and not any(
+        s is not None and s.has("SCOPE_ALL") for f in subject_critical for s in (f.sentence,)
+    )
 
 
 def _automated(r: _Reading, reply_subject: bool) -> Judgement | None:

@@ -78,6 +78,8 @@ _ABBREVIATIONS = frozenset(
         "d.h",
         "o.g",
         "i.a",
+        "ext",
+        "durchw",
     ]
 )
 
@@ -95,13 +97,18 @@ _SHADOWED_BY: dict[str, tuple[str, ...]] = {
     "CONTRAST": ("PRESENCE",),
     "SECURITY": ("NEGATION",),
     "DEGRADATION": ("RESOLVED",),
+    # "kein Totalausfall, aber ...", "not a total outage"
+    "WIDE": ("NEGATION",),
     # "the staff are back on Monday" is a person's return, not a system's.
     "RESOLVED": ("NOT_FAULT",),
 }
 # Words inside quotation marks are an error message or a subject line the customer
 # cites ("rufen Sie sofort den Support an", "Ihre Sendung konnte nicht zugestellt
 # werden"), not the customer's own urgency or an automated mail.
-_NOT_IN_QUOTES = frozenset(("URGENT", "AUTOMATED", "SECURITY_SEVERE"))
+# A server or system named in a quoted error message ("Verbindung zum Server
+# fehlgeschlagen" on a copier, "the connection to the server failed" on one iPhone) is
+# what the device says it cannot reach, not the system that is down.
+_NOT_IN_QUOTES = frozenset(("URGENT", "AUTOMATED", "SECURITY_SEVERE", "CENTRAL"))
 
 
 @dataclass
