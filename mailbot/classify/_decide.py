@@ -1,20 +1,32 @@
-"""Apply triage.md to the evidence.
+"""Apply triage.md to the evidence of a whole mail.
 
-Scope decides, not vocabulary. A failure sentence is critical only when a hard
-outage word meets a central system or an "everyone" that is not contradicted
-("alle anderen können arbeiten" makes it one user's problem); a single device,
-a printer, a slowdown or one user's account is normal; anything that used to
-work and now misbehaves is at least normal. Resolved, negated, past, expiring
-and hypothetical sentences are not a current failure. Urgency is the customer's
-word only and never touches the priority.
+The failures its sentences report (``_faults``), a planned change, a settled matter, a
+question or nothing at all decide the priority; where the rules are unsure whether a
+mail is a planned change, the trained model is asked. Urgency is the customer's word
+only and never touches the priority.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from mailbot.classify._evidence import Evidence, SentenceEvidence
+from mailbot.classify._faults import (
+    FAILURE,
+    OBJECTS,
+    PLANNING,
+    RANK,
+    Finding,
+    company_wide,
+    failing,
+    find_faults,
+    inactive,
+    narrowed_by_body,
+    plans,
+    settled,
+    several_down,
+)
 
 __all__ = ["Judgement", "SecondOpinion", "judge"]
 
@@ -22,12 +34,6 @@ __all__ = ["Judgement", "SecondOpinion", "judge"]
 #: None when no model is installed.
 SecondOpinion = Callable[[], float | None]
 
-_RANK = {"low": 0, "normal": 1, "critical": 2}
-_FAILURE = ("OUTAGE", "MALFUNCTION", "DEGRADATION", "SECURITY_EVENT", "SECURITY_SEVERE", "WIDE")
-_OBJECTS = ("CENTRAL", "APP", "SINGLE", "PRINTER")
-#: strong planned kinds (a new hire, a leaver, a move, new hardware) and generic
-#: set-up verbs ("einrichten", "install"), which a quote or advice question also uses
-_PLANNING = ("PLANNED", "PLANNED_WEAK")
 #: How sure the trained model must be to overrule the rules (see ``_second_opinion``).
 #: Turning a reported fault into a planned change needs more than a coin flip, and more
 #: still when the fault would be critical: a missed critical failure costs the most.
@@ -51,148 +57,11 @@ class Judgement:
     reasons: tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
-class _Finding:
-    priority: str
-    category: str
-    reasons: tuple[tuple[str, str], ...]
-    #: the sentence it was found in (set by ``_findings``)
-    sentence: SentenceEvidence | None = None
-
-
-def _reopened(s: SentenceEvidence) -> bool:
-    """Back, but not settled: "seems fine now but it happened three times today",
-    "works again but the screen is still cracked", "kommt wieder, fällt dann wieder aus"."""
-    return s.has("RESOLVED") and s.has("REMAINDER", "INTERMITTENT")
-
-
-def _settled(s: SentenceEvidence) -> bool:
-    return s.has("RESOLVED") and not _reopened(s)
-
-
-def _inactive(s: SentenceEvidence) -> bool:
-    """A sentence about the past, a settled matter, a negation, an expiry or a what-if."""
-    if _settled(s) or s.has("HYPOTHETICAL", "EXPIRY", "FUTURE"):
-        return True
-    # "auf meinem iPad keine Mails mehr, am Rechner funktioniert alles": the "works"
-    # is said of the other devices; the user's own fault beside it stays current.
-    if s.has("NEGATION") and not (s.has("SCOPE_ONE") and s.has("OUTAGE", "MALFUNCTION")):
-        return True
-    # An intrusion is told in the past ("jemand hat sich angemeldet, wir waren das
-    # nicht") but the attacker's access lasts until someone removes it.
-    return s.has("PAST") and not s.has("NOW", "SECURITY_SEVERE")
-
-
-def _failing(s: SentenceEvidence) -> bool:
-    if s.has(*_FAILURE) or (s.has("SECURITY") and s.has("OUTAGE", "MALFUNCTION")):
-        return True
-    # A thing plus "nicht mehr", "nur noch", "ständig", "keeps", "no longer": something
-    # that used to work misbehaves, in whatever verb ("klingelt nicht mehr", "hält nur
-    # noch 20 Minuten"). Not when the sentence plans or weighs a change.
-    if s.has("SYMPTOM_HINT") and s.has(*_OBJECTS) and not s.has(*_PLANNING, "ADVICE"):
-        return True
-    # A colour cast, streaks, frayed lines, an offset: a fault of a device ("Monitor
-    # mit Grünstich"), but only cosmetic on a logo or a signature, which names none.
-    return s.has("QUALITY") and s.has("SINGLE", "PRINTER")
-
-
-def _narrow(s: SentenceEvidence) -> bool:
-    """About one device, one printer or one user, and not about everyone."""
-    return s.has("SCOPE_ONE", "SINGLE", "PRINTER") and not s.has("SCOPE_ALL", "WIDE")
-
-
-def _critical(
-    s: SentenceEvidence, context: list[SentenceEvidence], contrast: bool
-) -> _Finding | None:
-    """Critical when a hard outage meets a central system or everyone, and nothing says
-    it is slow-but-working, one user's, or a printer's."""
-    if contrast or _reopened(s) or s.has("DEGRADATION", "INTERMITTENT", "WORKS_BUT"):
-        return None
-    if s.has("WIDE"):
-        return _Finding("critical", "outage", (("outage", s.first("WIDE")),))
-    if not s.has("OUTAGE"):
-        return None
-    own_object = s.has(*_OBJECTS)
-    # A central system named next door counts, unless that sentence is about one device
-    # or one user: "ich komme von zu Hause nicht ins VPN. Der Client meldet: Server
-    # nicht erreichbar" is that user's connection.
-    central = s.has("CENTRAL") or (
-        not own_object and any(c.has("CENTRAL") and not _narrow(c) for c in context)
-    )
-    everyone = s.has("SCOPE_ALL") or any(
-        c.has("SCOPE_ALL") and not c.has("SCOPE_ONE") and not _inactive(c) for c in context
-    )
-    # "none of the phones in reception", "an keinem Arbeitsplatz": a universal said in
-    # the sentence itself outweighs a place or a "my" next to it.
-    universal = s.has("SCOPE_NONE") and s.has("SCOPE_ALL")
-    one = (s.has("SCOPE_ONE") and not universal) or (s.has("SINGLE") and not everyone)
-    if s.has("PRINTER") and not s.has("CENTRAL"):
-        return None
-    what = s.first("CENTRAL") or s.first("APP") or s.first("SINGLE") or s.first("OUTAGE")
-    if everyone and (universal or not s.has("SCOPE_ONE")):
-        scope = s.first("SCOPE_ALL") or next(
-            c.first("SCOPE_ALL") for c in context if c.has("SCOPE_ALL")
-        )
-        return _Finding("critical", "outage", (("outage", what), ("scope_all", scope)))
-    if central and not one:
-        return _Finding("critical", "outage", (("outage", s.first("CENTRAL") or what),))
-    return None
-
-
-def _company_wide(s: SentenceEvidence) -> bool:
-    """Company-wide: "Nobody can work", or an outage said of everyone / every place in one sentence
-    that names no single user."""
-    if _inactive(s) or s.has("SCOPE_ONE", "CONTRAST"):
-        return False
-    return s.has("WIDE") or (s.has("SCOPE_ALL") and s.has("OUTAGE"))
-
-
-def _judge_sentence(
-    s: SentenceEvidence, context: list[SentenceEvidence], contrast: bool
-) -> _Finding | None:
-    if (
-        s.has("SECURITY_SEVERE")
-        and not contrast
-        and not (s.has("SCOPE_ONE", "SINGLE") and not s.has("CENTRAL", "SCOPE_ALL"))
-    ):
-        return _Finding("critical", "security", (("security", s.first("SECURITY_SEVERE")),))
-    found = _critical(s, context, contrast)
-    if found is not None:
-        return found
-    if s.has("SECURITY_EVENT", "SECURITY_SEVERE") or (
-        s.has("SECURITY") and s.has("OUTAGE", "MALFUNCTION")
-    ):
-        what = s.first("SECURITY_EVENT") or s.first("SECURITY_SEVERE") or s.first("SECURITY")
-        return _Finding("normal", "security", (("security_single", what),))
-    if not _failing(s) and not _reopened(s):
-        return None
-    if s.has("PRINTER"):
-        return _Finding("normal", "printer", (("printer", s.first("PRINTER")),))
-    slow = s.has("DEGRADATION") or (
-        s.has("INTERMITTENT", "WORKS_BUT") and s.has("OUTAGE", "MALFUNCTION")
-    )
-    slow = slow or (_reopened(s) and not s.has("SINGLE", "PRINTER"))
-    if slow and (s.has("CENTRAL", "SCOPE_ALL") or any(c.has("CENTRAL") for c in context)):
-        what = s.first("CENTRAL") or s.first("APP") or s.first("SCOPE_ALL")
-        what = what or next(c.first("CENTRAL") for c in context if c.has("CENTRAL"))
-        return _Finding("normal", "degradation", (("degradation", what),))
-    what = s.first("SINGLE") or s.first("APP") or s.first("CENTRAL")
-    what = what or s.first("MALFUNCTION") or s.first("OUTAGE") or s.first("DEGRADATION")
-    return _Finding("normal", "single_device", (("single", what),))
-
-
-def _plans(s: SentenceEvidence) -> bool:
-    """A sentence announcing a change: not advice ("wir empfehlen, es zu installieren"),
-    not a how-to ("wie bekomme ich WhatsApp auf das neue Handy"), not the thanks after
-    it ("hat heute angefangen, alles lief"), and not past or hypothetical."""
-    return s.has(*_PLANNING) and not s.has("ADVICE", "HOWTO", "SUCCESS") and not _inactive(s)
-
-
 def _hints(s: SentenceEvidence) -> bool:
-    """A hint of a change, for asking the model. Unlike ``_plans``, a future or past
+    """A hint of a change, for asking the model. Unlike ``plans``, a future or past
     sentence counts ("der Server wird am Samstag getauscht", "kurz weg" said of the
     change): announcements are told in the future, and the model weighs the rest."""
-    if not s.has(*_PLANNING, "CHANGE_HINT") or _settled(s) or s.has("HYPOTHETICAL", "SUCCESS"):
+    if not s.has(*PLANNING, "CHANGE_HINT") or settled(s) or s.has("HYPOTHETICAL", "SUCCESS"):
         return False
     # "Danke für die Einrichtung letzte Woche": the thanks after a change plans nothing.
     return not (s.has("THANKS") and s.has("PAST"))
@@ -208,36 +77,7 @@ def _urgency(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str] | 
     return "none", None
 
 
-def _findings(sentences: list[SentenceEvidence], contrast: bool) -> list[_Finding]:
-    findings: list[_Finding] = []
-    # A strong planned kind (hire, leaver, move, update) in the mail: "der Server ist dann
-    # offline", "an dem Tag kann niemand arbeiten", "hat aber noch kein Netzwerk", "der
-    # alte PC startet nicht mehr, den könnt ihr entsorgen" describe the change, not a fault.
-    planning = any(s.has("PLANNED") and _plans(s) for s in sentences)
-    # "Heute früh war das Internet weg. Seit neun läuft es wieder.": a past outage
-    # followed by a settled sentence is history, even with "heute" in it.
-    settled = max((i for i, s in enumerate(sentences) if _settled(s)), default=-1)
-    for i, s in enumerate(sentences):
-        if not s.hits or _inactive(s) or (i < settled and s.has("PAST")):
-            continue
-        if planning and s.has("PLAN_CONSEQUENCE"):
-            continue
-        if s.has("PROPOSAL") and s.has(*_PLANNING):
-            # "für die Umstellung schlage ich Samstag vor, da läuft kein Versand": the
-            # quiet day chosen for a change, not an outage.
-            continue
-        # The neighbours, and the other clauses of its own sentence ("der Server, der
-        # gestern neu gestartet wurde, ist weg" names the server in another clause).
-        near = sentences[max(0, i - 1) : i + 2]
-        mates = [c for c in sentences if c.sentence == s.sentence and c not in near]
-        context = [c for c in near if c is not s] + mates
-        found = _judge_sentence(s, context, contrast)
-        if found is not None:
-            findings.append(replace(found, sentence=s))
-    return findings
-
-
-def _part_of_change(f: _Finding) -> bool:
+def _part_of_change(f: Finding) -> bool:
     """A failure a planned change may explain: what the change brings ("an dem Tag ist
     das Netz weg", "während des Tauschs", future tense), the old or intended thing and
     its long-known trouble (``CHANGE_CONTEXT``: "der alte ist eh kaputt", "seit langem
@@ -258,11 +98,11 @@ def _part_of_change(f: _Finding) -> bool:
 def _second_opinion(
     ask: SecondOpinion,
     sentences: list[SentenceEvidence],
-    findings: list[_Finding],
+    findings: list[Finding],
     cued: bool,
     planned: bool,
     resolved: bool,
-) -> tuple[bool, list[_Finding], tuple[str, str] | None]:
+) -> tuple[bool, list[Finding], tuple[str, str] | None]:
     """Ask the trained model where the rules are unsure; returns (planned, findings,
     the model's reason). The rule "a failure is never a planned change" holds: when the
     model judges a mail planned, its failure sentences describe the change (the old
@@ -283,7 +123,7 @@ def _second_opinion(
             return planned, findings, None
         critical = any(f.priority == "critical" for f in findings)
         need = MODEL_OVER_CRITICAL if critical else MODEL_OVER_FAULT
-    elif resolved or any(s.has("EXPIRY") or (s.has("OUTAGE") and _inactive(s)) for s in sentences):
+    elif resolved or any(s.has("EXPIRY") or (s.has("OUTAGE") and inactive(s)) for s in sentences):
         return planned, findings, None
     else:
         need = MODEL_OVER_NOTHING
@@ -310,7 +150,7 @@ class _Reading:
     sentences: list[SentenceEvidence]
     #: the same as clause units (``Evidence.units``): failures are judged on these
     units: list[SentenceEvidence]
-    findings: list[_Finding]
+    findings: list[Finding]
     body_resolved: bool
 
 
@@ -327,8 +167,8 @@ def _read(ev: Evidence, reply_subject: bool) -> _Reading:
     units = ev.units
     contrast = any(
         s.has("CONTRAST") and not s.has("SPREAD", "CONTRAST_THING") for s in units
-    ) and not any(_company_wide(s) for s in units)
-    body_findings = _findings(body_units, contrast)
+    ) and not any(company_wide(s) for s in units)
+    body_findings = find_faults(body_units, contrast)
     if any(s.has("GENUINE") for s in body) and not any(
         s.has("SECURITY_EVENT", "SECURITY_SEVERE") for s in ev.sentences
     ):
@@ -336,36 +176,24 @@ def _read(ev: Evidence, reply_subject: bool) -> _Reading:
         # mail claims ("your mailbox is full"), not a fault of the customer's. Once
         # someone clicked or typed a password it is a security event again.
         body_findings = []
-    body_resolved = any(_settled(s) for s in body_units) and not body_findings
-    body_says = any(s.has(*_FAILURE, "RESOLVED", "QUESTION", *_PLANNING, "THANKS") for s in body)
+    body_resolved = any(settled(s) for s in body_units) and not body_findings
+    body_says = any(s.has(*FAILURE, "RESOLVED", "QUESTION", *PLANNING, "THANKS") for s in body)
     # The subject of a reply repeats the old state ("AW: LVS geht nicht!!!"); a body that
     # says the matter is settled makes any subject's outage history.
     use_subject = not body_resolved and not (reply_subject and body_says)
     sentences = (subject if use_subject else []) + body
     in_units = (subject_units if use_subject else []) + body_units
-    findings = _findings(in_units, contrast) if use_subject and subject else body_findings
-    if _narrowed_by_body(findings, body_findings):
+    findings = find_faults(in_units, contrast) if use_subject and subject else body_findings
+    if narrowed_by_body(findings, body_findings):
         # "DATEV startet nicht" in the subject, "DATEV startet an meinem Rechner nicht" in
         # the body: the subject is the headline, the body says whose problem it is.
         findings = body_findings
     if not body_findings and any(s.has("GENUINE") for s in body):
         findings = []
+    several = several_down(findings, contrast)
+    if several is not None:
+        findings = [several, *findings]
     return _Reading(body, subject, sentences, in_units, findings, body_resolved)
-
-
-def _narrowed_by_body(findings: list[_Finding], body_findings: list[_Finding]) -> bool:
-    """A critical finding only in the subject, told of one device or user in the body."""
-    subject_critical = [
-        f for f in findings if f.priority == "critical" and f.sentence and f.sentence.is_subject
-    ]
-    if not subject_critical or not body_findings:
-        return False
-    if any(f.priority == "critical" for f in body_findings):
-        return False
-    told = [f.sentence for f in body_findings if f.sentence is not None]
-    return any(_narrow(s) for s in told) and not any(
-        s is not None and s.has("SCOPE_ALL") for f in subject_critical for s in (f.sentence,)
-    )
 
 
 def _automated(r: _Reading, reply_subject: bool) -> Judgement | None:
@@ -387,7 +215,7 @@ def _plan_cues(
 ) -> tuple[list[SentenceEvidence], bool, bool]:
     """(the sentences that plan a change, any hint of one, a hint in a sentence apart
     from the failures)."""
-    planned_in = [s for s in sentences if _plans(s)]
+    planned_in = [s for s in sentences if plans(s)]
     # Any hint of a change, even in a question ("wie spielen wir das Update ein?") or with
     # words the rules do not count as a plan ("Tausch", "cutover"): where the rules see
     # such a hint but cannot settle it, the trained model is asked (``_second_opinion``).
@@ -399,13 +227,13 @@ def _plan_cues(
     # ist das Netz kurz weg"). A subject ("Neue Kollegin") names the topic, not what is
     # asked about it.
     cued_apart = any(
-        _hints(s) and (not _failing(s) or s.has("PLAN_CONSEQUENCE", "PROPOSAL"))
+        _hints(s) and (not failing(s) or s.has("PLAN_CONSEQUENCE", "PROPOSAL"))
         for s in sentences
         if not s.is_subject
     )
     if all(not s.has("PLANNED") for s in planned_in) and (
         any(s.has("ADVICE", "HOWTO") for s in sentences)
-        or not any(s.has(*_OBJECTS) for s in sentences)
+        or not any(s.has(*OBJECTS) for s in sentences)
     ):
         # "Mesh oder Repeater, was ist besser? Könntet ihr das einrichten?": a set-up
         # verb beside a quote or advice question asks what to do, it plans nothing yet;
@@ -422,7 +250,7 @@ def _low_matter(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str]
         if s.has("QUESTION", "ADVICE")
     ]
     expiring = [s.first("EXPIRY") for s in sentences if s.has("EXPIRY")]
-    past = [s for s in sentences if s.has("OUTAGE") and _inactive(s)]
+    past = [s for s in sentences if s.has("OUTAGE") and inactive(s)]
     if expiring:
         return "expiry", ("expiry", expiring[0])
     if past:
@@ -433,15 +261,15 @@ def _low_matter(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str]
 
 
 def _verdict(
-    r: _Reading, findings: list[_Finding], planned: bool, planned_in: list[SentenceEvidence]
+    r: _Reading, findings: list[Finding], planned: bool, planned_in: list[SentenceEvidence]
 ) -> tuple[str, str, list[tuple[str, str]]]:
     """(priority, category, reasons) from what the rules and the model settled."""
     if findings:
-        best = max(findings, key=lambda f: _RANK[f.priority])
+        best = max(findings, key=lambda f: RANK[f.priority])
         return best.priority, best.category, list(best.reasons)
     if r.body_resolved and not (planned and any(s.has("PLANNED") for s in planned_in)):
         return "low", "resolved", [
-            ("resolved", next(s.first("RESOLVED") for s in r.units if _settled(s)))
+            ("resolved", next(s.first("RESOLVED") for s in r.units if settled(s)))
         ]
     if planned:
         if not planned_in:

@@ -11,8 +11,16 @@ __all__ = ["alarm_reason", "deadline_reason", "render"]
 
 _TEMPLATES: dict[str, dict[Language, str]] = {
     "outage": {Language.DE: "{} ausgefallen", Language.EN: "{} down"},
+    "several_down": {
+        Language.DE: "mehrere Systeme zugleich gestört: {}",
+        Language.EN: "several systems failing at once: {}",
+    },
     "scope_all": {Language.DE: "betrifft alle ({})", Language.EN: "affects everyone ({})"},
     "security": {Language.DE: "Sicherheitsvorfall: {}", Language.EN: "security incident: {}"},
+    "security_admin": {
+        Language.DE: "Admin-Konto missbraucht? {}",
+        Language.EN: "admin account misused? {}",
+    },
     "security_single": {
         Language.DE: "Sicherheitsproblem an einem Gerät: {}",
         Language.EN: "security problem on one device: {}",
