@@ -216,7 +216,7 @@ def find_faults(sentences: list[SentenceEvidence], contrast: bool) -> list[Findi
     for i, s in enumerate(sentences):
         # "meinte, der Server sei weg – das stimmt nicht": what was told or past before
         # a settled sentence is settled too
-        told = s.has("PAST", "REPORTING")
+        told = s.has("PAST", "REPORTING", "REPORTED")
         if not s.hits or inactive(s) or (i < last_settled and told):
             continue
         if planning and s.has("PLAN_CONSEQUENCE"):
