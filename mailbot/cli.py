@@ -116,6 +116,9 @@ def _print_classification(result: FileJudgement | FileError) -> None:
     )
     for reason in result.reasons:
         out.print(f"  - {reason}", markup=False)
+    if result.unsure is not None:
+        d = result.unsure
+        out.print(f"  unsure ({d.kind.value}): {d.alternative.value}? {d.reason}", markup=False)
 
 
 @app.command()

@@ -130,6 +130,8 @@ class EventKind(StrEnum):
     TICKET_OPENED = "ticket_opened"
     MESSAGE_ADDED = "message_added"
     CLASSIFIED = "classified"
+    #: the classification is unsure: the other reading and why
+    UNSURE = "unsure"
     SLA = "sla"
     REPLANNED = "replanned"
     AUTOMATED = "automated"
@@ -161,6 +163,18 @@ class EventKind(StrEnum):
     ALARM_RECOVERY = "alarm_recovery"
     # the SLA clock
     ESCALATED = "escalated"
+
+
+class DoubtKind(StrEnum):
+    """Why a judgement is marked unsure (``Classification.doubt``)."""
+
+    #: critical on one cue or on an inference (several systems down at once, an admin
+    #: account doing what nobody here did, only the subject saying so)
+    WEAK_EVIDENCE = "weak_evidence"
+    #: the rules read the mail two ways (everyone's outage, and one user's)
+    RULES_DISAGREE = "rules_disagree"
+    #: the planned-change model's probability lies close to its threshold
+    MODEL_DISAGREES = "model_disagrees"
 
 
 # not stored: what processing one mail came to

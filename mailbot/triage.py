@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+from mailbot.kinds import DoubtKind
+
 
 class Priority(StrEnum):
     CRITICAL = "critical"
@@ -57,6 +59,30 @@ class Alarm:
 
 
 @dataclass(frozen=True)
+class Doubt:
+    """The judgement is unsure: the other reading the evidence allows, and why.
+
+    The judgement itself is the safer of the two (where critical is in doubt, it is
+    critical), so the customer is never promised less than a reading allows."""
+
+    kind: DoubtKind
+    alternative: Priority
+    #: whether the other reading is a planned change
+    alternative_planned: bool
+    #: why, in the message's language ("betrifft evtl. nur einen Arbeitsplatz: mein")
+    reason: str
+
+    def as_json(self) -> dict[str, str | bool]:
+        """As stored in a message's evidence and printed by ``classify --json``."""
+        return {
+            "kind": self.kind.value,
+            "alternative": self.alternative.value,
+            "alternative_planned_change": self.alternative_planned,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
 class Classification:
     language: Language
     priority: Priority
@@ -71,3 +97,7 @@ class Classification:
     #: the customer says the matter is settled ("hat sich erledigt", "solved")
     resolved: bool = False
     alarm: Alarm | None = None
+    #: None when the rules are sure; else the other reading and why
+    doubt: Doubt | None = None
+    #: the reasons (of ``reasons``) that the priority rests on; never empty
+    basis: tuple[str, ...] = ()

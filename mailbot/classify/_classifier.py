@@ -12,7 +12,7 @@ from mailbot.classify._evidence import gather, is_reply_subject
 from mailbot.classify._language import detect_language
 from mailbot.classify._monitoring import parse_alarm, state_priority
 from mailbot.classify._nlp import Pipelines, default_models_dir, load_pipelines
-from mailbot.classify._reasons import alarm_reason, deadline_reason, render
+from mailbot.classify._reasons import alarm_reason, deadline_reason, doubt_of, render
 from mailbot.classify._textcat import LazyPlannedModel, PlannedModel
 from mailbot.sla import SlaSettings
 from mailbot.triage import Classification, Priority, Urgency
@@ -92,6 +92,7 @@ class Classifier:
                 category="monitoring",
                 resolved=alarm.recovery,
                 alarm=alarm,
+                basis=(alarm_reason(alarm, language),),
             )
         reply = is_reply_subject(subject)
         evidence = gather(self._pipes, subject, text)
@@ -132,4 +133,6 @@ class Classifier:
             category=verdict.category,
             resolved=verdict.resolved,
             alarm=None,
+            doubt=doubt_of(verdict.doubt, language),
+            basis=render(verdict.basis, language),
         )

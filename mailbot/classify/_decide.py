@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from mailbot.classify._doubt import MODEL_MARGIN, ModelOpinion, Unsure, weigh
 from mailbot.classify._evidence import Evidence, SentenceEvidence
 from mailbot.classify._faults import (
     FAILURE,
@@ -55,6 +56,10 @@ class Judgement:
     resolved: bool
     #: (label, words) pairs, turned into sentences of the message's language by the caller
     reasons: tuple[tuple[str, str], ...]
+    #: marked unsure: the other reading and why (``_doubt``)
+    doubt: Unsure | None = None
+    #: the reasons the priority rests on (the rest: urgency)
+    basis: tuple[tuple[str, str], ...] = ()
 
 
 def _hints(s: SentenceEvidence) -> bool:
@@ -102,11 +107,12 @@ def _second_opinion(
     cued: bool,
     planned: bool,
     resolved: bool,
-) -> tuple[bool, list[Finding], tuple[str, str] | None]:
+) -> tuple[bool, list[Finding], tuple[str, str] | None, ModelOpinion | None]:
     """Ask the trained model where the rules are unsure; returns (planned, findings,
-    the model's reason). The rule "a failure is never a planned change" holds: when the
-    model judges a mail planned, its failure sentences describe the change (the old
-    device that is replaced, the network that is down on moving day), not a fault.
+    the model's reason, what it said). The rule "a failure is never a planned change"
+    holds: when the model judges a mail planned, its failure sentences describe the
+    change (the old device that is replaced, the network that is down on moving day),
+    not a fault.
 
     Unsure means: a hint of a change (``PLANNED``, ``PLANNED_WEAK``, ``CHANGE_HINT``)
     beside a failure finding, or in a mail the rules leave without a verdict; a plan
@@ -117,27 +123,32 @@ def _second_opinion(
     if planned:
         need = MODEL_VETO
     elif not cued:
-        return planned, findings, None
+        return planned, findings, None, None
     elif findings:
         if not all(_part_of_change(f) for f in findings):
-            return planned, findings, None
+            return planned, findings, None, None
         critical = any(f.priority == "critical" for f in findings)
         need = MODEL_OVER_CRITICAL if critical else MODEL_OVER_FAULT
     elif resolved or any(s.has("EXPIRY") or (s.has("OUTAGE") and inactive(s)) for s in sentences):
-        return planned, findings, None
+        return planned, findings, None, None
     else:
         need = MODEL_OVER_NOTHING
     p = ask()
     if p is None:
-        return planned, findings, None
+        return planned, findings, None, None
+    opinion = ModelOpinion(p, need)
     verdict = p >= need
+    if verdict and findings and p < need + MODEL_MARGIN:
+        # Not clearly sure that a reported fault is part of a change: the fault stands,
+        # marked unsure with the planned change as the other reading (the safer promise).
+        verdict = False
     reason = ("model_planned" if verdict else "model_not_planned", f"{p:.0%}")
     # The verdict is a reason where the rules were in conflict (a hint beside a fault) or
     # where the model changed the outcome. A mere check that agrees with the rules' plan,
     # or a hint it found to be nothing, adds only noise to the customer's acknowledgement.
     if verdict == planned and not findings:
-        return verdict, findings, None
-    return verdict, [] if verdict else findings, reason
+        return verdict, findings, None, opinion
+    return verdict, [] if verdict else findings, reason, opinion
 
 
 @dataclass(frozen=True)
@@ -201,12 +212,14 @@ def _automated(r: _Reading, reply_subject: bool) -> Judgement | None:
     if bounce and not reply_subject:
         # A delivery-status notification ("Undelivered Mail Returned to Sender") quotes
         # "could not be delivered" and error codes; it is the mailer's, nobody's fault.
-        return Judgement("low", "automated", "none", False, False, (("automated", bounce[0]),))
+        why = (("automated", bounce[0]),)
+        return Judgement("low", "automated", "none", False, False, why, basis=why)
     if any(s.has("AUTOMATED") for s in r.sentences):
         # Newsletters, advisories and auto-replies shout ("critical, update
         # immediately") but report no failure of the customer's and ask for nothing.
         marker = next(s.first("AUTOMATED") for s in r.sentences if s.has("AUTOMATED"))
-        return Judgement("low", "automated", "none", False, False, (("automated", marker),))
+        why = (("automated", marker),)
+        return Judgement("low", "automated", "none", False, False, why, basis=why)
     return None
 
 
@@ -257,7 +270,9 @@ def _low_matter(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str]
         return "past_incident", ("past", past[0].first("OUTAGE"))
     if asked:
         return "question", ("question", asked[0])
-    return "information", None
+    # Every priority has its reason: a mail that reports, asks and plans nothing is
+    # information, and says so.
+    return "information", ("information", "")
 
 
 def _verdict(
@@ -296,19 +311,24 @@ def judge(
     planned_in, cued, cued_apart = _plan_cues(sentences)
     planned = not findings and bool(planned_in)
     model: tuple[str, str] | None = None
+    opinion: ModelOpinion | None = None
     # Quotes and orders are their own kind of low request in triage.md: asking what a new
     # plotter would cost plans nothing yet. Where the rules found no plan, the model is
     # not asked to find one in a quote request.
     quote = not planned and any(s.has("QUOTE") for s in sentences)
     if second_opinion is not None and not quote:
         hint = cued_apart if findings else cued
-        planned, findings, model = _second_opinion(
+        planned, findings, model, opinion = _second_opinion(
             second_opinion, sentences, findings, hint, planned, r.body_resolved
         )
     priority, category, reasons = _verdict(r, findings, planned, planned_in)
+    doubt = weigh(priority, planned, findings, r.units, opinion)
     if model is not None:
         reasons.append(model)
+    basis = tuple(reasons)
     if urgency_reason is not None:
         reasons.append(urgency_reason)
     resolved = r.body_resolved and category == "resolved"
-    return Judgement(priority, category, urgency, planned, resolved, tuple(reasons))
+    return Judgement(
+        priority, category, urgency, planned, resolved, tuple(reasons), doubt, basis
+    )

@@ -134,14 +134,20 @@ def _critical(
     one = (s.has("SCOPE_ONE") and not universal) or (s.has("SINGLE") and not everyone)
     if s.has("PRINTER") and not s.has("CENTRAL"):
         return None
-    what = s.first("CENTRAL") or s.first("APP") or s.first("SINGLE") or s.first("OUTAGE")
+    what = s.first("CENTRAL") or s.first("APP") or s.first("SINGLE")
+    outage = ("outage", what) if what else ("outage_words", s.first("OUTAGE"))
     if everyone and (universal or not s.has("SCOPE_ONE")):
         scope = s.first("SCOPE_ALL") or next(
             c.first("SCOPE_ALL") for c in context if c.has("SCOPE_ALL")
         )
-        return Finding("critical", "outage", (("outage", what), ("scope_all", scope)))
+        return Finding("critical", "outage", (outage, ("scope_all", scope)))
     if central and not one:
-        return Finding("critical", "outage", (("outage", s.first("CENTRAL") or what),))
+        if s.has("CENTRAL"):
+            return Finding("critical", "outage", (("outage", s.first("CENTRAL")),))
+        # "Unser Server im Keller. Seit heute früh geht nichts": the system is named only
+        # in the sentence next door, which leaves room for another reading
+        named = next(c.first("CENTRAL") for c in context if c.has("CENTRAL") and not narrow(c))
+        return Finding("critical", "outage", (("outage", named),), weak=True)
     return None
 
 

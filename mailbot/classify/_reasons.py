@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from mailbot.classify._deadline import Deadline
-from mailbot.triage import Alarm, Language
+from mailbot.classify._doubt import Unsure
+from mailbot.triage import Alarm, Doubt, Language, Priority
 
-__all__ = ["alarm_reason", "deadline_reason", "render"]
+__all__ = ["alarm_reason", "deadline_reason", "doubt_of", "render"]
 
 _TEMPLATES: dict[str, dict[Language, str]] = {
     "outage": {Language.DE: "{} ausgefallen", Language.EN: "{} down"},
@@ -18,8 +19,8 @@ _TEMPLATES: dict[str, dict[Language, str]] = {
     "scope_all": {Language.DE: "betrifft alle ({})", Language.EN: "affects everyone ({})"},
     "security": {Language.DE: "Sicherheitsvorfall: {}", Language.EN: "security incident: {}"},
     "security_admin": {
-        Language.DE: "Admin-Konto missbraucht? {}",
-        Language.EN: "admin account misused? {}",
+        Language.DE: "Admin-Konto vermutlich missbraucht: {}",
+        Language.EN: "admin account apparently misused: {}",
     },
     "security_single": {
         Language.DE: "Sicherheitsproblem an einem Gerät: {}",
@@ -55,6 +56,11 @@ _TEMPLATES: dict[str, dict[Language, str]] = {
         Language.DE: "automatische Nachricht: {}",
         Language.EN: "automated message: {}",
     },
+    "information": {
+        Language.DE: "keine Störung gemeldet, nur eine Information",
+        Language.EN: "no fault reported, information only",
+    },
+    "outage_words": {Language.DE: "Ausfall: {}", Language.EN: "outage: {}"},
     "urgent": {Language.DE: "Kunde: dringend ({})", Language.EN: "customer: urgent ({})"},
     "urgent_today": {
         Language.DE: "Kunde: Frist heute ({})",
@@ -65,6 +71,47 @@ _TEMPLATES: dict[str, dict[Language, str]] = {
         Language.EN: "customer: not urgent ({})",
     },
 }
+
+
+#: Why a judgement is unsure: the cue and the other reading it allows (``_doubt``).
+_DOUBTS: dict[str, dict[Language, str]] = {
+    "doubt_several_down": {
+        Language.DE: "evtl. zentrale Störung (Netzwerk?), nur aus mehreren Symptomen: {}",
+        Language.EN: "maybe a central failure (network?), only from several symptoms: {}",
+    },
+    "doubt_security_admin": {
+        Language.DE: "evtl. missbrauchtes Admin-Konto: {}",
+        Language.EN: "maybe a misused admin account: {}",
+    },
+    "doubt_outage": {
+        Language.DE: "zentrales System nur im Satz daneben genannt: {}",
+        Language.EN: "central system named only in the sentence next to it: {}",
+    },
+    "doubt_subject": {
+        Language.DE: "nur der Betreff nennt den Ausfall: {}",
+        Language.EN: "only the subject names the outage: {}",
+    },
+    "doubt_one": {
+        Language.DE: "betrifft evtl. nur einen Arbeitsplatz: {}",
+        Language.EN: "may affect only one workplace: {}",
+    },
+    "doubt_planned": {
+        Language.DE: "evtl. geplante Änderung (Regeln und trainiertes Modell uneins, Modell: {})",
+        Language.EN: "maybe a planned change (rules and trained model disagree, model: {})",
+    },
+    "doubt_not_planned": {
+        Language.DE: "evtl. keine geplante Änderung (trainiertes Modell: nur {})",
+        Language.EN: "maybe not a planned change (trained model: only {})",
+    },
+}
+
+
+def doubt_of(unsure: Unsure | None, language: Language) -> Doubt | None:
+    if unsure is None:
+        return None
+    key, words = unsure.reason
+    text = _DOUBTS[key][language].format(" ".join(words.split())[:120])
+    return Doubt(unsure.kind, Priority(unsure.alternative), unsure.alternative_planned, text)
 
 
 def render(reasons: Iterable[tuple[str, str]], language: Language) -> tuple[str, ...]:

@@ -97,6 +97,7 @@ class Turn:
             "automated": j.automated,
             "reasons": list(c.reasons),
             "automated_reasons": list(j.automated_reasons),
+            "unsure": None if c.doubt is None else c.doubt.as_json(),
         }
         # The whole index, as base64 again: a reply of ours continues it (the root
         # alone would make ours a sibling of the mail it answers).
@@ -156,6 +157,22 @@ class Turn:
             ),
             reasons=c.reasons,
         )
+        if c.doubt is not None:
+            # The technicians see it in the announcement; the ticket keeps it beside the
+            # classification, with the reading it was weighed against.
+            d = c.doubt
+            record(
+                session,
+                kind=EventKind.UNSURE,
+                actor="classify",
+                ticket=ticket,
+                inbound_id=inbound_id,
+                detail=(
+                    f"kind={d.kind.value} alternative={d.alternative.value} "
+                    f"alternative_planned_change={d.alternative_planned}"
+                ),
+                reasons=[d.reason],
+            )
         if the_plan is not None:
             p = the_plan
             record(

@@ -10,7 +10,7 @@ from mailbot.config import Config
 from mailbot.errors import ParseError
 from mailbot.judge import Judge
 from mailbot.mail.parse import ParseLimits, parse_message
-from mailbot.triage import Alarm
+from mailbot.triage import Alarm, Doubt
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,15 @@ class FileJudgement:
     category: str
     resolved: bool
     alarm: Alarm | None
+    #: None, or the other reading the judgement was weighed against and why
+    unsure: Doubt | None = None
 
     def as_json(self) -> dict[str, Any]:
         """One ``classify --json`` object (design.md's contract, in this key order)."""
         data = asdict(self)
         if self.alarm is not None:
             data["alarm"] = {**data["alarm"], "key": self.alarm.key}
+        data["unsure"] = None if self.unsure is None else self.unsure.as_json()
         return {("from" if key == "sender" else key): value for key, value in data.items()}
 
 
@@ -91,6 +94,7 @@ def classify_file(judge: Judge, path: Path) -> FileJudgement | FileError:
         category=c.category,
         resolved=c.resolved,
         alarm=c.alarm,
+        unsure=c.doubt,
     )
 
 

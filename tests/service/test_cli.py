@@ -120,9 +120,10 @@ def test_classify_json_has_every_key_and_an_alarm_with_its_key(tmp_path: Path) -
     result = mailbot("classify", "--json", *map(str, files), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     printer, alarm = (json.loads(line) for line in result.stdout.decode().splitlines())
-    keys = CONTRACT | {"automated_reasons", "category", "resolved", "alarm"}
+    keys = CONTRACT | {"automated_reasons", "category", "resolved", "alarm", "unsure"}
     assert set(printer) == keys and set(alarm) == keys
     assert printer["alarm"] is None and printer["from"] == "j.petersen@kanzlei-hoffmann.example"
+    assert printer["unsure"] is None
     assert alarm["alarm"] == {
         "system": "icinga",
         "host": "dc01.schmitz-logistik",
