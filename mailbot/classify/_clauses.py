@@ -95,7 +95,9 @@ def split_clauses(
         if "PAST" in mods[k] and any(lb == "NOW" for lb, _, _ in per_clause[k]):
             del mods[k]["PAST"]
     inherited = _reach(mods, opens, content)
-    if len({frozenset(mods[k]) for k in range(n) if content[k]}) <= 1:
+    # "kein Ausfall im Büro, aber mein Drucker zieht kein Papier ein": a modifier in a
+    # clause of its own holds for none of the others
+    if len({frozenset(mods[k]) for k in range(n) if content[k] or mods[k]}) <= 1:
         return whole
     return _group(starts, b, per_clause, mods, content, inherited)
 

@@ -138,11 +138,12 @@ def _second_opinion(
         return planned, findings, None, None
     opinion = ModelOpinion(p, need)
     verdict = p >= need
+    reason = ("model_planned" if verdict else "model_not_planned", f"{p:.0%}")
     if verdict and findings and p < need + MODEL_MARGIN:
         # Not clearly sure that a reported fault is part of a change: the fault stands,
         # marked unsure with the planned change as the other reading (the safer promise).
         verdict = False
-    reason = ("model_planned" if verdict else "model_not_planned", f"{p:.0%}")
+        reason = ("model_unsure", f"{p:.0%}")
     # The verdict is a reason where the rules were in conflict (a hint beside a fault) or
     # where the model changed the outcome. A mere check that agrees with the rules' plan,
     # or a hint it found to be nothing, adds only noise to the customer's acknowledgement.

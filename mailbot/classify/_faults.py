@@ -121,8 +121,12 @@ def _critical(
     own_object = s.has(*OBJECTS)
     # A central system named next door counts, unless that sentence is about one device
     # or one user: "ich komme von zu Hause nicht ins VPN. Der Client meldet: Server
-    # nicht erreichbar" is that user's connection.
-    central = s.has("CENTRAL") or (
+    # nicht erreichbar" is that user's connection. So does one the device's message
+    # names ("it says the server is not responding") when the sentence next door is
+    # about that one device.
+    said = s.has("DEVICE_SAYS") and not s.has("SCOPE_ALL", "WIDE")
+    near_narrow = any(narrow(c) for c in context)
+    central = (s.has("CENTRAL") and not (said and near_narrow)) or (
         not own_object and any(c.has("CENTRAL") and not narrow(c) for c in context)
     )
     everyone = s.has("SCOPE_ALL") or any(

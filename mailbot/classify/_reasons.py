@@ -43,6 +43,10 @@ _TEMPLATES: dict[str, dict[Language, str]] = {
         Language.DE: "trainiertes Modell: keine geplante Änderung (geplant: {})",
         Language.EN: "trained model: not a planned change (planned: {})",
     },
+    "model_unsure": {
+        Language.DE: "trainiertes Modell: evtl. geplante Änderung ({}), die Störung gilt",
+        Language.EN: "trained model: maybe a planned change ({}); the fault stands",
+    },
     "expiry": {
         Language.DE: "Ablauf/Verlängerung: {}",
         Language.EN: "expiry/renewal: {}",

@@ -176,3 +176,51 @@ def test_the_judge_takes_the_zone_from_the_configuration(tmp_path: Path, clf: Cl
     assert seen.classification.deadline == date(2026, 11, 24)
     # Without an [sla] table the shared classifier serves as it is.
     assert Judge(write_config(tmp_path), clf).classifier is clf
+
+
+# The message day with a clock time or what must go out, "bis dahin", and the first day
+# after the holidays (issue 20). SENT is Tuesday, 24 November 2026.
+SAME_DAY = [
+    "Die Unterlagen müssen heute bis 14 Uhr beim Notar sein, mein Drucker streikt.",
+    "Bis heute 17:00 muss die Ausschreibung hochgeladen sein, das Portal lädt nicht.",
+    "The payroll has to go out today, but the accounting software won't start.",
+    "The courier picks up at 4 pm today and the label printer is jammed.",
+    "Heute raus muss noch die Rechnung an den Kunden, Outlook hängt.",
+]
+
+
+@pytest.mark.parametrize("text", SAME_DAY)
+def test_the_message_day_with_a_clock_time_is_an_urgent_deadline(
+    clf: Classifier, text: str
+) -> None:
+    c = judge(clf, "Problem", text)
+    assert c.deadline == date(2026, 11, 24), c.reasons
+    assert c.urgency == "urgent"
+
+
+@pytest.mark.parametrize(
+    ("text", "day"),
+    [
+        ("Am Freitag, 27.11., kommt der Wirtschaftsprüfer. Bis dahin muss das alte Notebook "
+         "wieder starten.", date(2026, 11, 27)),
+        ("Wir ziehen am 5.12. um; bis dahin sollte die neue Leitung geschaltet sein.",
+         date(2026, 12, 5)),
+        ("Our audit is on 2 December. By then the archive drive must be readable again.",
+         date(2026, 12, 2)),
+    ],
+)
+def test_bis_dahin_takes_the_day_named_before(clf: Classifier, text: str, day: date) -> None:
+    assert judge(clf, "Bitte", text).deadline == day
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Heute ist der erste Tag nach den Feiertagen, und mein Drucker druckt nicht.",
+        "Heute ist unser erster Arbeitstag nach der Inventur, der Scanner geht nicht.",
+        "Today is our first day back after the break and my screen stays black.",
+        "Gestern bis dahin lief alles, seitdem startet der PC nicht.",
+    ],
+)
+def test_the_first_day_after_the_holidays_is_no_deadline(clf: Classifier, text: str) -> None:
+    assert judge(clf, "Störung", text).deadline is None

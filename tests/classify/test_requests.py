@@ -115,3 +115,25 @@ EXPIRY = [
 @pytest.mark.parametrize(("subject", "text"), EXPIRY)
 def test_expiry_and_quotes_are_low(clf: Classifier, subject: str, text: str) -> None:
     assert judge(clf, subject, text).priority == "low"
+
+
+# Cosmetic and how-to questions about one workplace stay low (issue 20).
+COSMETIC = [
+    ("Hintergrund", "Seit dem Neustart ist mein Desktop-Hintergrund grau statt blau. Stört "
+     "nicht, aber wie ändere ich das?"),
+    ("Symbole", "Die Symbole in meiner Taskleiste sind plötzlich ganz klein, wie mache ich "
+     "sie wieder größer?"),
+    ("Signatur", "Wie kann ich in Outlook meine Signatur ändern? Das Logo ist verrutscht."),
+    ("Font", "The font in my Outlook reading pane suddenly looks tiny. How do I change it?"),
+    ("Wallpaper", "My wallpaper keeps changing back to the default one. Can I stop that?"),
+]
+
+
+@pytest.mark.parametrize(("subject", "text"), COSMETIC)
+def test_cosmetic_and_how_to_questions_stay_low(clf: Classifier, subject: str, text: str) -> None:
+    c = clf.classify(subject, text, SENT)
+    assert c.priority == "low", c.reasons
+
+
+def test_a_screen_that_stays_black_is_no_cosmetic_matter(clf: Classifier) -> None:
+    assert clf.classify("Monitor", "Mein Bildschirm bleibt schwarz.", SENT).priority == "normal"

@@ -235,3 +235,29 @@ def test_one_users_mail_flow_is_normal(clf: Classifier, subject: str, text: str)
 )
 def test_one_device_network_or_mail_is_normal(clf: Classifier, text: str) -> None:
     assert judge(clf, "Problem", text).priority == "normal"
+
+
+# One device or one user's connection with a server named in its error message or in
+# the sentence is that device's fault (issue 20), not a central outage.
+DEVICE_NAMES_SERVER = [
+    ("Scanner", 'Der Scanner am Kopierer meldet "Keine Verbindung zum Server", wenn ich in '
+     "den Ordner scannen will."),
+    ("Homeoffice", "Ich komme von zu Hause aus nicht ins VPN, der Client sagt "
+     '"VPN-Server antwortet nicht".'),
+    ("Röntgen", "Das Röntgengerät im Zimmer 4 überträgt keine Aufnahmen mehr zum Server."),
+    ("Copier", 'Our copier shows "SMB server unreachable" when I scan to my folder.'),
+    ("VPN", "From home my laptop cannot connect to the VPN; it says the server is not "
+     "responding."),
+    ("Lab device", "The blood analyser in the lab no longer sends results to the LIS server."),
+]
+
+
+@pytest.mark.parametrize(("subject", "text"), DEVICE_NAMES_SERVER)
+def test_one_device_naming_a_server_is_normal(clf: Classifier, subject: str, text: str) -> None:
+    c = judge(clf, subject, text)
+    assert c.priority == "normal", c.reasons
+
+
+def test_everyone_seeing_the_servers_error_is_critical(clf: Classifier) -> None:
+    c = judge(clf, "Server", 'An allen Arbeitsplätzen kommt "Der Server ist nicht erreichbar".')
+    assert c.priority == "critical"

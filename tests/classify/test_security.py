@@ -135,3 +135,48 @@ def test_security_on_one_device_is_normal(clf: Classifier, subject: str, text: s
     c = judge(clf, subject, text)
     assert c.priority == "normal", c.reasons
     assert c.category != "automated"
+
+
+# A compromised admin account sending phishing from company mailboxes (issue 20): in
+# English too, and told without the words "hacked" or "compromised".
+ADMIN_PHISHING = [
+    ("Phishing von uns?", "Seit heute Nacht werden über unser Admin-Konto Phishing-Mails an "
+     "alle unsere Kunden verschickt."),
+    ("Admin", "Jemand hat unseren Administrator-Zugang übernommen und das Passwort geändert, "
+     "aus den Postfächern gehen Betrugsmails raus."),
+    ("Strange mails", "Our customers are receiving phishing emails sent from our staff "
+     "mailboxes; none of us sent them."),
+    ("M365 admin", "Somebody has taken over our global admin and is sending phishing to our "
+     "contacts from several mailboxes."),
+]
+
+
+@pytest.mark.parametrize(("subject", "text"), ADMIN_PHISHING)
+def test_compromised_admin_sending_phishing_is_critical(
+    clf: Classifier, subject: str, text: str
+) -> None:
+    c = judge(clf, subject, text)
+    assert c.priority == "critical", c.reasons
+    assert c.category == "security"
+
+
+def test_admin_mail_nobody_sent_is_critical_but_unsure(clf: Classifier) -> None:
+    c = judge(
+        clf,
+        "Seltsam",
+        "Im Ordner Gesendet des Administratorkontos liegen Mails an Kunden, die keiner von uns "
+        "verschickt hat.",
+    )
+    assert c.priority == "critical"
+    assert c.doubt is not None and c.doubt.alternative == "normal"
+
+
+def test_a_phishing_mail_received_stays_normal(clf: Classifier) -> None:
+    c = judge(clf, "Phishing?", "Ich habe eine Phishing-Mail bekommen und auf den Link geklickt.")
+    assert c.priority == "normal"
+
+
+def test_taking_over_the_admin_work_is_no_attack(clf: Classifier) -> None:
+    c = judge(clf, "Wartungsvertrag", "I have taken over the admin side of our shop and would "
+              "like a quote for a maintenance contract.")
+    assert c.priority == "low"
