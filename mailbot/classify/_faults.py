@@ -138,6 +138,10 @@ def _critical(
     one = (s.has("SCOPE_ONE") and not universal) or (s.has("SINGLE") and not everyone)
     if s.has("PRINTER") and not s.has("CENTRAL"):
         return None
+    if not s.has("CENTRAL") and any(c.has("PRINTER") and not c.has("CENTRAL") for c in context):
+        # "Scan in Ordner geht für niemanden. Das Gerät zeigt: SMB-Verbindung
+        # fehlgeschlagen": one copier everyone uses is still one printer (triage.md)
+        return None
     what = s.first("CENTRAL") or s.first("APP") or s.first("SINGLE")
     outage = ("outage", what) if what else ("outage_words", s.first("OUTAGE"))
     if everyone and (universal or not s.has("SCOPE_ONE")):
@@ -273,10 +277,14 @@ def several_down(findings: list[Finding], contrast: bool) -> Finding | None:
     the mail names no outage of it. Critical, and marked unsure (inferred)."""
     if contrast or any(f.priority == "critical" for f in findings):
         return None
+    # "the PC at reception has no network … the software can't find the server": the
+    # symptoms of one workstation, however many systems they name
+    if any(f.sentence is not None and f.sentence.has("SCOPE_ONE") for f in findings):
+        return None
     systems: dict[str, str] = {}
     for f in findings:
         s = f.sentence
-        if s is None or s.has("SCOPE_ONE") or f.category not in ("printer", "single_device"):
+        if s is None or f.category not in ("printer", "single_device"):
             continue
         for label in ("PRINTER", "CENTRAL", "APP"):
             for word in s.hits.get(label, ()):
