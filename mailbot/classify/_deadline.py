@@ -285,6 +285,8 @@ class _Days:
     dated: list[Deadline] = field(default_factory=list)
     #: the last day named by a date or weekday, need or not: what "bis dahin" refers to
     named: date | None = None
+    #: whether to keep ``named`` (the text says "bis dahin" somewhere)
+    track: bool = False
 
 
 def find_deadline(
@@ -299,6 +301,8 @@ def find_deadline(
     "zum" is the day of the change even without a word of need in its sentence.
     """
     days = _Days(local_day(sent_at, zone), planned)
+    # Which day was named last matters only to a "bis dahin" further on.
+    days.track = _THEN.search(text.lower()) is not None
     for original in _sentences(text):
         # All patterns are written in lower case and run on lower-case text: with
         # IGNORECASE, Python's re tried every alternative at every character (5-10x slower).
@@ -335,7 +339,7 @@ def _read_sentence(sentence: str, original: str, days: _Days) -> None:
     def said(m: re.Match[str]) -> str:
         return original[m.start() : m.end()]
 
-    for m in _DAY.finditer(sentence):
+    for m in _DAY.finditer(sentence) if days.track else ():
         if _is_date(m) or m.group("wd") or m.group("nextweek_wd"):
             days.named = _resolve(m, base) or days.named
     past = _PAST.search(sentence) is not None

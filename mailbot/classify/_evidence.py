@@ -13,7 +13,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from mailbot.classify._clauses import CLAUSE_BOUND, clause_ids, split_clauses
+from mailbot.classify._clauses import CLAUSE_BOUND, Clauses, split_clauses
 from mailbot.classify._nlp import Match, Pipelines, Tokens
 
 __all__ = ["Evidence", "SentenceEvidence", "gather", "is_reply_subject"]
@@ -216,12 +216,12 @@ def gather(pipes: Pipelines, subject: str, text: str) -> Evidence:
     sent_of: list[int] = []
     for k, (a, b) in enumerate(spans):
         sent_of.extend([k] * (b - a))
-    ids = clause_ids(toks, spans)
+    ids = Clauses(toks)
     matches: list[Match] = [
         m
         for m in matcher(doc, toks)
         if sent_of[m[1]] == sent_of[m[2] - 1]
-        and not (m[0] in CLAUSE_BOUND and ids[m[1]] != ids[m[2] - 1])
+        and not (m[0] in CLAUSE_BOUND and m[2] - m[1] > 1 and ids[m[1]] != ids[m[2] - 1])
     ]
     by_label: dict[str, list[tuple[int, int]]] = {}
     for label, s, e in matches:
@@ -267,7 +267,7 @@ def _sentence(
     subject_end: int,
     at: tuple[int, int, int],
     found: list[Match],
-    ids: list[int],
+    ids: Clauses,
 ) -> SentenceEvidence:
     """One sentence's evidence, with its parts where its clauses differ in a modifier."""
     whole = _unit(toks, combined, subject_end, at, found)

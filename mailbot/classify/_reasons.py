@@ -119,7 +119,11 @@ def doubt_of(unsure: Unsure | None, language: Language) -> Doubt | None:
 
 
 def render(reasons: Iterable[tuple[str, str]], language: Language) -> tuple[str, ...]:
-    return tuple(_TEMPLATES[key][language].format(words.strip()) for key, words in reasons)
+    # "Automatische Antwort:" is matched with its colon (the prefix form), not said so
+    return tuple(
+        _TEMPLATES[key][language].format(words.strip().rstrip(":").strip())
+        for key, words in reasons
+    )
 
 
 def deadline_reason(deadline: Deadline, language: Language) -> str:
