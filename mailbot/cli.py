@@ -344,15 +344,18 @@ def status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
 
 @app.command()
 def evaluate(
-    path: Annotated[Path, typer.Argument(help="folder with labels.jsonl and <id>.eml files")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="folders with labels.jsonl and <id>.eml files, measured together"),
+    ],
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Precision, recall, F1 and confusion matrices of the classifier on a labelled set."""
+    """Precision, recall, F1 and confusion matrices of the classifier on labelled sets."""
     with _friendly():
         from mailbot.service.report import evaluate_folder
 
-        text, data = evaluate_folder(_config(config), path)
+        text, data = evaluate_folder(_config(config), paths)
         if as_json:
             print(json.dumps(data, ensure_ascii=False, indent=1))
         else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,14 +74,20 @@ def _field_report(name: str, pairs: list[tuple[str, str]]) -> FieldReport:
     return FieldReport(name, correct / len(pairs) if pairs else 0.0, per_label, dict(confusion))
 
 
-def evaluate(path: Path, predict: Callable[[Path], dict[str, object]]) -> EvaluationReport:
+def evaluate(
+    path: Path | Sequence[Path], predict: Callable[[Path], dict[str, object]]
+) -> EvaluationReport:
+    """Every labelled set under ``path`` (one folder, or several measured together:
+    ``eval/de`` and ``eval/en`` without ``eval/frozen``)."""
     pairs: dict[str, list[tuple[str, str]]] = {f: [] for f in _FIELDS}
     deadline_hits = 0
     customer_automated = 0
     total = 0
     misclassified: dict[str, dict[str, tuple[object, object]]] = {}
     errors: dict[str, str] = {}
-    for labels_file in sorted(path.rglob("labels.jsonl")):
+    folders = [path] if isinstance(path, Path) else list(path)
+    found = sorted({f for folder in folders for f in folder.rglob("labels.jsonl")})
+    for labels_file in found:
         for line in labels_file.read_text(encoding="utf-8").splitlines():
             if not line.strip():
                 continue

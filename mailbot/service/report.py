@@ -104,7 +104,7 @@ _NO_PREDICTION: dict[str, object] = dict.fromkeys(
 )
 
 
-def evaluate_folder(config: Config, path: Path) -> tuple[str, dict[str, Any]]:
+def evaluate_folder(config: Config, path: Path | list[Path]) -> tuple[str, dict[str, Any]]:
     from mailbot.classify import evaluate, format_report
 
     judge = Judge(config)

@@ -90,3 +90,19 @@ def test_shared_examples_report() -> None:
     # A floor, not a tuning target: the examples are few; the hidden set judges.
     assert report.critical_recall >= 0.75
     assert report.fields["language"].accuracy >= 0.9
+
+
+def test_several_folders_are_measured_together_and_others_left_out(tmp_path: Path) -> None:
+    row = {"language": "de", "priority": "low", "urgency": "none", "deadline": None,
+           "planned_change": False, "automated": False}  # fmt: skip
+    for name, ident in (("de", "d1"), ("en", "e1"), ("frozen", "f1")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "labels.jsonl").write_text(json.dumps({"id": ident, **row}))
+    seen: list[str] = []
+
+    def predict(p: Path) -> dict[str, object]:
+        seen.append(p.stem)
+        return dict(row)
+
+    report = evaluate([tmp_path / "de", tmp_path / "en"], predict)
+    assert report.total == 2 and sorted(seen) == ["d1", "e1"]
