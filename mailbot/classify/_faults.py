@@ -227,11 +227,16 @@ def find_faults(sentences: list[SentenceEvidence], contrast: bool) -> list[Findi
     # "Heute früh war das Internet weg. Seit neun läuft es wieder.": a past outage
     # followed by a settled sentence is history, even with "heute" in it.
     last_settled = max((i for i, s in enumerate(sentences) if settled(s)), default=-1)
+    # "Die Praxis ist am Freitag geschlossen. Es geht niemand ans Telefon.": nobody at the
+    # phone of a closed office is no outage; without a closure it may be one.
+    closed = any(s.has("CLOSED") for s in sentences)
     for i, s in enumerate(sentences):
         # "meinte, der Server sei weg – das stimmt nicht": what was told or past before
         # a settled sentence is settled too
         told = s.has("PAST", "REPORTING", "REPORTED")
         if not s.hits or inactive(s) or (i < last_settled and told):
+            continue
+        if closed and s.has("UNSTAFFED"):
             continue
         if planning and s.has("PLAN_CONSEQUENCE"):
             continue

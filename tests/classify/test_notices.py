@@ -37,3 +37,13 @@ def test_a_real_outage_with_a_closed_day_mentioned_stays_critical(clf: Classifie
         "Morgen ist das Büro geschlossen, bitte also heute noch.",
     )
     assert c.priority == "critical"
+
+
+def test_nobody_at_the_phone_without_a_closure_may_be_an_outage(clf: Classifier) -> None:
+    c = judge(
+        clf,
+        "Telefon",
+        "Kunden beschweren sich, dass bei uns niemand ans Telefon geht, die Telefonanlage ist "
+        "tot.",
+    )
+    assert c.priority == "critical"
