@@ -99,8 +99,9 @@ _SHADOWED_BY: dict[str, tuple[str, ...]] = {
     "DEGRADATION": ("RESOLVED",),
     # "kein Totalausfall, aber ...", "not a total outage"
     "WIDE": ("NEGATION",),
-    # "the staff are back on Monday" is a person's return, not a system's.
-    "RESOLVED": ("NOT_FAULT",),
+    # "the staff are back on Monday" is a person's return, not a system's; "geht wieder
+    # nicht", "seitdem geht an keinem Platz das Netz" are no recovery.
+    "RESOLVED": ("NOT_FAULT", "OUTAGE"),
 }
 # Words inside quotation marks are an error message or a subject line the customer
 # cites ("rufen Sie sofort den Support an", "Ihre Sendung konnte nicht zugestellt

@@ -113,3 +113,18 @@ def test_new_issue_after_resolved_one_counts(clf: Classifier) -> None:
     )
     assert c.priority == "normal"
     assert c.resolved is False
+
+
+# A recovery word inside a failure is none: "geht wieder nicht", "seitdem geht an keinem
+# Arbeitsplatz das Netzwerk" (issue 20's probes).
+@pytest.mark.parametrize(
+    ("text", "priority"),
+    [
+        ("Der Drucker geht wieder nicht, er zieht kein Papier ein.", "normal"),
+        ("Im Serverraum ist der Switch dunkel, seitdem geht an keinem Arbeitsplatz das "
+         "Netzwerk.", "critical"),
+        ("Der Drucker geht wieder, vielen Dank!", "low"),
+    ],
+)
+def test_recovery_words_inside_a_failure(clf: Classifier, text: str, priority: str) -> None:
+    assert judge(clf, "Drucker", text).priority == priority

@@ -261,3 +261,18 @@ def test_one_device_naming_a_server_is_normal(clf: Classifier, subject: str, tex
 def test_everyone_seeing_the_servers_error_is_critical(clf: Classifier) -> None:
     c = judge(clf, "Server", 'An allen Arbeitsplätzen kommt "Der Server ist nicht erreichbar".')
     assert c.priority == "critical"
+
+
+@pytest.mark.parametrize(
+    ("text", "priority"),
+    [
+        ("Ich sitze im Homeoffice und kann mich nicht mit dem VPN verbinden. Es kommt die "
+         "Fehlermeldung: Der Server hat die Verbindung abgelehnt.", "normal"),
+        ("Seit heute früh kann sich kein Mitarbeiter im Homeoffice mit dem VPN verbinden.",
+         "critical"),
+        ("I can't log in to the VPN from my laptop at home, everyone else is fine.", "normal"),
+        ("None of us can log in to the VPN this morning, I tried too.", "critical"),
+    ],
+)
+def test_one_users_vpn_and_everyones(clf: Classifier, text: str, priority: str) -> None:
+    assert judge(clf, "VPN", text).priority == priority
