@@ -100,7 +100,8 @@ _NEED = re.compile(
     r"soll(?:te)?|need(?:s|ed)?|must|required|have to|has to|ready|done|"
     r"fängt|fangen|anfangen|beginnt|beginnen|startet|starten|anfängt|kommt|arbeitet|"
     r"verlässt|aufhören|hört|letzter arbeitstag|scheidet|umzug|ziehen|zieht|umziehen|"
-    r"abfahrt|abholung|abgeholt|abholen|abholt|leave|pickup|pick(?:s|ed)?\s+up|collection|"
+    r"abfahrt|abholung|abgeholt|abholen|abholt|fährt|fahren|abfahren|leave|pickup|"
+    r"pick(?:s|ed)?\s+up|collection|"
     r"geliefert|liefert|lieferung|installier\w*|einricht\w*|eingerichtet|"
     r"starts?|starting|joins?|joining|leaves|leaving|last day|moves?|moving|delivered|"
     r"install\w*|set up|setup|raus)\b",

@@ -107,6 +107,11 @@ def narrow(s: SentenceEvidence) -> bool:
     return s.has("SCOPE_ONE", "SINGLE", "PRINTER") and not s.has("SCOPE_ALL", "WIDE")
 
 
+def _current_or_past(s: SentenceEvidence) -> bool:
+    """Not settled, negated, hypothetical or someone else's; the past counts."""
+    return not settled(s) and not s.has("NEGATION", "HYPOTHETICAL", "REPORTED", "FUTURE")
+
+
 def _critical(
     s: SentenceEvidence, context: list[SentenceEvidence], contrast: bool
 ) -> Finding | None:
@@ -179,7 +184,8 @@ def _judge_sentence(
     if (
         s.has("SECURITY_EVENT")
         and not contrast
-        and (s.has("ADMIN") or any(c.has("ADMIN") and not inactive(c) for c in context))
+        # "the admin password was changed too": told in the past, and still the evidence
+        and (s.has("ADMIN") or any(c.has("ADMIN") and _current_or_past(c) for c in context))
     ):
         # "Mails im Gesendet-Ordner des Admin-Kontos, geschickt hat sie keiner von uns":
         # an admin account that does what nobody here did is compromised (triage.md)

@@ -186,6 +186,7 @@ SAME_DAY = [
     "The payroll has to go out today, but the accounting software won't start.",
     "The courier picks up at 4 pm today and the label printer is jammed.",
     "Heute raus muss noch die Rechnung an den Kunden, Outlook hängt.",
+    "Der Lieferschein-Drucker druckt nicht und der LKW fährt heute um 14 Uhr.",
 ]
 
 

@@ -180,3 +180,13 @@ def test_taking_over_the_admin_work_is_no_attack(clf: Classifier) -> None:
     c = judge(clf, "Wartungsvertrag", "I have taken over the admin side of our shop and would "
               "like a quote for a maintenance contract.")
     assert c.priority == "low"
+
+
+def test_admin_evidence_told_in_the_past_still_counts(clf: Classifier) -> None:
+    c = judge(
+        clf,
+        "Strange emails",
+        "Several of our clients got emails from our accounting mailbox asking them to pay to a "
+        "new bank account. We never sent these. The admin password was changed too.",
+    )
+    assert c.priority == "critical" and c.doubt is not None
