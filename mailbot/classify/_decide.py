@@ -264,11 +264,14 @@ def _low_matter(sentences: list[SentenceEvidence]) -> tuple[str, tuple[str, str]
         if s.has("QUESTION", "ADVICE")
     ]
     expiring = [s.first("EXPIRY") for s in sentences if s.has("EXPIRY")]
+    closed = [s.first("CLOSED") for s in sentences if s.has("CLOSED")]
     past = [s for s in sentences if s.has("OUTAGE") and inactive(s)]
     if expiring:
         return "expiry", ("expiry", expiring[0])
     if past:
         return "past_incident", ("past", past[0].first("OUTAGE"))
+    if closed:
+        return "information", ("notice", closed[0])
     if asked:
         return "question", ("question", asked[0])
     # Every priority has its reason: a mail that reports, asks and plans nothing is
@@ -317,7 +320,13 @@ def judge(
     # plotter would cost plans nothing yet. Where the rules found no plan, the model is
     # not asked to find one in a quote request.
     quote = not planned and any(s.has("QUOTE") for s in sentences)
-    if second_opinion is not None and not quote:
+    # "Unser Büro ist vom 23.12. bis 1.1. geschlossen, ab dem 4.1. sind wir wieder da": a
+    # closure is the customer's notice, not a change to plan IT work for; but an update
+    # to install "ab 14 Uhr, da ist die Praxis zu" is one.
+    notice = any(s.has("CLOSED") for s in sentences) and not any(
+        s.has(*PLANNING) for s in sentences
+    )
+    if second_opinion is not None and not quote and not notice:
         hint = cued_apart if findings else cued
         planned, findings, model, opinion = _second_opinion(
             second_opinion, sentences, findings, hint, planned, r.body_resolved

@@ -60,6 +60,7 @@ _TEMPLATES: dict[str, dict[Language, str]] = {
         Language.DE: "automatische Nachricht: {}",
         Language.EN: "automated message: {}",
     },
+    "notice": {Language.DE: "Mitteilung: {}", Language.EN: "notice: {}"},
     "information": {
         Language.DE: "keine Störung gemeldet, nur eine Information",
         Language.EN: "no fault reported, information only",

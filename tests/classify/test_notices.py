@@ -47,3 +47,14 @@ def test_nobody_at_the_phone_without_a_closure_may_be_an_outage(clf: Classifier)
         "tot.",
     )
     assert c.priority == "critical"
+
+
+def test_a_closure_is_no_planned_change(clf: Classifier) -> None:
+    c = judge(
+        clf,
+        "Betriebsferien",
+        "Zur Info: unsere Kanzlei ist vom 23.12. bis einschließlich 1.1. geschlossen. Ab dem "
+        "4.1. sind wir wieder für Sie da.",
+    )
+    assert (c.priority, c.planned_change, c.deadline) == ("low", False, None)
+    assert c.basis and c.basis[0].startswith("Mitteilung")
