@@ -11,9 +11,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlmodel import Session, col, select
+
 from bench._delivery import Delivery, check, mark, queued_since
 from bench._servers import SmtpProcess
 from mailbot.service import DrainSummary, Runtime
+from mailbot.store import MailboxState, make_engine
 from tests.servers import Dovecot
 
 
@@ -105,6 +108,28 @@ def server_cpu_seconds(dovecot_group: int, smtp_pid: int) -> tuple[float, float]
             ticks[1] += used
     hz = os.sysconf("SC_CLK_TCK")
     return ticks[0] / hz, ticks[1] / hz
+
+
+def wait_for_first_fetch(db: Path, timeout: float = 60) -> None:
+    """Until the `mailbot run` on the store ``db`` did its first fetch: it then waits in
+    IDLE (a second later, once the fetch's commit is through)."""
+    engine = make_engine(f"sqlite:///{db}")
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            with Session(engine) as session:
+                fetched = session.exec(
+                    select(MailboxState.mailbox).where(
+                        col(MailboxState.last_fetch_ok_at).is_not(None)
+                    )
+                ).first()
+            if fetched is not None:
+                time.sleep(1.0)
+                return
+            time.sleep(0.2)
+    finally:
+        engine.dispose()
+    raise RuntimeError(f"mailbot run did not fetch within {timeout:.0f} s")
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -47,7 +47,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._history import History, build_apart, install  # noqa: E402
-from bench._measure import Drain, measure_drain, median, peak_rss_mb, percentile  # noqa: E402
+from bench._measure import (  # noqa: E402
+    Drain,
+    measure_drain,
+    median,
+    peak_rss_mb,
+    percentile,
+    wait_for_first_fetch,
+)
 from bench._servers import SmtpProcess  # noqa: E402
 from bench._setting import (  # noqa: E402
     NOTIFY,
@@ -148,7 +155,7 @@ def idle_latencies(
     announcements: list[float] = []
     rss = 0.0
     try:
-        time.sleep(8)  # classifier loaded, first fetch done, IDLE entered
+        wait_for_first_fetch(lat_dir / "mailbot.db")  # classifier loaded, IDLE entered
         customers = [m for m in mails if _is_customer(m)]
         for i in range(samples):
             raw = customers[i % len(customers)].replace(

@@ -40,11 +40,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlmodel import Session, col, select  # noqa: E402
+from sqlmodel import Session, select  # noqa: E402
 
 from bench._delivery import mark, queued_since  # noqa: E402
 from bench._history import History, build_apart, install  # noqa: E402
-from bench._measure import Drain, measure_drain, median  # noqa: E402
+from bench._measure import Drain, measure_drain, median, wait_for_first_fetch  # noqa: E402
 from bench._servers import Arrival, SmtpProcess  # noqa: E402
 from bench._setting import (  # noqa: E402
     CRITICAL_FROM,
@@ -62,7 +62,7 @@ from bench.bench_pipeline import servers_of, show  # noqa: E402
 from mailbot.config import load_config  # noqa: E402
 from mailbot.service import Runtime  # noqa: E402
 from mailbot.service.drain import SendCounts  # noqa: E402
-from mailbot.store import MailboxState, Message, Outbox, OutboxKind, make_engine  # noqa: E402
+from mailbot.store import Message, Outbox, OutboxKind, make_engine  # noqa: E402
 from tests.servers import Dovecot, destroy_dovecot, start_dovecot  # noqa: E402
 
 #: the page and the acknowledgement must be accepted this soon after the APPEND
@@ -164,26 +164,6 @@ def _queue_backlog(cfg: Path, count: int) -> dict[str, int]:
     return dict(sorted(kinds.items()))
 
 
-def _wait_idle(db: Path, timeout: float = 60) -> None:
-    """Until `mailbot run` did its first fetch (it then waits in IDLE)."""
-    engine = make_engine(f"sqlite:///{db}")
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            with Session(engine) as session:
-                state = session.exec(
-                    select(MailboxState.last_fetch_ok_at).where(
-                        col(MailboxState.last_fetch_ok_at).is_not(None)
-                    )
-                ).first()
-            if state is not None:
-                return
-            time.sleep(0.2)
-    finally:
-        engine.dispose()
-    raise RuntimeError("mailbot run did not fetch within a minute")
-
-
 def _answers_to(db: Path, message_id: str) -> dict[OutboxKind, str]:
     """The Message-IDs of what the store queued for the ticket of ``message_id``."""
     engine = make_engine(f"sqlite:///{db}")
@@ -263,8 +243,7 @@ def page(
     message_id = f"<critical{time.time_ns()}@bench.example>"
     try:
         started = time.monotonic()
-        _wait_idle(db)
-        time.sleep(1.0)  # the IDLE command follows the first fetch's commit
+        wait_for_first_fetch(db)
         idle_after = time.monotonic() - started
         t_append = time.monotonic()
         bench.dovecot.append(critical_mail(message_id))
