@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from bench._delivery import Delivery, check, mark, queued_since
@@ -117,12 +118,15 @@ def wait_for_first_fetch(db: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            with Session(engine) as session:
-                fetched = session.exec(
-                    select(MailboxState.mailbox).where(
-                        col(MailboxState.last_fetch_ok_at).is_not(None)
-                    )
-                ).first()
+            try:
+                with Session(engine) as session:
+                    fetched = session.exec(
+                        select(MailboxState.mailbox).where(
+                            col(MailboxState.last_fetch_ok_at).is_not(None)
+                        )
+                    ).first()
+            except OperationalError:  # an empty store: its tables are not made yet
+                fetched = None
             if fetched is not None:
                 time.sleep(1.0)
                 return
