@@ -174,7 +174,10 @@ def _serve(port: int, count: Synchronized[int], control: Connection) -> None:
     controller.start()
     control.send("ready")
     while True:
-        command = control.recv()
+        try:
+            command = control.recv()
+        except EOFError:  # the bench is gone: nobody will read what is kept
+            break
         if command[0] == "stop":
             break
         if command[0] == "reset":
