@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -42,6 +43,12 @@ _SEND_EVERY = 0.5
 #: claim takes the store's write turn) carries several mails, not one or two
 _SEND_FULL_ROUND = 16
 _SEND_GATHER = 0.03
+#: mails one round claims per connection: a round is not interrupted, and a page that
+#: arrives meanwhile waits for its end (through a relay 30 ms away a round of 600
+#: took over a minute)
+ROUND_PER_CONNECTION = 25
+#: how long one send between two looks at new mail may take in ``mailbot run``
+SEND_SLICE = 1.0
 
 #: called with each mail's outcome as it is done (the progress bar)
 Tick = Callable[["Outcome"], None]
@@ -108,6 +115,8 @@ class Drainer:
         self.pool_disabled = False
         #: the service's sender, kept from round to round (see :meth:`keeping_sender`)
         self._kept: Sender | None = None
+        #: the last send stopped with mail still due (its slice of time was over)
+        self.more_due = False
 
     # -- the forked pool ---------------------------------------------------------------
 
@@ -244,11 +253,24 @@ class Drainer:
     def send_due(self) -> tuple[int, int]:
         from mailbot.outbound.send import send_due
 
-        if self._kept is not None:
-            report = self._kept.send_due(now=self.clock())
-        else:
+        if self._kept is None:
             report = send_due(self.config, self.engine, now=self.clock())
-        return report.sent, report.failed
+            return report.sent, report.failed
+        # The service's sender: rounds of a bounded size for a slice of time, so that
+        # new mail (a page) is looked at again soon; what is left is said in more_due.
+        sent = failed = 0
+        limit = self.round_size()
+        started = time.monotonic()
+        while True:
+            report = self._kept.send_due(now=self.clock(), limit=limit)
+            sent, failed = sent + report.sent, failed + report.failed
+            self.more_due = report.claimed >= limit
+            if not self.more_due or time.monotonic() - started >= SEND_SLICE:
+                return sent, failed
+
+    def round_size(self) -> int:
+        smtp = self.config.smtp
+        return ROUND_PER_CONNECTION * (smtp.connections if smtp is not None else 1)
 
     @contextmanager
     def keeping_sender(self) -> Iterator[None]:
@@ -296,21 +318,22 @@ class Drainer:
     def _send_rounds(self, sending: Sender, counts: SendCounts, done: threading.Event) -> None:
         """A round that found many mails is followed by the next one at once (the
         processes queue more meanwhile), one that found a few after a moment, an empty
-        one after half a second."""
+        one after half a second. Rounds are of a bounded size (a page queued meanwhile
+        goes in the next); once the block ends they go on until nothing due is left."""
         pause = _SEND_EVERY
         while True:
             ending = done.wait(pause)
             pause = _SEND_EVERY
             try:
-                report = sending.send_due(now=self.clock())
+                report = sending.send_due(now=self.clock(), limit=self.round_size())
             except Exception:
                 if ending:
                     raise  # the last round's failure reaches the caller
                 log.exception("sending failed; trying again")  # the store was away
                 continue
             counts.add(report.sent, report.failed)
-            if ending:
-                return
+            if ending and report.claimed < self.round_size():
+                return  # the last round: until nothing that is due is left
             if report.claimed >= _SEND_FULL_ROUND:
                 pause = 0
             elif report.sent or report.failed:

@@ -250,7 +250,8 @@ class Runtime:
             except Exception:  # the store may be briefly away; never die on it
                 log.exception("cycle failed; trying again")
                 stop.wait(5.0)
-            wake.wait(_TICK_SECONDS)
+            if not self._drainer.more_due:  # else: go on sending after a look at new mail
+                wake.wait(_TICK_SECONDS)
 
     # -- views -------------------------------------------------------------------------
 
