@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,8 +21,10 @@ from rich.table import Table
 
 from mailbot.config import Config, load_config
 from mailbot.errors import ConfigError, MailbotError
+from mailbot.kinds import LabelField, ReportPeriod
 
 if TYPE_CHECKING:
+    from mailbot.classify import LabelledMail
     from mailbot.service.report import FileError, FileJudgement
     from mailbot.service.runtime import Runtime
 
@@ -33,12 +36,19 @@ app = typer.Typer(
 )
 quarantine_app = typer.Typer(help="Messages that could not be processed.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
+corrections_app = typer.Typer(
+    help="Technicians' corrections of the bot's judgements.", no_args_is_help=True
+)
+app.add_typer(corrections_app, name="corrections")
 
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="TOML file (else $MAILBOT_CONFIG, else ./mailbot.toml)"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+SinceOpt = Annotated[
+    datetime | None, typer.Option("--since", formats=["%Y-%m-%d"], help="from this day on")
+]
 
 _state: dict[str, Path | None] = {"config": None}
 err = Console(stderr=True)
@@ -341,19 +351,63 @@ def status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
 
 @app.command()
 def evaluate(
-    path: Annotated[Path, typer.Argument(help="folder with labels.jsonl and <id>.eml files")],
+    path: Annotated[
+        Path | None, typer.Argument(help="folder with labels.jsonl and <id>.eml files")
+    ] = None,
+    corrections: Annotated[
+        bool,
+        typer.Option(
+            "--corrections", help="instead: how often technicians corrected the bot (the store)"
+        ),
+    ] = False,
+    since: SinceOpt = None,
+    by: Annotated[
+        ReportPeriod, typer.Option("--by", help="--corrections: counts by week or month")
+    ] = ReportPeriod.WEEK,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Precision, recall, F1 and confusion matrices of the classifier on a labelled set."""
+    """Precision, recall, F1 and confusion matrices of the classifier on a labelled set;
+    with --corrections, the technicians' corrections per field, value and period."""
+    if corrections == (path is not None):
+        print("mailbot: evaluate takes a PATH or --corrections", file=sys.stderr)
+        raise typer.Exit(2)
     with _friendly():
-        from mailbot.service.report import evaluate_folder
+        if path is None:
+            from mailbot.service.correction_report import evaluate_corrections
 
-        text, data = evaluate_folder(_config(config), path)
+            text, data = evaluate_corrections(
+                _config(config), since.date() if since else None, by
+            )
+        else:
+            from mailbot.service.report import evaluate_folder
+
+            text, data = evaluate_folder(_config(config), path)
         if as_json:
             print(json.dumps(data, ensure_ascii=False, indent=1))
         else:
             print(text)
+
+
+@corrections_app.command("export")
+def corrections_export(
+    fields: Annotated[
+        list[LabelField] | None,
+        typer.Option("--field", help="only this field (repeatable; default every field)"),
+    ] = None,
+    since: SinceOpt = None,
+    to: Annotated[Path | None, typer.Option("--out", help="file (default: stdout)")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The latest label of each labelled ticket as JSON lines in the shape of
+    models/train/*.jsonl (the bot's value under "bot"), for review; --since counts
+    the day the technician labelled it."""
+    with _friendly():
+        from mailbot.service.corrections import export_from_store
+
+        day = since.date() if since else None
+        count = export_from_store(_config(config), fields or list(LabelField), day, to, sys.stdout)
+        print(f"exported {count} labelled mails", file=sys.stderr)
 
 
 @app.command()
@@ -367,20 +421,36 @@ def train(
     cv: Annotated[
         int, typer.Option("--cv", help="k-fold cross-validation instead of training (k >= 2)")
     ] = 0,
+    with_corrections: Annotated[
+        bool,
+        typer.Option(
+            "--with-corrections",
+            help="also the technicians' corrections in the store (the model is then "
+            "no longer reproducible from the repository)",
+        ),
+    ] = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Train the planned-change text classifier (reproducible: fixed seed and order)."""
     from mailbot.classify import cross_validate, default_models_dir, train_to
 
     models = default_models_dir()
     data_dir = data or models / "train"
+    if cv and cv < 2:
+        print("mailbot: --cv needs at least 2 folds", file=sys.stderr)
+        raise typer.Exit(2)
+    extra: tuple[LabelledMail, ...] = ()
+    if with_corrections:
+        from mailbot.service.corrections import corrections_to_fold
+
+        with _friendly():
+            extra, notes = corrections_to_fold(_config(config))
+        print("\n".join(notes))
     if cv:
-        if cv < 2:
-            print("mailbot: --cv needs at least 2 folds", file=sys.stderr)
-            raise typer.Exit(2)
-        print(cross_validate(data_dir, models, folds=cv).report())
+        print(cross_validate(data_dir, models, folds=cv, extra=extra).report())
         return
     target = out or models / "textcat"
-    count = train_to(data_dir, target)
+    count = train_to(data_dir, target, extra=extra)
     print(f"trained on {count} mails from {data_dir}, written to {target}")
 
 

@@ -163,6 +163,31 @@ class EventKind(StrEnum):
     ESCALATED = "escalated"
 
 
+class LabelField(StrEnum):
+    """The classifier's judgements of a ticket that a technician may correct; each
+    value is the ticket's column (and the key of the stored evidence)."""
+
+    PRIORITY = "priority"
+    URGENCY = "urgency"
+    DEADLINE = "deadline"
+    PLANNED_CHANGE = "planned_change"
+
+
+class CorrectionSource(StrEnum):
+    """Where a technician's label came from."""
+
+    #: a command line (``#prio``) in a mail our server authenticated
+    COMMAND = "command"
+    #: a form of a web view (none yet): the same row, without a mail behind it
+    WEB = "web"
+
+
+# not stored: how ``evaluate --corrections`` groups the tickets it counts
+class ReportPeriod(StrEnum):
+    WEEK = "week"
+    MONTH = "month"
+
+
 # not stored: what processing one mail came to
 class OutcomeStatus(StrEnum):
     PROCESSED = "processed"

@@ -10,12 +10,14 @@ from sqlmodel import Session, col, select
 from mailbot.config import Config
 from mailbot.errors import ParseError
 from mailbot.judge import Judgement
+from mailbot.kinds import CorrectionSource, LabelField
 from mailbot.mail import headers as hdr
 from mailbot.mail.auth import staff_authenticated
 from mailbot.mail.commands import Command, scan
 from mailbot.mail.parse import ParseLimits, parse_message
 from mailbot.outbound.outgoing import Outgoing
 from mailbot.outbound.render import Renderer
+from mailbot.process.corrections import MAIL_LABELS, apply_correction
 from mailbot.process.tickets import (
     Change,
     Decision,
@@ -305,11 +307,19 @@ def _obey(
     else:
         value = command.value
         detail = f"{getattr(ticket, field.value)} -> {value}"
-    change_ticket(
-        session,
-        ticket,
-        [Change(field, value)],
-        Decision(kind, sender, detail, [command.line], inbound_id),
-        calendar=calendar,
-        now=now,
-    )
+    decision = Decision(kind, sender, detail, [command.line], inbound_id)
+    if field.value in MAIL_LABELS:
+        # A label of the bot's judgement: kept as a labelled example as well, also
+        # when it confirms the value (then nothing else changes).
+        apply_correction(
+            session,
+            ticket,
+            LabelField(field.value),
+            value,
+            decision,
+            source=CorrectionSource.COMMAND,
+            calendar=calendar,
+            now=now,
+        )
+        return
+    change_ticket(session, ticket, [Change(field, value)], decision, calendar=calendar, now=now)

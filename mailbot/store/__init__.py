@@ -28,6 +28,7 @@ from mailbot.store.engine import (
 from mailbot.store.fast import Prepared, insert_row, new_row, prepared_insert
 from mailbot.store.migrate import migrate, open_store
 from mailbot.store.tables import (
+    Correction,
     Customer,
     Event,
     Inbound,
@@ -43,6 +44,7 @@ __all__ = [
     "AUTO_REPLY_KINDS",
     "OPEN_STATES",
     "AuthorKind",
+    "Correction",
     "Customer",
     "Direction",
     "Event",

@@ -202,3 +202,42 @@ class Setting(SQLModel, table=True):
     key: str = Field(primary_key=True)
     value: str = ""
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Correction(SQLModel, table=True):
+    """A technician's label for one of the bot's judgements of a ticket, kept with the
+    text the bot judged (migration 0007): a labelled example for training, and with
+    the tickets judged, the measure of how often the bot was corrected.
+
+    Rows are only added: a second label for the same ticket and field is a new row,
+    and the latest one is the technician's verdict. Adding never races with another
+    worker over a key, and the rows keep who said what when.
+    """
+
+    __table_args__ = (Index("ix_correction_ticket_field", "ticket_id", "field"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id")
+    #: a LabelField
+    field: str = ""
+    #: what the classifier said when the ticket opened; each label as a code: a
+    #: priority or urgency value, a deadline as an ISO date ("" for none),
+    #: "true"/"false" for a planned change
+    bot_value: str = ""
+    #: the ticket's value when the technician labelled it (a customer's follow-up or
+    #: an earlier label may have changed it since the bot's judgement)
+    before_value: str = ""
+    #: the technician's label
+    staff_value: str = ""
+    #: a CorrectionSource
+    source: str = ""
+    #: who labelled it: the technician's address
+    actor: str = ""
+    #: the technician's mail (None for a label given elsewhere)
+    inbound_id: int | None = Field(default=None, foreign_key="inbound.id")
+    #: the judged mail, as the ticket's first incoming message stored it
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    language: str = ""
+    subject: str = ""
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    at: datetime = Field(default_factory=utcnow, index=True)
