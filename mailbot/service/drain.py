@@ -25,7 +25,7 @@ from mailbot.kinds import OutcomeStatus
 from mailbot.service.pool import PoolBroken, ProcessPool, processes_for
 
 if TYPE_CHECKING:
-    from mailbot.outbound.send import Sender
+    from mailbot.outbound.send import Sender, SendReport
     from mailbot.process import Outcome, Processor
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,14 @@ _SEND_EVERY = 0.5
 #: claim takes the store's write turn) carries several mails, not one or two
 _SEND_FULL_ROUND = 16
 _SEND_GATHER = 0.03
-#: mails one round claims per connection: a round is not interrupted, and a page that
-#: arrives meanwhile waits for its end (through a relay 30 ms away a round of 600
-#: took over a minute)
+#: the most mails one round claims per connection
 ROUND_PER_CONNECTION = 25
+#: how long a round should take: a round is not interrupted, and a page queued
+#: meanwhile waits for its end (through a relay 30 ms away a round of 600 took over a
+#: minute, 50 still 4 s); rounds are sized by the time a mail took in the last ones
+ROUND_SECONDS = 0.3
 #: how long one send between two looks at new mail may take in ``mailbot run``
-SEND_SLICE = 1.0
+SEND_SLICE = 0.5
 
 #: called with each mail's outcome as it is done (the progress bar)
 Tick = Callable[["Outcome"], None]
@@ -117,6 +119,8 @@ class Drainer:
         self._kept: Sender | None = None
         #: the last send stopped with mail still due (its slice of time was over)
         self.more_due = False
+        #: seconds a mail took in the last rounds (0: none sent yet)
+        self._per_mail = 0.0
 
     # -- the forked pool ---------------------------------------------------------------
 
@@ -259,18 +263,33 @@ class Drainer:
         # The service's sender: rounds of a bounded size for a slice of time, so that
         # new mail (a page) is looked at again soon; what is left is said in more_due.
         sent = failed = 0
-        limit = self.round_size()
         started = time.monotonic()
         while True:
-            report = self._kept.send_due(now=self.clock(), limit=limit)
+            limit = self.round_size()
+            report = self._timed(self._kept, limit)
             sent, failed = sent + report.sent, failed + report.failed
             self.more_due = report.claimed >= limit
             if not self.more_due or time.monotonic() - started >= SEND_SLICE:
                 return sent, failed
 
     def round_size(self) -> int:
+        """Mails for the next round: what the connections together send in
+        ROUND_SECONDS at the pace of the last rounds, at least one per connection."""
         smtp = self.config.smtp
-        return ROUND_PER_CONNECTION * (smtp.connections if smtp is not None else 1)
+        connections = smtp.connections if smtp is not None else 1
+        most = ROUND_PER_CONNECTION * connections
+        if self._per_mail <= 0:
+            return most
+        return max(connections, min(most, int(ROUND_SECONDS / self._per_mail)))
+
+    def _timed(self, sender: Sender, limit: int) -> SendReport:
+        """One round, its time per mail kept (smoothed) for the next round's size."""
+        started = time.monotonic()
+        report = sender.send_due(now=self.clock(), limit=limit)
+        if report.sent:
+            took = (time.monotonic() - started) / report.sent
+            self._per_mail = took if self._per_mail <= 0 else 0.7 * self._per_mail + 0.3 * took
+        return report
 
     @contextmanager
     def keeping_sender(self) -> Iterator[None]:
@@ -325,14 +344,15 @@ class Drainer:
             ending = done.wait(pause)
             pause = _SEND_EVERY
             try:
-                report = sending.send_due(now=self.clock(), limit=self.round_size())
+                limit = self.round_size()
+                report = self._timed(sending, limit)
             except Exception:
                 if ending:
                     raise  # the last round's failure reaches the caller
                 log.exception("sending failed; trying again")  # the store was away
                 continue
             counts.add(report.sent, report.failed)
-            if ending and report.claimed < self.round_size():
+            if ending and report.claimed < limit:
                 return  # the last round: until nothing that is due is left
             if report.claimed >= _SEND_FULL_ROUND:
                 pause = 0
