@@ -1,4 +1,4 @@
-"""The OAuth2 protocol, spoken through Authlib's client (over httpx).
+"""The OAuth2 protocol, spoken through Authlib's client (over httpx2).
 
 One :class:`Flows` per ``[oauth.NAME]``: the device authorization grant (RFC 8628),
 the authorization code grant with PKCE (RFC 7636), client credentials, and the
@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import httpx2
 from authlib.common.security import generate_token
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
@@ -241,13 +241,13 @@ class Flows:
             raise self._refusal(
                 what, {"error": exc.error, "error_description": exc.description}
             ) from None
-        except httpx.HTTPStatusError as exc:
+        except httpx2.HTTPStatusError as exc:
             status = exc.response.status_code
             text = f"{what}: HTTP {status} from {exc.request.url.host}"
             if status >= 500 or status == 429:
                 raise TokenUnavailableError(self.cfg.name, text) from None
             raise TokenRefusedError(self.cfg.name, text) from None
-        except (httpx.HTTPError, OSError, ValueError) as exc:
+        except (httpx2.HTTPError, OSError, ValueError) as exc:
             text = f"{what}: {type(exc).__name__}: {_first_line(str(exc))}"
             raise TokenUnavailableError(self.cfg.name, text) from None
 
@@ -264,7 +264,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
+def _json(response: httpx2.Response) -> dict[str, Any]:
     if response.status_code >= 500:
         response.raise_for_status()
     data = response.json()

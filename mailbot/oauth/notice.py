@@ -41,7 +41,7 @@ def tell_staff(db: Session, config: Config, cfg: OAuthConfig, problem: str, now:
     lang = config.staff.language
     users = users_of(config, cfg.name) or [cfg.name]
     context = {
-        "name": cfg.name,
+        "token_set": cfg.name,
         "users": users,
         "problem": problem,
         "provider": cfg.provider,
