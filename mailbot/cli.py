@@ -33,6 +33,10 @@ app = typer.Typer(
 )
 quarantine_app = typer.Typer(help="Messages that could not be processed.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
+auth_app = typer.Typer(
+    help="OAuth2 sign-in for Microsoft 365, Google and other providers.", no_args_is_help=True
+)
+app.add_typer(auth_app, name="auth")
 
 ConfigOpt = Annotated[
     Path | None,
@@ -309,7 +313,8 @@ def quarantine_retry(
 def status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Health for people and monitoring: last fetch and send, outbox, quarantine.
 
-    Exits 1 when fetching has failed for longer than ``[limits] fetch_stale_after``.
+    Exits 1 when fetching has failed for longer than ``[limits] fetch_stale_after``, or
+    a mailbox's OAuth2 token set needs a new login (the problem names the command).
     """
     with _friendly():
         rt = _runtime(_config(config))
@@ -336,6 +341,52 @@ def status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
             for problem in health.problems:
                 out.print(f"PROBLEM: {problem}", markup=False)
         if health.problems:
+            raise typer.Exit(1)
+
+
+@auth_app.command("login")
+def auth_login(
+    name: Annotated[str, typer.Argument(help="the NAME of an [oauth.NAME] table")],
+    config: ConfigOpt = None,
+) -> None:
+    """Obtain the tokens of [oauth.NAME] by its flow (device code, browser, app-only)."""
+    with _friendly():
+        from mailbot.oauth.login import login
+
+        rt = _runtime(_config(config))
+        try:
+            login(rt.config, rt.engine, name, say=lambda line: print(line, flush=True),
+                  pasted=sys.stdin.readline)
+        finally:
+            rt.close()
+
+
+@auth_app.command("status")
+def auth_status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """Every token set (no secrets): flow, account, scopes, expiry, last refresh, error.
+
+    Exits 1 when one needs a new login.
+    """
+    with _friendly():
+        rt = _runtime(_config(config))
+        views = rt.token_sets()
+        if as_json:
+            print(json.dumps([v.as_json() for v in views], ensure_ascii=False, indent=1))
+        else:
+            if not views:
+                out.print("no [oauth.NAME] tables in the configuration", markup=False)
+            for v in views:
+                out.print(
+                    f"{v.name}: {v.state} ({v.provider}, {v.flow}) account "
+                    f"{v.account or '-'}, used by {', '.join(v.used_by) or 'nothing'}\n"
+                    f"  scopes: {' '.join(v.scopes) or '-'}\n"
+                    f"  access token expires {v.expires_at or '-'}; signed in "
+                    f"{v.obtained_at or 'never'}; last refreshed {v.refreshed_at or 'never'}"
+                    + (f"\n  last error {v.failed_at}: {v.last_error}" if v.last_error else "")
+                    + (f"\n  fix: {v.fix}" if v.fix else ""),
+                    markup=False,
+                )
+        if any(v.fix for v in views):
             raise typer.Exit(1)
 
 

@@ -53,7 +53,7 @@ pytest_plugins = ["tests.pgserver"]
 #: needs, through other fixtures too, in ``item.fixturenames``.
 SERVER_FIXTURES = frozenset(
     {"postgres", "postgres_url", "dovecot", "own_dovecot", "tls_dovecot", "mailbox",
-     "smtp_server", "oauth_server", "oauth_dovecot", "oauth_mailbox"}
+     "smtp_server", "oauth_server", "oauth_dovecot", "oauth_mailbox", "oauth_smtp"}
 )
 
 

@@ -25,7 +25,7 @@ from mailbot.errors import FetchError, FetchTimeoutError, TokenError
 from mailbot.kinds import AuthMethod, SaslMechanism
 
 if TYPE_CHECKING:
-    from mailbot.oauth.tokens import AccessToken
+    from mailbot.oauth.tokens import AccessToken, TokenSource
 
 SEEN = b"\\Seen"
 #: header block cap for placeholders of too-large mail; hostile headers stop here
@@ -60,12 +60,6 @@ class ImapSession(Protocol):
 
 
 ClientFactory = Callable[[ImapConfig], ImapSession]
-
-
-class TokenSource(Protocol):
-    """Where OAuth2 access tokens come from (:class:`mailbot.oauth.tokens.TokenKeeper`)."""
-
-    def access_token(self, name: str, *, rejected: str = "") -> AccessToken: ...
 
 
 @contextmanager

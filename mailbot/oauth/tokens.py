@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -40,6 +41,13 @@ class AccessToken:
     #: from then on it is renewed before use; a connection that logged in with it
     #: should log in again by then (Exchange Online ends such sessions at expiry)
     renew_at: datetime | None
+
+
+class TokenSource(Protocol):
+    """What a protocol client needs to log in: the mail stages take this, not the
+    keeper, so a test can hand them a token of its own."""
+
+    def access_token(self, name: str, *, rejected: str = "") -> AccessToken: ...
 
 
 def fix_command(name: str) -> str:

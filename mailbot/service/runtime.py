@@ -24,6 +24,7 @@ from mailbot.config import Config
 from mailbot.errors import FetchError
 from mailbot.inbound.imap import ClientFactory, connector
 from mailbot.inbound.intake import store_raw
+from mailbot.oauth.status import TokenView, token_views
 from mailbot.oauth.tokens import TokenKeeper
 from mailbot.service.drain import (
     PARALLEL_FROM,
@@ -292,7 +293,12 @@ class Runtime:
                 [b.name for b in self.config.imap],
                 self.config.limits.fetch_stale_after,
                 self.clock(),
+                token_views(session, self.config),
             )
+
+    def token_sets(self) -> list[TokenView]:
+        with Session(self.engine) as session:
+            return token_views(session, self.config)
 
     def inbound(self, inbound_id: int) -> Inbound | None:
         with Session(self.engine, expire_on_commit=False) as session:
