@@ -29,7 +29,7 @@ class OAuthHandler(RecordingHandler):
         #: (mechanism, user, accepted) of each AUTH
         self.logins: list[tuple[str, str, bool]] = []
 
-    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:  # noqa: N802
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
         blob = await _initial(server, args)
         if blob is None:
             return AuthResult(success=False, handled=True)
@@ -37,7 +37,7 @@ class OAuthHandler(RecordingHandler):
         user = fields.get("user", "")
         return await self._check(server, "XOAUTH2", user, fields.get("auth", ""))
 
-    async def auth_OAUTHBEARER(self, server: Any, args: list[str]) -> AuthResult:  # noqa: N802
+    async def auth_OAUTHBEARER(self, server: Any, args: list[str]) -> AuthResult:
         blob = await _initial(server, args)
         if blob is None:
             return AuthResult(success=False, handled=True)
