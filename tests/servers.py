@@ -327,6 +327,14 @@ class Dovecot:
             check=True, capture_output=True, timeout=30,
         )
 
+    def kick(self, user: str | None = None) -> None:
+        """End the user's sessions, as a server does with a session whose token expired."""
+        assert DOVEADM_BIN is not None
+        subprocess.run(
+            [DOVEADM_BIN, "-c", str(self.conf), "kick", user or self.user],
+            check=True, capture_output=True, timeout=30,
+        )
+
     def clean(self, user: str | None = None) -> None:
         """Empty INBOX and drop every other folder: each test starts from nothing."""
         with self.client(user) as c:
