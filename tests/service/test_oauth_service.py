@@ -116,11 +116,13 @@ def test_device_login_then_once_acknowledges_and_app_only_needs_no_login(
     config = write_config(tmp_path, oauth_server, oauth_mailbox, smtp_server, app_only=True)
     before = mailbot(config, "status")
     assert before.returncode == 1
-    assert "mailbox imap: no OAuth2 tokens for lab yet; fix: mailbot auth login lab" in before.stdout
+    missing = "mailbox imap: no OAuth2 tokens for lab yet; fix: mailbot auth login lab"
+    assert missing in before.stdout
 
     said = device_login(config, oauth_server)
 
-    assert said[0] == f"To sign in, open {oauth_server.url}/device in any browser and enter the code:"
+    page = f"{oauth_server.url}/device"
+    assert said[0] == f"To sign in, open {page} in any browser and enter the code:"
     assert said[-1].startswith(f"Signed in as {USER}. Token set lab stored")
     oauth_mailbox.append(customer_mail(1))
     oauth_mailbox.append(customer_mail(2), user=APP_MAILBOX)
