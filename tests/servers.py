@@ -7,6 +7,7 @@ any) is neither needed nor touched.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import pwd
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 from imapclient import IMAPClient
 
 DOVECOT_BIN = shutil.which("dovecot") or (
@@ -382,10 +383,25 @@ class Received:
     tls: bool = False
     #: the login the client authenticated as, if any
     login: str | None = None
+    #: the MAIL FROM parameters (SIZE=..., BODY=8BITMIME, SMTPUTF8)
+    mail_options: tuple[str, ...] = ()
+    #: time.monotonic() when the message was taken
+    at: float = 0.0
+
+
+#: what a handler answers to make the session hang up instead of replying
+_HANG_UP = "000 hang up"
 
 
 class RecordingHandler:
-    """aiosmtpd handler that keeps every accepted envelope and answers as told."""
+    """aiosmtpd handler that keeps every accepted envelope and answers as told.
+
+    Besides answers, it holds what a real relay may do to a client: hold every reply
+    back (``reply_delay``, a network's round trip), take no more than
+    ``max_sessions`` sessions at once (more are greeted with 421 and closed), hang up
+    in the middle of a message's DATA, and take long over a message
+    (``hold_data``). It counts the sessions open at once.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -393,11 +409,35 @@ class RecordingHandler:
         self.connections: list[tuple[str, int]] = []
         self._fail_next: list[str] = []
         self._fail_rcpt: dict[str, str] = {}
+        #: seconds each reply is held back
+        self.reply_delay = 0.0
+        #: sessions served at once; None: no limit
+        self.max_sessions: int | None = None
+        #: seconds the server takes over each message before it answers
+        self.hold_data = 0.0
+        #: time.monotonic() of each answer given by fail_next or hang_up_next
+        self.refused_at: list[float] = []
+        self.sessions_open = 0
+        self.sessions_peak = 0
+        self._hang_up_next: list[bool] = []
+        self._hang_up_at_mail = 0
 
     def fail_next(self, count: int, reply: str = "451 4.3.0 try again later") -> None:
         """Answer DATA of the next ``count`` messages with ``reply`` (4xx or 5xx)."""
         with self._lock:
             self._fail_next.extend([reply] * count)
+
+    def hang_up_next(self, count: int = 1, *, taken: bool = False) -> None:
+        """Close the session after the next ``count`` messages arrived, before their
+        reply; with ``taken`` the message is kept first (the server took it, the
+        client cannot know)."""
+        with self._lock:
+            self._hang_up_next.extend([taken] * count)
+
+    def hang_up_at_mail(self, count: int = 1) -> None:
+        """Close the next ``count`` sessions at their MAIL FROM, before any reply."""
+        with self._lock:
+            self._hang_up_at_mail += count
 
     def fail_recipient(self, address: str, reply: str = "550 5.1.1 no such user") -> None:
         with self._lock:
@@ -409,6 +449,25 @@ class RecordingHandler:
             self.connections.clear()
             self._fail_next.clear()
             self._fail_rcpt.clear()
+            self._hang_up_next.clear()
+            self._hang_up_at_mail = 0
+            self.refused_at.clear()
+            self.sessions_peak = self.sessions_open
+            self.reply_delay = self.hold_data = 0.0
+            self.max_sessions = None
+
+    def session_opened(self) -> bool:
+        """A new session: False when it is one too many."""
+        with self._lock:
+            if self.max_sessions is not None and self.sessions_open >= self.max_sessions:
+                return False
+            self.sessions_open += 1
+            self.sessions_peak = max(self.sessions_peak, self.sessions_open)
+            return True
+
+    def session_closed(self) -> None:
+        with self._lock:
+            self.sessions_open -= 1
 
     async def handle_EHLO(
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
@@ -417,6 +476,17 @@ class RecordingHandler:
         with self._lock:
             self.connections.append(tuple(session.peer))
         return responses
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        with self._lock:
+            if self._hang_up_at_mail:
+                self._hang_up_at_mail -= 1
+                return _HANG_UP
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -429,20 +499,62 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.hold_data:
+            await asyncio.sleep(self.hold_data)
         with self._lock:
             if self._fail_next:
+                self.refused_at.append(time.monotonic())
                 return self._fail_next.pop(0)
-            self.received.append(
-                Received(
-                    mail_from=envelope.mail_from,
-                    rcpt_tos=tuple(envelope.rcpt_tos),
-                    content=bytes(envelope.original_content),
-                    peer=tuple(session.peer),
-                    tls=server.transport.get_extra_info("ssl_object") is not None,
-                    login=session.auth_data if session.authenticated else None,
+            hang_up = self._hang_up_next.pop(0) if self._hang_up_next else None
+            if hang_up is not None:
+                self.refused_at.append(time.monotonic())
+            if hang_up is not False:
+                self.received.append(
+                    Received(
+                        mail_from=envelope.mail_from,
+                        rcpt_tos=tuple(envelope.rcpt_tos),
+                        content=bytes(envelope.original_content),
+                        peer=tuple(session.peer),
+                        tls=server.transport.get_extra_info("ssl_object") is not None,
+                        login=session.auth_data if session.authenticated else None,
+                        mail_options=tuple(envelope.mail_options),
+                        at=time.monotonic(),
+                    )
                 )
-            )
-        return "250 2.0.0 queued as test"
+        return _HANG_UP if hang_up is not None else "250 2.0.0 queued as test"
+
+
+class _Session(SMTP):
+    """aiosmtpd's session, doing what the handler was told: replies held back, a 421
+    that closes the connection as RFC 5321 (3.8) has it, a hang-up instead of a
+    reply, and a limit on the sessions at once."""
+
+    async def _handle_client(self) -> None:
+        handler: RecordingHandler = self.event_handler
+        if not handler.session_opened():
+            await self.push("421 4.7.0 too many connections, try again later")
+            return
+        try:
+            await super()._handle_client()
+        finally:
+            handler.session_closed()
+
+    async def push(self, status: Any) -> None:
+        text = status if isinstance(status, str) else status.decode()
+        if text == _HANG_UP:
+            self.transport.abort()
+            return
+        delay = self.event_handler.reply_delay
+        if delay:
+            await asyncio.sleep(delay)
+        await super().push(status)
+        if text.startswith("421") and self.transport is not None:
+            self.transport.close()
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _Session(self.handler, **self.SMTP_kwargs)
 
 
 class SmtpServer:
@@ -498,7 +610,7 @@ class SmtpServer:
             options.update(ssl_context=self._context)
         if self.logins:
             options.update(authenticator=self._authenticate, auth_required=True)
-        controller = Controller(
+        controller = _Controller(
             self.handler, hostname=self.host, port=self.port, decode_data=False,
             ready_timeout=10, **options,
         )

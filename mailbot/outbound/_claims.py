@@ -69,6 +69,11 @@ class SendReport:
     #: permanent failures and rows given up after the retry window
     failed: int = 0
     outcomes: list[Outcome] = field(default_factory=list)
+    #: replies that asked the sender to slow down (421, 4.7.x, "too many", a rate or
+    #: limit); each such mail is among ``deferred``
+    slow_downs: int = 0
+    #: seconds the sender held back its next mail after those replies, added up
+    paused: float = 0.0
 
 
 def new_worker() -> str:

@@ -1,38 +1,41 @@
 """Send: claim due ``outbox`` rows and deliver them over SMTP (or into a Maildir).
 
 A :class:`Sender` sends round after round (each round: whatever is due) and keeps
-its SMTP connection and the thread that writes outcomes between rounds;
-:func:`send_due` is one round.
+its SMTP connections, its event loop and the thread that writes outcomes between
+rounds; :func:`send_due` is one round.
 Each row is claimed first (``claimed_by``/``claimed_until``, one UPDATE) so two
 workers never send the same mail; a crashed worker's claim runs out after the
 lease. The raw bytes go out exactly as queued: the Message-ID inside was fixed
 when the mail was queued, so a resend after a crash is recognisably the same mail.
 
-Outcome per row, written right after its SMTP transaction:
+A round's rows go out over up to ``[smtp] connections`` connections at once
+(``mailbot.outbound._connections``). Outcome per row, written right after its SMTP
+transaction:
 
-* 2xx: ``sent`` with the reply.
+* 2xx: ``sent`` with the reply (recipients the server refused are named in it).
 * 4xx, lost connection, timeout: retried with exponential backoff (1 min, 2, 4, ...
-  capped at 6 h); after 5 days since queuing the row is ``failed``.
+  capped at 6 h); after 5 days since queuing the row is ``failed``. A 4xx that asks
+  to slow down (421, 4.7.x, "too many", a rate or limit) also pauses the whole
+  sender before its next mail.
 * 5xx: ``failed`` with the reply, never retried.
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import mailbox
-import smtplib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from mailbot.config import Config, SmtpConfig
-from mailbot.errors import PermanentSendError, TransientSendError
-from mailbot.outbound import smtp as _smtp
 from mailbot.outbound._claims import (
     Outcome,
     Recorder,
@@ -41,7 +44,8 @@ from mailbot.outbound._claims import (
     claim,
     new_worker,
 )
-from mailbot.outbound._limits import aware
+from mailbot.outbound._connections import Kept, Round, Throttle, hang_up_all
+from mailbot.outbound._limits import ConnectionSlots, aware
 from mailbot.outbound.smtp import Result, Verdict
 from mailbot.outbound.summary import StaffSummary
 from mailbot.store import Outbox, Setting, Writer, session_scope
@@ -61,6 +65,8 @@ log = logging.getLogger(__name__)
 LAST_SEND_OK = "last_send_ok_at"
 _DEFAULT_POLICY = RetryPolicy()
 
+_T = TypeVar("_T")
+
 
 def send_due(
     config: Config,
@@ -71,7 +77,7 @@ def send_due(
     policy: RetryPolicy = _DEFAULT_POLICY,
 ) -> SendReport:
     """Send what is due at ``now`` (the clock for this run; tests move it forward), in
-    one round over a connection of its own."""
+    one round over connections of its own."""
     with Sender(config, engine, policy) as sender:
         return sender.send_due(now=now, limit=limit)
 
@@ -86,14 +92,15 @@ _NOTE_LAST_OK_EVERY = 5.0
 
 class Sender:
     """Sends due mail round after round, keeping what a round needs between rounds:
-    the SMTP connection and the thread that writes outcomes.
+    the SMTP connections, the event loop they live on (an ``asyncio.Runner`` in the
+    calling thread) and the thread that writes outcomes.
 
     A drain sends in many small rounds (whatever the processes queued since the last
     one); opening a connection, greeting and quitting for each round
     cost more than the mail of a typical round. A connection idle for a second or
     more is checked with NOOP before it is used again; one idle for longer than
     ``keep_idle`` is closed by the next round that finds nothing to send. One round
-    runs at a time.
+    runs at a time; a round opens no more connections than it has mails.
     """
 
     def __init__(
@@ -112,12 +119,19 @@ class Sender:
         self._writer: concurrent.futures.ThreadPoolExecutor | None = None
         #: the connection the claims and outcomes are written on
         self._store = Writer(engine)
-        self._client: smtplib.SMTP | None = None
-        self._used_at = 0.0
+        self._runner: asyncio.Runner | None = None
+        #: connections open between rounds, on ``_runner``'s loop
+        self._kept: list[Kept] = []
+        #: the pause that slow-down replies asked for; it outlasts a round
+        self._throttle = Throttle()
         self._claims_checked_at: float | None = None
         self._last_ok: datetime | None = None
         self._last_ok_written_at: float | None = None
         self._summary: StaffSummary | None = None
+        #: this worker's share of the relay's connections, for the whole store
+        self._slots = (
+            ConnectionSlots(engine, config.smtp.connections) if config.smtp is not None else None
+        )
 
     def __enter__(self) -> Sender:
         return self
@@ -127,41 +141,74 @@ class Sender:
 
     def send_due(self, *, now: datetime | None = None, limit: int | None = None) -> SendReport:
         with self._lock:
-            return self._round(now, limit)
+            clock = aware(now) if now is not None else datetime.now(UTC)
+            if self._slots is not None and not self._slots.take(self._slots.total, clock):
+                # Other workers of the store hold every connection the relay allows:
+                # they send what is due, this round claims nothing.
+                return SendReport()
+            worker = new_worker()
+            rows, not_before = self._claim(worker, clock, limit)
+            return self._round(rows, not_before, worker=worker, now=clock)
 
     def close(self) -> None:
-        """QUIT the connection, end the writer thread, and write the time
-        of the last good send if it is not written yet."""
+        """QUIT the connections, end the event loop and the writer thread, and write
+        the time of the last good send if it is not written yet."""
         with self._lock:
             try:
-                self._hang_up()
+                if self._runner is not None:
+                    try:
+                        kept, self._kept = self._kept, []
+                        self._run(hang_up_all(kept))
+                    finally:
+                        _outside_any_loop(self._runner.close)
+                        self._runner = None
             finally:
                 if self._writer is not None:
                     self._writer.shutdown()
                     self._writer = None
+                if self._slots is not None:
+                    self._slots.release()
                 self._store.close()
                 self._note_last_ok(force=True)
 
-    def _round(self, now: datetime | None, limit: int | None) -> SendReport:
-        clock = aware(now) if now is not None else datetime.now(UTC)
-        worker = new_worker()
+    def _connection_allowance(self) -> int:
+        """How many SMTP connections a round may use: the slots this worker holds of
+        the ``[smtp] connections`` all workers of the store share (at least one)."""
+        return self._slots.held if self._slots is not None else 1
+
+    def _claim(
+        self, worker: str, now: datetime, limit: int | None
+    ) -> tuple[list[Outbox], Mapping[int, float]]:
+        """The round's rows in the order claimed, and for some of them the
+        ``time.monotonic()`` before which they must not be sent (none here)."""
         checked = self._claims_checked_at
         release_dead = checked is None or time.monotonic() - checked >= _DEAD_CLAIMS_EVERY
         if release_dead:
             self._claims_checked_at = time.monotonic()
         capped = self.config.smtp.max_per_minute if self.config.smtp is not None else 0
         if capped:
-            self._staff_summary().fold(clock)
+            self._staff_summary().fold(now)
         rows = claim(
-            self.engine, worker=worker, now=clock, limit=limit, lease=self.policy.lease,
+            self.engine, worker=worker, now=now, limit=limit, lease=self.policy.lease,
             release_dead=release_dead, writer=self._store, max_per_minute=capped,
         )
+        return rows, {}
+
+    def _round(
+        self,
+        rows: Sequence[Outbox],
+        not_before: Mapping[int, float],
+        *,
+        worker: str,
+        now: datetime,
+    ) -> SendReport:
+        """Send ``rows`` (claimed by ``worker`` at ``now``), each not before its time in
+        ``not_before`` (outbox id to ``time.monotonic()``), and write their outcomes."""
         report = SendReport(claimed=len(rows))
         if not rows:
-            if self._client is not None and time.monotonic() - self._used_at > self.keep_idle:
-                self._hang_up()
+            self._hang_up_idle()
             return report
-        recorder = Recorder(self._store, worker, clock, self.policy, report)
+        recorder = Recorder(self._store, worker, now, self.policy, report)
         if self.config.smtp is None:
             box = _maildir(self.config)
             for row in rows:
@@ -171,15 +218,9 @@ class Sender:
                 self._writer = concurrent.futures.ThreadPoolExecutor(
                     1, thread_name_prefix="send-record"
                 )
-            client = self._reusable()
-            try:
-                self._client = _over_smtp(
-                    self.config.smtp, rows, recorder, self._writer, client
-                )
-            finally:
-                self._used_at = time.monotonic()
+            self._run(self._over_smtp(self.config.smtp, rows, not_before, recorder))
         if report.sent:
-            self._last_ok = clock
+            self._last_ok = now
             self._note_last_ok()
         return report
 
@@ -188,19 +229,42 @@ class Sender:
             self._summary = StaffSummary(self.config, self.engine)
         return self._summary
 
-    def _reusable(self) -> smtplib.SMTP | None:
-        """The connection of an earlier round, if it still answers."""
-        client, self._client = self._client, None
-        if client is None:
-            return None
-        if _smtp.is_open(client) and time.monotonic() - self._used_at < _CHECK_AFTER_IDLE:
-            return client
-        return client if _smtp.still_answers(client) else None
+    async def _over_smtp(
+        self,
+        cfg: SmtpConfig,
+        rows: Sequence[Outbox],
+        not_before: Mapping[int, float],
+        recorder: Recorder,
+    ) -> None:
+        assert self._writer is not None
+        allowance = max(1, self._connection_allowance())
+        kept, self._kept = self._kept, []
+        # Fewer connections allowed than are open (the allowance is shared): the
+        # longest idle go.
+        kept.sort(key=lambda k: k.used_at, reverse=True)
+        await hang_up_all(kept[allowance:])
+        sending = Round(
+            cfg, rows, not_before, recorder, self._writer, self._throttle,
+            check_after_idle=_CHECK_AFTER_IDLE,
+        )
+        self._kept = await sending.run(kept[:allowance], min(allowance, len(rows)))
 
-    def _hang_up(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            _smtp.hang_up(client)
+    def _hang_up_idle(self) -> None:
+        """QUIT the connections unused for longer than ``keep_idle``."""
+        now = time.monotonic()
+        idle = [k for k in self._kept if now - k.used_at > self.keep_idle]
+        if idle:
+            self._kept = [k for k in self._kept if k not in idle]
+            self._run(hang_up_all(idle))
+            if not self._kept and self._slots is not None:
+                self._slots.release()  # nothing open: the slots are for other workers
+
+    def _run(self, work: Coroutine[Any, Any, _T]) -> _T:
+        """``work`` on the sender's event loop, made on first use."""
+        if self._runner is None:
+            self._runner = asyncio.Runner()
+        runner = self._runner
+        return _outside_any_loop(lambda: runner.run(work))
 
     def _note_last_ok(self, *, force: bool = False) -> None:
         """The time of the last good send, for ``mailbot health``: written at most every
@@ -215,61 +279,16 @@ class Sender:
         self._last_ok, self._last_ok_written_at = None, time.monotonic()
 
 
-def _over_smtp(
-    cfg: SmtpConfig,
-    rows: Sequence[Outbox],
-    recorder: Recorder,
-    writer: concurrent.futures.Executor,
-    client: smtplib.SMTP | None = None,
-) -> smtplib.SMTP | None:
-    """Send ``rows`` over one connection (``client``, or a new one), writing each
-    outcome in ``writer``'s thread; the connection is returned open for the next
-    round, or None when there is none worth keeping.
-
-    A mail's outcome is written while the next mail's envelope (MAIL, RCPT) goes to
-    the server; that mail's DATA waits until the write is done. Waiting for the
-    store's write turn thus overlaps two SMTP round trips, and a worker killed at
-    any moment has at most one accepted mail whose outcome is not on record.
-    """
-    writing: concurrent.futures.Future[None] | None = None
-
-    def settle() -> None:
-        nonlocal writing
-        if writing is not None:
-            pending, writing = writing, None
-            pending.result()
-
+def _outside_any_loop(call: Callable[[], _T]) -> _T:
+    """``call()``, in a helper thread when the caller is a coroutine (an application
+    with a loop of its own): loops do not nest. The sender's loop is bound to no thread
+    while it stands still, so its connections carry over from one thread to the next."""
     try:
-        for index, row in enumerate(rows):
-            if client is None:
-                try:
-                    client = _smtp.connect(cfg)
-                except (TransientSendError, PermanentSendError) as exc:
-                    # Nobody to talk to (even a 5xx greeting or a refused login is
-                    # about the server or our config, not the mail): all wait for a
-                    # later round.
-                    log.error("SMTP unavailable: %s", exc)
-                    settle()
-                    for rest in rows[index:]:
-                        recorder.record(rest, (Verdict.TRANSIENT, str(exc)))
-                    return None
-            result = _smtp.send_one(client, row, before_data=settle)
-            settle()  # when the envelope failed, DATA was never reached
-            writing = writer.submit(recorder.record, row, result)
-            if result[0] == Verdict.TRANSIENT and (
-                not _smtp.is_open(client) or result[1].startswith("421")
-            ):
-                client.close()
-                client = None  # the server hung up: reconnect for the next one
-        settle()
-    except BaseException:
-        if writing is not None:
-            # Leaving on an error: the outcome already handed over is still written.
-            concurrent.futures.wait([writing])
-        if client is not None:
-            client.close()  # in an unknown state: not used again
-        raise
-    return client if client is not None and _smtp.is_open(client) else None
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return call()
+    with concurrent.futures.ThreadPoolExecutor(1) as helper:
+        return helper.submit(call).result()
 
 
 def _maildir(config: Config) -> mailbox.Maildir:

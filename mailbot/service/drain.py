@@ -106,6 +106,8 @@ class Drainer:
         self.pool: ProcessPool | None = None
         #: set when a child broke: from then on this process works alone
         self.pool_disabled = False
+        #: the service's sender, kept from round to round (see :meth:`keeping_sender`)
+        self._kept: Sender | None = None
 
     # -- the forked pool ---------------------------------------------------------------
 
@@ -242,13 +244,30 @@ class Drainer:
     def send_due(self) -> tuple[int, int]:
         from mailbot.outbound.send import send_due
 
-        report = send_due(self.config, self.engine, now=self.clock())
+        if self._kept is not None:
+            report = self._kept.send_due(now=self.clock())
+        else:
+            report = send_due(self.config, self.engine, now=self.clock())
         return report.sent, report.failed
+
+    @contextmanager
+    def keeping_sender(self) -> Iterator[None]:
+        """While the block runs, every send goes through one sender: its SMTP
+        connections (a TLS handshake across the internet costs more than a mail) and
+        its share of the relay's connections stay from round to round."""
+        from mailbot.outbound.send import Sender
+
+        with Sender(self.config, self.engine) as sender:
+            self._kept = sender
+            try:
+                yield
+            finally:
+                self._kept = None
 
     @contextmanager
     def sending_alongside(self) -> Iterator[SendCounts]:
         """Send what is due in a thread until the block ends, then once more for what
-        the last tasks queued. The rounds share one SMTP connection
+        the last tasks queued. The rounds share the SMTP connections
         (:class:`mailbot.outbound.send.Sender`); a failure of the last round is raised
         here."""
         from mailbot.outbound.send import Sender

@@ -252,7 +252,7 @@ class Runtime:
             self.config.imap, self.engine, worker_name(), stop, wake, self.imap
         )
         try:
-            with background_checkpoints(self.engine):
+            with background_checkpoints(self.engine), self._drainer.keeping_sender():
                 self._serve_until(stop, wake)
         finally:
             stop.set()

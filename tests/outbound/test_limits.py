@@ -7,11 +7,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -22,19 +20,11 @@ from mailbot.outbound._limits import ConnectionSlots, reserved_for_critical
 from mailbot.outbound.outgoing import send_rank
 from mailbot.outbound.summary import StaffSummary
 from mailbot.store import Event, Outbox, Ticket, new_row, open_store
+from tests.servers import SmtpServer
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=15)
 NOTIFY = "technik@itservice.example"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Engine]:
-    engine = open_store(f"sqlite:///{tmp_path / 'limits.db'}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def put(
@@ -82,44 +72,44 @@ def test_ranks_follow_the_service_page() -> None:
     assert send_rank(OutboxKind.SUMMARY, None) == SendRank.STAFF
 
 
-def test_the_outbox_is_claimed_most_important_first(store: Engine) -> None:
-    staff = put(store, OutboxKind.NOTIFY, SendRank.STAFF, 2, to=NOTIFY)
-    acks = put(store, OutboxKind.ACK, SendRank.CUSTOMER, 2)
-    relay = put(store, OutboxKind.RELAY, SendRank.RELAY)
-    page = put(store, OutboxKind.ONCALL, SendRank.CRITICAL, to="bereitschaft@itservice.example")
-    assert [row.id for row in take(store)] == page + relay + acks + staff
+def test_the_outbox_is_claimed_most_important_first(engine: Engine) -> None:
+    staff = put(engine, OutboxKind.NOTIFY, SendRank.STAFF, 2, to=NOTIFY)
+    acks = put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 2)
+    relay = put(engine, OutboxKind.RELAY, SendRank.RELAY)
+    page = put(engine, OutboxKind.ONCALL, SendRank.CRITICAL, to="bereitschaft@itservice.example")
+    assert [row.id for row in take(engine)] == page + relay + acks + staff
 
 
 # -- the cap --------------------------------------------------------------------------
 
 
-def test_the_cap_keeps_part_of_the_minute_for_critical_mail(store: Engine) -> None:
+def test_the_cap_keeps_part_of_the_minute_for_critical_mail(engine: Engine) -> None:
     assert (reserved_for_critical(60), reserved_for_critical(30), reserved_for_critical(3)) == (
         6, 3, 1,
     )
-    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 30)
-    first = take(store, cap=20)
+    put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 30)
+    first = take(engine, cap=20)
     assert len(first) == 20 - reserved_for_critical(20)
     assert {row.rank for row in first} == {SendRank.CUSTOMER}
-    assert take(store, cap=20, worker="w:1:b") == []  # routine mail: the minute is used up
-    pages = put(store, OutboxKind.ONCALL, SendRank.CRITICAL, 2)
-    assert [row.id for row in take(store, cap=20, worker="w:1:c")] == pages
-    put(store, OutboxKind.ONCALL, SendRank.CRITICAL)
-    assert take(store, cap=20, worker="w:1:d") == []  # nothing left at all
+    assert take(engine, cap=20, worker="w:1:b") == []  # routine mail: the minute is used up
+    pages = put(engine, OutboxKind.ONCALL, SendRank.CRITICAL, 2)
+    assert [row.id for row in take(engine, cap=20, worker="w:1:c")] == pages
+    put(engine, OutboxKind.ONCALL, SendRank.CRITICAL)
+    assert take(engine, cap=20, worker="w:1:d") == []  # nothing left at all
 
 
-def test_mail_accepted_in_the_last_minute_counts_against_the_cap(store: Engine) -> None:
-    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 8, sent_at=T0 - timedelta(seconds=50))
-    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 20)
-    assert len(take(store, cap=10)) == 0  # 8 + the 2 kept for critical mail
+def test_mail_accepted_in_the_last_minute_counts_against_the_cap(engine: Engine) -> None:
+    put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 8, sent_at=T0 - timedelta(seconds=50))
+    put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 20)
+    assert len(take(engine, cap=10)) == 0  # 8 + the 2 kept for critical mail
     # Ten seconds later the eight have left the window.
-    assert len(take(store, T0 + timedelta(seconds=11), cap=10, worker="w:1:b")) == 8
+    assert len(take(engine, T0 + timedelta(seconds=11), cap=10, worker="w:1:b")) == 8
 
 
-def test_no_cap_claims_everything_due(store: Engine) -> None:
-    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 40, sent_at=T0 - timedelta(seconds=5))
-    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 40)
-    assert len(take(store)) == 40
+def test_no_cap_claims_everything_due(engine: Engine) -> None:
+    put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 40, sent_at=T0 - timedelta(seconds=5))
+    put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 40)
+    assert len(take(engine)) == 40
 
 
 def test_a_limited_claim_on_postgresql_takes_no_more_than_its_limit(postgres_url: str) -> None:
@@ -158,10 +148,10 @@ def test_two_workers_on_postgresql_stay_under_the_cap_together(postgres_url: str
 # -- connection slots -----------------------------------------------------------------
 
 
-def test_connection_slots_are_shared_between_workers(store: Engine) -> None:
-    a = ConnectionSlots(store, 3, holder="host-a:1")
-    b = ConnectionSlots(store, 3, holder="host-b:1")
-    c = ConnectionSlots(store, 3, holder="host-c:1")
+def test_connection_slots_are_shared_between_workers(engine: Engine) -> None:
+    a = ConnectionSlots(engine, 3, holder="host-a:1")
+    b = ConnectionSlots(engine, 3, holder="host-b:1")
+    c = ConnectionSlots(engine, 3, holder="host-c:1")
     assert a.take(2, T0) == 2
     assert b.take(3, T0) == 1
     assert c.take(2, T0) == 0
@@ -170,24 +160,24 @@ def test_connection_slots_are_shared_between_workers(store: Engine) -> None:
     assert a.take(1, T0) == 0
 
 
-def test_a_slot_whose_lease_ran_out_is_taken_over(store: Engine) -> None:
-    gone = ConnectionSlots(store, 1, holder="host-a:1")
+def test_a_slot_whose_lease_ran_out_is_taken_over(engine: Engine) -> None:
+    gone = ConnectionSlots(engine, 1, holder="host-a:1")
     assert gone.take(1, T0) == 1
-    other = ConnectionSlots(store, 1, holder="host-b:1")
+    other = ConnectionSlots(engine, 1, holder="host-b:1")
     assert other.take(1, T0 + timedelta(seconds=30)) == 0
     assert other.take(1, T0 + timedelta(minutes=3)) == 1
 
 
-def test_the_slots_of_a_dead_process_on_this_host_are_free_at_once(store: Engine) -> None:
+def test_the_slots_of_a_dead_process_on_this_host_are_free_at_once(engine: Engine) -> None:
     import socket
 
     child = multiprocessing.get_context("fork").Process(target=lambda: None)
     child.start()
     child.join(10)
     assert child.pid is not None
-    dead = ConnectionSlots(store, 1, holder=f"{socket.gethostname()}:{child.pid}")
+    dead = ConnectionSlots(engine, 1, holder=f"{socket.gethostname()}:{child.pid}")
     assert dead.take(1, T0) == 1
-    assert ConnectionSlots(store, 1).take(1, T0 + timedelta(seconds=1)) == 1
+    assert ConnectionSlots(engine, 1).take(1, T0 + timedelta(seconds=1)) == 1
 
 
 # -- the summary ----------------------------------------------------------------------
@@ -217,17 +207,17 @@ def tickets(engine: Engine, count: int) -> list[int]:
 
 
 def test_announcements_held_back_by_the_cap_go_out_as_one_summary(
-    store: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path
 ) -> None:
-    numbers = tickets(store, 5)
-    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 30)
-    notices = [put(store, OutboxKind.NOTIFY, SendRank.STAFF, to=NOTIFY, ticket_id=t)[0]
+    numbers = tickets(engine, 5)
+    put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 30)
+    notices = [put(engine, OutboxKind.NOTIFY, SendRank.STAFF, to=NOTIFY, ticket_id=t)[0]
                for t in numbers[:4]]
-    notices += put(store, OutboxKind.REMINDER, SendRank.STAFF, to=NOTIFY, ticket_id=numbers[4])
-    summary = StaffSummary(capped_config(tmp_path, 10), store)
+    notices += put(engine, OutboxKind.REMINDER, SendRank.STAFF, to=NOTIFY, ticket_id=numbers[4])
+    summary = StaffSummary(capped_config(tmp_path, 10), engine)
 
     assert summary.fold(T0) == 5
-    with Session(store) as db:
+    with Session(engine) as db:
         folded = db.exec(select(Outbox).where(col(Outbox.id).in_(notices))).all()
         [made] = db.exec(select(Outbox).where(Outbox.kind == OutboxKind.SUMMARY)).all()
         events = db.exec(select(Event).where(Event.kind == EventKind.STAFF_MAIL_FOLDED)).all()
@@ -241,17 +231,71 @@ def test_announcements_held_back_by_the_cap_go_out_as_one_summary(
     assert "Erinnerung" in text and "Praxis Dr. Weber" in text
     assert sorted(e.ticket_id or 0 for e in events) == sorted(numbers)
     # One a minute: what comes next waits for the next minute's summary.
-    put(store, OutboxKind.NOTIFY, SendRank.STAFF, 3, to=NOTIFY)
+    put(engine, OutboxKind.NOTIFY, SendRank.STAFF, 3, to=NOTIFY)
     assert summary.fold(T0 + timedelta(seconds=30)) == 0
     assert summary.fold(T0 + timedelta(seconds=61)) == 3
 
 
 def test_announcements_are_not_folded_while_the_cap_lets_them_through(
-    store: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path
 ) -> None:
-    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 3)
-    put(store, OutboxKind.NOTIFY, SendRank.STAFF, 3, to=NOTIFY)
-    assert StaffSummary(capped_config(tmp_path, 60), store).fold(T0) == 0
+    put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 3)
+    put(engine, OutboxKind.NOTIFY, SendRank.STAFF, 3, to=NOTIFY)
+    assert StaffSummary(capped_config(tmp_path, 60), engine).fold(T0) == 0
     # Without a cap nothing is ever folded.
-    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 100)
-    assert StaffSummary(capped_config(tmp_path, 0), store).fold(T0) == 0
+    put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 100)
+    assert StaffSummary(capped_config(tmp_path, 0), engine).fold(T0) == 0
+
+
+# -- through a real SMTP server -------------------------------------------------------
+
+
+def test_rounds_under_the_cap_never_exceed_it_and_a_page_goes_next(
+    tmp_path: Path, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    from mailbot.outbound.send import Sender
+
+    cap = 12
+    smtp = SmtpConfig(host=smtp_server.host, port=smtp_server.port, security="none",
+                      username="", password="", timeout=5.0, max_per_minute=cap)
+    config = Config(path=None, store_url="sqlite://", outbox_dir=tmp_path / "outbox",
+                    service=ServiceConfig(address="service@itservice.example"), smtp=smtp)
+    put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 40)
+    page: list[int] = []
+    with Sender(config, engine) as sender:
+        # Routine mail gets ten of the twelve a minute: forty take four minutes.
+        for step in range(60):  # five minutes in rounds five seconds apart
+            now = T0 + timedelta(seconds=5 * step)
+            if step == 7:
+                page = put(engine, OutboxKind.ONCALL, SendRank.CRITICAL,
+                           to="bereitschaft@itservice.example")
+            report = sender.send_due(now=now)
+            if step == 7:
+                assert page[0] in [o.outbox_id for o in report.outcomes]
+    with Session(engine) as db:
+        sent = sorted(r.sent_at for r in db.exec(select(Outbox)).all() if r.sent_at)
+    assert len(sent) == len(smtp_server.received) == 41
+    for i, start in enumerate(sent):
+        in_window = [t for t in sent[i:] if t - start < timedelta(minutes=1)]
+        assert len(in_window) <= cap
+
+
+def test_a_sender_claims_nothing_while_other_workers_hold_every_connection(
+    tmp_path: Path, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    from mailbot.outbound.send import Sender
+
+    smtp = SmtpConfig(host=smtp_server.host, port=smtp_server.port, security="none",
+                      username="", password="", timeout=5.0, connections=1)
+    config = Config(path=None, store_url="sqlite://", outbox_dir=tmp_path / "outbox",
+                    service=ServiceConfig(address="service@itservice.example"), smtp=smtp)
+    put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 3)
+    elsewhere = ConnectionSlots(engine, 1, holder="other-host:4711")
+    assert elsewhere.take(1, T0) == 1
+    with Sender(config, engine) as sender:
+        assert sender.send_due(now=T0).claimed == 0
+        assert smtp_server.received == []
+        elsewhere.release()
+        assert sender.send_due(now=T0 + timedelta(seconds=1)).sent == 3
+    # Closed: its slot is free for the others again.
+    assert ConnectionSlots(engine, 1, holder="other-host:4711").take(1, T0) == 1

@@ -19,8 +19,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from mailbot.config import Config, ServiceConfig, SmtpConfig
+from mailbot.errors import SendTimeoutError
 from mailbot.outbound import _claims
 from mailbot.outbound import send as send_mod
+from mailbot.outbound import smtp as smtp_seam
 from mailbot.outbound.send import LAST_SEND_OK, RetryPolicy, claim, send_due
 from mailbot.store import Outbox, Setting
 from tests.servers import SmtpServer
@@ -92,9 +94,11 @@ def make_config(tmp_path: Path, smtp: SmtpConfig | None) -> Config:
 
 @pytest.fixture
 def config(tmp_path: Path, smtp_server: SmtpServer) -> Config:
+    # One connection: these tests are about what happens on a connection (the tests of
+    # several are in test_connections.py).
     smtp = SmtpConfig(
         host=smtp_server.host, port=smtp_server.port, security="none",
-        username="", password="", timeout=5.0,
+        username="", password="", timeout=5.0, connections=1,
     )
     return make_config(tmp_path, smtp)
 
@@ -301,6 +305,14 @@ def test_silent_server_times_out(tmp_path: Path, engine: Engine, silent_port: in
     row_id = queue(engine, 1)
     assert send_due(make_config(tmp_path, smtp), engine, now=T0).deferred == 1
     assert "timed out" in outbox(engine, row_id).last_error
+
+
+def test_a_silent_server_is_a_send_timeout(silent_port: int) -> None:
+    smtp = SmtpConfig(host="127.0.0.1", port=silent_port, security="none",
+                      username="", password="", timeout=0.3)
+    with pytest.raises(SendTimeoutError) as caught:
+        asyncio.run(smtp_seam.connect(smtp))
+    assert isinstance(caught.value, TimeoutError)  # ours, and the builtin one too
 
 
 def test_tls_is_required_when_configured(

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from mailbot.config import SmtpConfig
+from mailbot.errors import PermanentSendError, SendTimeoutError, TransientSendError
+from mailbot.outbound import smtp
 from mailbot.outbound.send import send_due
 from tests.outbound.test_send import T0, make_config, outbox, queue, raw_mail
 from tests.servers import SmtpServer, make_cert
@@ -116,3 +120,43 @@ def test_a_refused_login_keeps_the_mail_queued(
     row = outbox(engine, row_id)
     # Our config is wrong, not the mail: it waits for a later round.
     assert row.status == "queued" and row.last_error.startswith("SMTP login as bot: 535")
+
+
+def test_several_connections_each_start_tls_and_log_in(
+    tmp_path: Path, engine: Engine, cert: tuple[Path, Path], starttls_server: SmtpServer
+) -> None:
+    for n in range(6):
+        queue(engine, n)
+    config = _login(starttls_server, cert, "geheim")
+    config = SmtpConfig(**{**config.__dict__, "connections": 3})
+    assert send_due(make_config(tmp_path, config), engine, now=T0).sent == 6
+
+    got = starttls_server.received
+    assert len({r.peer for r in got}) == 3
+    assert all(r.tls and r.login == "bot" for r in got)
+    assert sorted(r.content for r in got) == sorted(raw_mail(n) for n in range(6))
+
+
+def test_connection_failures_are_our_errors(
+    cert: tuple[Path, Path], starttls_server: SmtpServer, tls_server: SmtpServer
+) -> None:
+    with pytest.raises(PermanentSendError, match=r"^SMTP login as bot: 535"):
+        asyncio.run(smtp.connect(_login(starttls_server, cert, "falsch")))
+    for server, security in ((starttls_server, "starttls"), (tls_server, "ssl")):
+        with pytest.raises(TransientSendError, match="CERTIFICATE_VERIFY_FAILED") as caught:
+            asyncio.run(smtp.connect(_smtp(server, security)))
+        assert not isinstance(caught.value, (PermanentSendError, SendTimeoutError))
+    # TLS from the first byte to a server that speaks plain text: refused, not plain.
+    with pytest.raises(TransientSendError, match="WRONG_VERSION_NUMBER"):
+        asyncio.run(smtp.connect(_smtp(starttls_server, "ssl", verify=False)))
+
+
+def test_a_tls_handshake_without_an_answer_is_a_send_timeout() -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        cfg = SmtpConfig(host="127.0.0.1", port=silent.getsockname()[1], security="ssl",
+                         username="", password="", timeout=0.5, verify=False)
+        with pytest.raises(SendTimeoutError, match="timed out") as caught:
+            asyncio.run(smtp.connect(cfg))
+    assert isinstance(caught.value, TimeoutError)
