@@ -10,15 +10,16 @@ from pathlib import Path
 
 import aiosmtplib
 import pytest
+from sqlmodel import Session, select
 
 from mailbot.config import SmtpConfig
 from mailbot.errors import PermanentSendError
-from mailbot.kinds import AuthMethod, SaslMechanism
+from mailbot.kinds import AuthMethod, OutboxStatus, SaslMechanism
 from mailbot.oauth.login import login as oauth_login
 from mailbot.oauth.tokens import TokenKeeper
 from mailbot.outbound import _sasl
-from mailbot.store import open_store
-from tests.helpers import write_config
+from mailbot.store import Outbox, open_store
+from tests.helpers import RuntimeFactory, make_mail, write_config
 from tests.oauth.sets import oauth_toml, technician
 from tests.oauthmail import OAuthSmtpServer
 from tests.oauthserver import USER, OAuthServer
@@ -103,3 +104,55 @@ def test_the_oauthbearer_message_escapes_the_user() -> None:
     sent = _sasl.oauthbearer("a,b=c@example.test", "tok", "smtp.example", 587)
     assert sent == (b"n,a=a=2Cb=3Dc@example.test,\x01host=smtp.example\x01port=587\x01"
                     b"auth=Bearer tok\x01\x01")
+
+
+def relay_toml(server: OAuthSmtpServer) -> str:
+    return f"""
+[smtp]
+host = "{server.host}"
+port = {server.port}
+security = "none"
+username = "{USER}"
+auth = "oauth2"
+oauth = "lab"
+from_address = "IT-Service Test <service@itservice.example>"
+timeout = 10
+"""
+
+
+def test_the_sender_logs_in_with_the_relays_token_set(
+    runtime: RuntimeFactory, oauth_server: OAuthServer, oauth_smtp: OAuthSmtpServer
+) -> None:
+    rt = runtime(extra=oauth_toml(oauth_server) + relay_toml(oauth_smtp))
+    with technician(oauth_server):
+        oauth_login(rt.config, rt.engine, "lab", say=lambda _line: None)
+    rt.ingest([make_mail("kunde@praxis-weber.example", "Drucker", "druckt nicht")])
+
+    summary = rt.drain()
+
+    assert summary.sent >= 1
+    assert {r.login for r in oauth_smtp.handler.received} == {USER}
+    assert oauth_smtp.handler.logins[0] == ("XOAUTH2", USER, True)
+
+
+def test_a_broken_relay_set_tells_staff_through_the_maildir(
+    runtime: RuntimeFactory, oauth_server: OAuthServer, oauth_smtp: OAuthSmtpServer
+) -> None:
+    rt = runtime(extra=oauth_toml(oauth_server) + relay_toml(oauth_smtp))
+    with technician(oauth_server):
+        oauth_login(rt.config, rt.engine, "lab", say=lambda _line: None)
+    oauth_server.revoke("mailbot")
+    oauth_server.expire_access_tokens()
+    rt.ingest([make_mail("kunde@praxis-weber.example", "Drucker", "druckt nicht")])
+
+    rt.drain()
+    rt.drain()
+
+    assert oauth_smtp.handler.received == []
+    notices = list((rt.config.outbox_dir / "new").iterdir())
+    assert len(notices) == 1  # once, though both rounds failed to log in
+    text = notices[0].read_bytes()
+    assert b"technik@itservice.example" in text and b"mailbot auth login lab" in text
+    with Session(rt.engine) as db:
+        queued = db.exec(select(Outbox).where(Outbox.status == OutboxStatus.QUEUED)).all()
+    assert queued  # the acknowledgement waits for the next login
