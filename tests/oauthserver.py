@@ -30,6 +30,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc8628 import DeviceAuthorizationEndpoint, DeviceCodeGrant
 from flask import Flask, request
+from markupsafe import escape
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.servers import free_port
@@ -154,7 +155,9 @@ class DeviceCredential:
 class OAuthServer:
     """The server and what the tests look at and change."""
 
-    def __init__(self, *, lifetime: int = 3600, rotate: bool = True, interval: float = 1.0) -> None:
+    def __init__(
+        self, *, lifetime: int = 3600, rotate: bool = True, interval: float = 1.0, port: int = 0
+    ) -> None:
         self.lifetime = lifetime
         self.rotate = rotate
         self.interval = interval
@@ -172,7 +175,7 @@ class OAuthServer:
         self._fail: list[int] = []
         self.reset(lifetime=lifetime)
         self.rotate = rotate
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._http = make_server(
             "127.0.0.1", self.port, self._app(), threaded=True, request_handler=_Quiet
@@ -409,8 +412,14 @@ class OAuthServer:
             with owner.lock:
                 return server.create_endpoint_response(Introspect.ENDPOINT_NAME)
 
+        @app.get("/device")
+        def device_page() -> Any:  # the page a person types the code into
+            code = escape(request.args.get("user_code", ""))
+            return (f'<form method="post"><input name="user_code" value="{code}">'
+                    '<button>Sign in</button></form>')
+
         @app.post("/device")
-        def device() -> Any:  # the page a person types the code into
+        def device() -> Any:
             owner.approve(request.form["user_code"], request.form.get("user"))
             return "signed in; you may close this window\n"
 
