@@ -542,7 +542,9 @@ class _Session(SMTP):
     async def push(self, status: Any) -> None:
         text = status if isinstance(status, str) else status.decode()
         if text == _HANG_UP:
-            self.transport.abort()
+            transport = self.transport
+            if isinstance(transport, asyncio.WriteTransport):
+                transport.abort()
             return
         delay = self.event_handler.reply_delay
         if delay:
