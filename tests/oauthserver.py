@@ -321,9 +321,10 @@ class OAuthServer:
             def issue_token(self, user: Account, token: Issued) -> dict[str, Any]:
                 scope = self.request.payload.scope or token.get_scope()
                 # Rotation decided per request: a test switches it on the running server.
-                return self.generate_token(
+                issued: dict[str, Any] = self.generate_token(
                     user=user, scope=scope, include_refresh_token=owner.rotate
                 )
+                return issued
 
             def authenticate_refresh_token(self, refresh_token: str) -> Issued | None:
                 return next((t for t in owner.tokens if t.refresh_token == refresh_token
@@ -361,8 +362,9 @@ class OAuthServer:
             def delete_authorization_code(self, code: Any) -> None:
                 owner.codes.pop(code.code, None)
 
-            def authenticate_user(self, code: Any) -> Account:
-                return code.data["user"]
+            def authenticate_user(self, code: _Code) -> Account:
+                user: Account = code.data["user"]
+                return user
 
         class Introspect(IntrospectionEndpoint):  # type: ignore[misc]
             CLIENT_AUTH_METHODS: ClassVar[list[str]] = ["client_secret_basic", "client_secret_post"]
