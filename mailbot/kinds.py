@@ -63,6 +63,8 @@ class OutboxKind(StrEnum):
     #: one mail to staff in place of the announcements and reminders queued behind
     #: the relay's limit
     SUMMARY = "summary"
+    #: to staff: a mailbox's OAuth2 sign-in failed for good and needs a new login
+    OAUTH_BROKEN = "oauth_broken"
 
 
 #: acknowledgements: automatic answers to a customer, capped per recipient (RFC 3834)
@@ -194,3 +196,52 @@ class OutcomeStatus(StrEnum):
     QUARANTINED = "quarantined"
     #: another worker has it, or it is no longer new
     SKIPPED = "skipped"
+
+
+# -- signing in to the mail servers -------------------------------------------------------
+
+
+class AuthMethod(StrEnum):
+    """How mailbot logs in to an IMAP or SMTP server (``auth`` in ``[imap]``, ``[smtp]``
+    and ``[[mailboxes]]``)."""
+
+    PASSWORD = "password"
+    OAUTH2 = "oauth2"
+
+
+class SaslMechanism(StrEnum):
+    """The SASL mechanism that carries an OAuth2 access token (``mechanism``)."""
+
+    #: Google's and Microsoft's: the one Exchange Online takes
+    XOAUTH2 = "xoauth2"
+    #: RFC 7628, the standard one (Google, Dovecot)
+    OAUTHBEARER = "oauthbearer"
+
+
+class OAuthProvider(StrEnum):
+    MICROSOFT = "microsoft"
+    GOOGLE = "google"
+    #: any RFC 6749 server: its endpoints are configured
+    GENERIC = "generic"
+
+
+class OAuthFlow(StrEnum):
+    """How a token set is obtained (``flow`` in ``[oauth.NAME]``)."""
+
+    #: RFC 8628: a code typed in at the provider's page from any browser
+    DEVICE = "device"
+    #: RFC 6749 4.1 with PKCE (RFC 7636): the browser comes back to a loopback port
+    AUTHORIZATION_CODE = "authorization_code"
+    #: RFC 6749 4.4: the app itself, no person's account (Microsoft 365 app-only)
+    CLIENT_CREDENTIALS = "client_credentials"
+
+
+class TokenState(StrEnum):
+    """What ``mailbot auth status`` says of a token set. Not stored: it follows from
+    the row (or its absence)."""
+
+    OK = "ok"
+    #: no login yet
+    MISSING = "missing"
+    #: the provider refused a refresh for good: a new login is needed
+    BROKEN = "broken"

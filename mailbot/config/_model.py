@@ -7,6 +7,7 @@ from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 
+from mailbot.kinds import AuthMethod, OAuthFlow, OAuthProvider, SaslMechanism
 from mailbot.mail.headers import domain_of_address, within_domain
 from mailbot.sla import SlaSettings
 
@@ -32,6 +33,10 @@ class ImapConfig:
     max_message_bytes: int = 25 * 1024 * 1024
     #: how many messages one FETCH asks for
     batch_size: int = 100
+    auth: AuthMethod = AuthMethod.PASSWORD
+    #: the ``[oauth.NAME]`` whose tokens log in, with ``auth = "oauth2"``
+    oauth: str = ""
+    mechanism: SaslMechanism = SaslMechanism.XOAUTH2
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,37 @@ class SmtpConfig:
     connections: int = 2
     #: mails handed to the relay per minute, across all workers of one store; 0 = no cap
     max_per_minute: int = 0
+    auth: AuthMethod = AuthMethod.PASSWORD
+    #: the ``[oauth.NAME]`` whose tokens log in, with ``auth = "oauth2"``
+    oauth: str = ""
+    mechanism: SaslMechanism = SaslMechanism.XOAUTH2
+
+
+@dataclass(frozen=True)
+class OAuthConfig:
+    """One ``[oauth.NAME]`` table: a registered app at a provider and how its tokens
+    are obtained. The endpoints and scopes are filled in for the known providers."""
+
+    name: str
+    provider: OAuthProvider
+    flow: OAuthFlow
+    client_id: str
+    token_url: str
+    #: confidential clients (app-only, Google's desktop apps); never printed
+    client_secret: str = field(default="", repr=False)
+    tenant: str = ""
+    scopes: tuple[str, ...] = ()
+    device_authorization_url: str = ""
+    authorization_url: str = ""
+    #: extra parameters of the authorization request (Google needs some to hand out a
+    #: refresh token)
+    authorize_params: tuple[tuple[str, str], ...] = ()
+    #: the loopback port the browser comes back to (authorization_code); 0 = any free one
+    redirect_port: int = 0
+    #: the host name in the redirect URI (what the app registration names)
+    redirect_host: str = "127.0.0.1"
+    #: seconds for one request to the provider
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +150,10 @@ class Config:
     customers: tuple[CustomerConfig, ...] = ()
     sla: SlaSettings = field(default_factory=SlaSettings)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    oauth: tuple[OAuthConfig, ...] = ()
+
+    def oauth_named(self, name: str) -> OAuthConfig | None:
+        return next((o for o in self.oauth if o.name == name), None)
 
     def customer_for(self, address: str) -> CustomerConfig | None:
         domain = domain_of_address(address)

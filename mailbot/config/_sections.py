@@ -15,6 +15,7 @@ from mailbot.config._model import (
     SmtpConfig,
     StaffConfig,
 )
+from mailbot.config._oauth import read_sign_in
 from mailbot.config._table import REQUIRED, Table
 from mailbot.errors import ConfigError
 
@@ -52,7 +53,8 @@ def read_service(t: Table) -> ServiceConfig:
     return service
 
 
-def read_imap(t: Table, name: str) -> ImapConfig:
+def read_imap(t: Table, name: str, oauth_names: frozenset[str] = frozenset()) -> ImapConfig:
+    sign_in = read_sign_in(t, oauth_names)
     security = t.choice("security", _SECURITY, "ssl")
     default_port = {"ssl": 993, "starttls": 143, "none": 143}[security]
     idle = t.get_float("idle_timeout", ImapConfig.idle_timeout)
@@ -64,7 +66,10 @@ def read_imap(t: Table, name: str) -> ImapConfig:
         port=t.get_int("port", default_port, minimum=1),
         security=security,
         username=t.get_str("username", REQUIRED),
-        password=t.secret("password"),
+        password=sign_in.password,
+        auth=sign_in.auth,
+        oauth=sign_in.oauth,
+        mechanism=sign_in.mechanism,
         folder=t.get_str("folder", ImapConfig.folder),
         processed_folder=t.get_str("processed_folder"),
         poll_interval=t.get_float("poll_interval", ImapConfig.poll_interval),
@@ -79,14 +84,16 @@ def read_imap(t: Table, name: str) -> ImapConfig:
     return cfg
 
 
-def read_mailboxes(root: Table) -> tuple[ImapConfig, ...]:
+def read_mailboxes(
+    root: Table, oauth_names: frozenset[str] = frozenset()
+) -> tuple[ImapConfig, ...]:
     """``[imap]`` (one box) and ``[[mailboxes]]`` (any number), names unique."""
     boxes: list[ImapConfig] = []
     single = root.optional_table("imap")
     if single is not None:
-        boxes.append(read_imap(single, "imap"))
+        boxes.append(read_imap(single, "imap", oauth_names))
     for i, t in enumerate(root.entries("mailboxes")):
-        boxes.append(read_imap(t, f"mailbox{i + 1}"))
+        boxes.append(read_imap(t, f"mailbox{i + 1}", oauth_names))
     names = [b.name for b in boxes]
     if len(set(names)) != len(names):
         raise ConfigError("mailboxes.name", root.path, "mailbox names must be unique")
@@ -94,18 +101,25 @@ def read_mailboxes(root: Table) -> tuple[ImapConfig, ...]:
 
 
 def read_smtp(
-    t: Table, service: ServiceConfig, service_table: Table
+    t: Table,
+    service: ServiceConfig,
+    service_table: Table,
+    oauth_names: frozenset[str] = frozenset(),
 ) -> tuple[SmtpConfig, ServiceConfig]:
     """The SMTP server, and the service as it sends: ``from_address`` here sets its From
     header, and its address too unless ``[service]`` names one."""
+    sign_in = read_sign_in(t, oauth_names)
     security = t.choice("security", _SECURITY, "starttls")
     default_port = {"ssl": 465, "starttls": 587, "none": 25}[security]
     smtp = SmtpConfig(
         host=t.get_str("host", REQUIRED),
         port=t.get_int("port", default_port, minimum=1),
         security=security,
-        username=t.get_str("username", ""),
-        password=t.secret("password"),
+        username=t.get_str("username", REQUIRED if sign_in.oauth else ""),
+        password=sign_in.password,
+        auth=sign_in.auth,
+        oauth=sign_in.oauth,
+        mechanism=sign_in.mechanism,
         timeout=t.get_float("timeout", SmtpConfig.timeout),
         verify=t.get_bool("verify", SmtpConfig.verify),
         ca_file=t.get_str("ca_file"),

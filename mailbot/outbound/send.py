@@ -30,12 +30,13 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from mailbot.config import Config, SmtpConfig
+from mailbot.kinds import AuthMethod
 from mailbot.outbound._claims import (
     Outcome,
     Recorder,
@@ -49,6 +50,9 @@ from mailbot.outbound._limits import ConnectionSlots, aware
 from mailbot.outbound.smtp import Result, Verdict
 from mailbot.outbound.summary import StaffSummary
 from mailbot.store import Outbox, Setting, Writer, session_scope
+
+if TYPE_CHECKING:
+    from mailbot.oauth.tokens import TokenKeeper
 
 __all__ = [
     "LAST_SEND_OK",
@@ -132,6 +136,8 @@ class Sender:
         self._slots = (
             ConnectionSlots(engine, config.smtp.connections) if config.smtp is not None else None
         )
+        #: the relay's OAuth2 token set, shared through the store with every worker
+        self._tokens = _token_keeper(config, engine)
 
     def __enter__(self) -> Sender:
         return self
@@ -245,7 +251,7 @@ class Sender:
         await hang_up_all(kept[allowance:])
         sending = Round(
             cfg, rows, not_before, recorder, self._writer, self._throttle,
-            check_after_idle=_CHECK_AFTER_IDLE,
+            check_after_idle=_CHECK_AFTER_IDLE, tokens=self._tokens,
         )
         self._kept = await sending.run(kept[:allowance], min(allowance, len(rows)))
 
@@ -310,3 +316,11 @@ def _set_last_ok(db: Session, now: datetime) -> None:
     setting.value = now.isoformat()
     setting.updated_at = now
     db.add(setting)
+
+
+def _token_keeper(config: Config, engine: Engine) -> TokenKeeper | None:
+    if config.smtp is None or config.smtp.auth != AuthMethod.OAUTH2:
+        return None
+    from mailbot.oauth.tokens import TokenKeeper
+
+    return TokenKeeper(config, engine)

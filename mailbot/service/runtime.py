@@ -21,7 +21,11 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from mailbot.config import Config
+from mailbot.errors import FetchError
+from mailbot.inbound.imap import ClientFactory, connector
 from mailbot.inbound.intake import store_raw
+from mailbot.oauth.status import TokenView, token_views
+from mailbot.oauth.tokens import TokenKeeper
 from mailbot.service.drain import (
     PARALLEL_FROM,
     BackgroundFetch,
@@ -72,6 +76,9 @@ class Runtime:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._processor: Processor | None = None
         self._drainer = Drainer(config, engine, self.clock, lambda: self.processor)
+        #: the OAuth2 token sets the mailboxes log in with, shared through the store
+        self.tokens = TokenKeeper(config, engine)
+        self.imap: ClientFactory = connector(self.tokens)
 
     @classmethod
     def open(cls, config: Config, clock: Callable[[], datetime] | None = None) -> Runtime:
@@ -143,8 +150,19 @@ class Runtime:
         from mailbot.inbound.fetch import fetch_new
 
         total = 0
+        failed: list[FetchError] = []
         for box in self.config.imap:
-            total += fetch_new(box, self.engine, on_stored=on_stored).stored
+            # One mailbox that cannot log in (a broken token set) must not keep the
+            # others from being fetched; its error is recorded and raised at the end.
+            try:
+                total += fetch_new(
+                    box, self.engine, on_stored=on_stored, client_factory=self.imap
+                ).stored
+            except FetchError as exc:
+                log.error("%s: %s", box.name, exc)
+                failed.append(exc)
+        if failed:
+            raise failed[0] if len(failed) == 1 else FetchError("; ".join(map(str, failed)))
         return total
 
     def once(self, progress: bool = False) -> tuple[int, DrainSummary]:
@@ -230,7 +248,9 @@ class Runtime:
         # while the fetch threads hold locks would copy those locks held. The
         # classifier is loaded here too, before the first mail, not with it.
         self.prepare()
-        threads = start_watching(self.config.imap, self.engine, worker_name(), stop, wake)
+        threads = start_watching(
+            self.config.imap, self.engine, worker_name(), stop, wake, self.imap
+        )
         try:
             with background_checkpoints(self.engine), self._drainer.keeping_sender():
                 self._serve_until(stop, wake)
@@ -274,7 +294,12 @@ class Runtime:
                 [b.name for b in self.config.imap],
                 self.config.limits.fetch_stale_after,
                 self.clock(),
+                token_views(session, self.config),
             )
+
+    def token_sets(self) -> list[TokenView]:
+        with Session(self.engine) as session:
+            return token_views(session, self.config)
 
     def inbound(self, inbound_id: int) -> Inbound | None:
         with Session(self.engine, expire_on_commit=False) as session:

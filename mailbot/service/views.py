@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, func, select
 
+from mailbot.oauth.status import TokenView, token_problems
 from mailbot.sla import work_order_key
 from mailbot.store import (
     OPEN_STATES,
@@ -221,6 +222,8 @@ class Health:
     unprocessed: int
     #: empty when healthy; otherwise why a monitoring system should alarm
     problems: list[str]
+    #: the OAuth2 token sets, without their tokens
+    token_sets: list[TokenView] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """``status --json``."""
@@ -228,7 +231,11 @@ class Health:
 
 
 def health(
-    session: Session, mailbox_names: list[str], stale_after_seconds: float, now: datetime
+    session: Session,
+    mailbox_names: list[str],
+    stale_after_seconds: float,
+    now: datetime,
+    token_sets: Sequence[TokenView] = (),
 ) -> Health:
     from mailbot.outbound.send import LAST_SEND_OK
 
@@ -240,6 +247,8 @@ def health(
         boxes.append(box)
         if problem:
             problems.append(problem)
+    # A broken sign-in is a problem at once, not after the fetch has gone stale.
+    problems.extend(token_problems(list(token_sets)))
     sent = session.get(Setting, LAST_SEND_OK)
     return Health(
         mailboxes=boxes,
@@ -249,6 +258,7 @@ def health(
         quarantined=_count(session, Inbound, Inbound.status == InboundStatus.QUARANTINED),
         unprocessed=_count(session, Inbound, Inbound.status == InboundStatus.NEW),
         problems=problems,
+        token_sets=list(token_sets),
     )
 
 

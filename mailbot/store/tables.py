@@ -241,3 +241,35 @@ class Correction(SQLModel, table=True):
     subject: str = ""
     text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class OAuthToken(SQLModel, table=True):
+    """One OAuth2 token set per ``[oauth.NAME]``, shared by every worker of the store
+    (migration 0008). The tokens are never part of a repr, a log line or a view."""
+
+    __tablename__ = "oauth_token"
+
+    name: str = Field(primary_key=True)
+    #: the OAuthFlow it was obtained with
+    flow: str = ""
+    #: who signed in, as the provider's ID token names them ("" when it gave none)
+    account: str = ""
+    #: granted scopes, space-separated
+    scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    access_token: str = Field(
+        default="", repr=False, sa_column=Column(Text, nullable=False, default="")
+    )
+    refresh_token: str = Field(
+        default="", repr=False, sa_column=Column(Text, nullable=False, default="")
+    )
+    expires_at: datetime | None = None
+    #: the last login (``mailbot auth login``)
+    obtained_at: datetime | None = None
+    #: the last refresh (or new app-only token)
+    refreshed_at: datetime | None = None
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    failed_at: datetime | None = None
+    #: the provider refused a refresh for good; cleared by the next login
+    broken: bool = False
+    #: when staff were told that it broke (once per breakage)
+    notified_at: datetime | None = None

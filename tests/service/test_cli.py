@@ -234,5 +234,6 @@ def test_ticket_quarantine_and_status_json(tmp_path: Path) -> None:
         "quarantined": 1,
         "unprocessed": 0,
         "problems": [],
+        "token_sets": [],  # no [oauth.NAME] in this configuration
     }
     assert health["last_send_ok_at"] is not None

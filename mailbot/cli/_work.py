@@ -1,93 +1,34 @@
-"""The command line (design.md's contract): run, once, ingest, classify, tickets, ticket, ...
-
-Every command takes ``--config``; a configuration problem is one line on stderr and
-exit status 2, never a traceback.
-"""
+"""The commands of design.md's contract: classify, ingest, once, run, tickets, ticket,
+status, evaluate and train."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from mailbot.config import Config, load_config
-from mailbot.errors import ConfigError, MailbotError
-from mailbot.kinds import LabelField, ReportPeriod
+from mailbot.kinds import ReportPeriod
 
 if TYPE_CHECKING:
     from mailbot.classify import LabelledMail
     from mailbot.service.report import FileError, FileJudgement
-    from mailbot.service.runtime import Runtime
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="mailbot: an email-driven ticket bot for small IT service providers.",
-    pretty_exceptions_enable=False,
+
+from mailbot.cli._common import (
+    ConfigOpt,
+    JsonOpt,
+    SinceOpt,
+    app,
+    config_of,
+    err,
+    friendly,
+    out,
+    runtime_of,
 )
-quarantine_app = typer.Typer(help="Messages that could not be processed.", no_args_is_help=True)
-app.add_typer(quarantine_app, name="quarantine")
-corrections_app = typer.Typer(
-    help="Technicians' corrections of the bot's judgements.", no_args_is_help=True
-)
-app.add_typer(corrections_app, name="corrections")
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML file (else $MAILBOT_CONFIG, else ./mailbot.toml)"),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-SinceOpt = Annotated[
-    datetime | None, typer.Option("--since", formats=["%Y-%m-%d"], help="from this day on")
-]
-
-_state: dict[str, Path | None] = {"config": None}
-err = Console(stderr=True)
-# Piped output (less, grep, a log) gets wide tables instead of 80 columns of wrapping.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-
-
-@app.callback()
-def _main(config: ConfigOpt = None, verbose: Annotated[bool, typer.Option("-v")] = False) -> None:
-    _state["config"] = config
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
-def _config(explicit: Path | None) -> Config:
-    return load_config(explicit or _state["config"])
-
-
-@contextmanager
-def _friendly() -> Iterator[None]:
-    """Operator errors become one line and exit status 2."""
-    try:
-        yield
-    except ConfigError as exc:
-        # Plain print: one line, never wrapped to the terminal's width.
-        print(f"mailbot: configuration error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
-    except MailbotError as exc:
-        print(f"mailbot: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
-
-
-def _runtime(config: Config) -> Runtime:
-    from mailbot.service.runtime import Runtime
-
-    return Runtime.open(config)
 
 
 @app.command()
@@ -97,8 +38,8 @@ def classify(
     config: ConfigOpt = None,
 ) -> None:
     """Judge messages without storing or sending anything."""
-    with _friendly():
-        cfg = _config(config)
+    with friendly():
+        cfg = config_of(config)
         from mailbot.judge import Judge
         from mailbot.service.report import classify_file
 
@@ -134,8 +75,8 @@ def ingest(
     config: ConfigOpt = None,
 ) -> None:
     """Take raw messages from files or standard input (an MTA pipe), process and send."""
-    with _friendly():
-        rt = _runtime(_config(config))
+    with friendly():
+        rt = runtime_of(config_of(config))
         raws: list[tuple[str, bytes]] = []
         for name in files:
             if name == "-":
@@ -161,8 +102,8 @@ def ingest(
 @app.command()
 def once(config: ConfigOpt = None) -> None:
     """One full cycle: fetch all new mail, process it, send what is due; then exit."""
-    with _friendly():
-        rt = _runtime(_config(config))
+    with friendly():
+        rt = runtime_of(config_of(config))
         try:
             fetched, summary = rt.once(progress=sys.stderr.isatty())
         finally:
@@ -177,8 +118,8 @@ def once(config: ConfigOpt = None) -> None:
 @app.command()
 def run(config: ConfigOpt = None) -> None:
     """The service: fetch, process and send until stopped (SIGTERM or Ctrl-C)."""
-    with _friendly():
-        rt = _runtime(_config(config))
+    with friendly():
+        rt = runtime_of(config_of(config))
         rt.serve()
 
 
@@ -189,8 +130,8 @@ def tickets(
     all_: Annotated[bool, typer.Option("--all", help="include solved")] = False,
 ) -> None:
     """The open tickets in the order of work."""
-    with _friendly():
-        rt = _runtime(_config(config))
+    with friendly():
+        rt = runtime_of(config_of(config))
         rows = rt.work_list(include_solved=all_)
         if as_json:
             from mailbot.service.views import as_dicts
@@ -230,8 +171,8 @@ def tickets(
 @app.command()
 def ticket(number: int, as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """One ticket: its thread, its events, its SLA clock."""
-    with _friendly():
-        rt = _runtime(_config(config))
+    with friendly():
+        rt = runtime_of(config_of(config))
         detail = rt.ticket(number)
         if detail is None:
             err.print(f"mailbot: no ticket #{number}")
@@ -259,70 +200,15 @@ def ticket(number: int, as_json: JsonOpt = False, config: ConfigOpt = None) -> N
             out.print(f"  {e.time} {e.actor}: {e.kind} {e.detail}{reasons}", markup=False)
 
 
-@quarantine_app.command("list")
-def quarantine_list(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
-    """Messages held back, with the reason."""
-    with _friendly():
-        rows = _runtime(_config(config)).quarantine()
-        if as_json:
-            from mailbot.service.views import as_dicts
-
-            print(json.dumps(as_dicts(rows), ensure_ascii=False, indent=1))
-            return
-        table = Table(title=f"Quarantine ({len(rows)})")
-        for col in ("id", "received", "message-id", "size", "reason"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(str(r.id), r.received_at or "", r.message_id, str(r.size), r.reason)
-        out.print(table)
-
-
-@quarantine_app.command("show")
-def quarantine_show(
-    inbound_id: int,
-    config: ConfigOpt = None,
-    raw: Annotated[bool, typer.Option("--raw", help="write the raw message to stdout")] = False,
-) -> None:
-    """The reason and the raw message."""
-    with _friendly():
-        row = _runtime(_config(config)).inbound(inbound_id)
-        if row is None:
-            err.print(f"mailbot: no inbound message {inbound_id}")
-            raise typer.Exit(1)
-        if raw:
-            sys.stdout.buffer.write(row.raw)
-            return
-        out.print(
-            f"id {row.id}, status {row.status}, received {row.received_at}, "
-            f"{row.size} bytes, attempts {row.attempts}\nreason: {row.error}",
-            markup=False,
-        )
-        preview = row.raw[:4000].decode("utf-8", "replace")
-        out.print("\n" + preview, markup=False, highlight=False)
-
-
-@quarantine_app.command("retry")
-def quarantine_retry(
-    inbound_ids: Annotated[list[int], typer.Argument(help="ids from 'quarantine list'")],
-    config: ConfigOpt = None,
-) -> None:
-    """Process quarantined messages again (after a fix)."""
-    with _friendly():
-        rt = _runtime(_config(config))
-        for inbound_id in inbound_ids:
-            outcome = rt.retry(inbound_id)
-            out.print(f"{inbound_id}: {outcome.status} {outcome.detail}", markup=False)
-        rt.send_due()
-
-
 @app.command()
 def status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Health for people and monitoring: last fetch and send, outbox, quarantine.
 
-    Exits 1 when fetching has failed for longer than ``[limits] fetch_stale_after``.
+    Exits 1 when fetching has failed for longer than ``[limits] fetch_stale_after``, or
+    a mailbox's OAuth2 token set needs a new login (the problem names the command).
     """
-    with _friendly():
-        rt = _runtime(_config(config))
+    with friendly():
+        rt = runtime_of(config_of(config))
         health = rt.health()
         if as_json:
             print(json.dumps(health.as_json(), ensure_ascii=False, indent=1))
@@ -372,42 +258,21 @@ def evaluate(
     if corrections == (path is not None):
         print("mailbot: evaluate takes a PATH or --corrections", file=sys.stderr)
         raise typer.Exit(2)
-    with _friendly():
+    with friendly():
         if path is None:
             from mailbot.service.correction_report import evaluate_corrections
 
             text, data = evaluate_corrections(
-                _config(config), since.date() if since else None, by
+                config_of(config), since.date() if since else None, by
             )
         else:
             from mailbot.service.report import evaluate_folder
 
-            text, data = evaluate_folder(_config(config), path)
+            text, data = evaluate_folder(config_of(config), path)
         if as_json:
             print(json.dumps(data, ensure_ascii=False, indent=1))
         else:
             print(text)
-
-
-@corrections_app.command("export")
-def corrections_export(
-    fields: Annotated[
-        list[LabelField] | None,
-        typer.Option("--field", help="only this field (repeatable; default every field)"),
-    ] = None,
-    since: SinceOpt = None,
-    to: Annotated[Path | None, typer.Option("--out", help="file (default: stdout)")] = None,
-    config: ConfigOpt = None,
-) -> None:
-    """The latest label of each labelled ticket as JSON lines in the shape of
-    models/train/*.jsonl (the bot's value under "bot"), for review; --since counts
-    the day the technician labelled it."""
-    with _friendly():
-        from mailbot.service.corrections import export_from_store
-
-        day = since.date() if since else None
-        count = export_from_store(_config(config), fields or list(LabelField), day, to, sys.stdout)
-        print(f"exported {count} labelled mails", file=sys.stderr)
 
 
 @app.command()
@@ -443,8 +308,8 @@ def train(
     if with_corrections:
         from mailbot.service.corrections import corrections_to_fold
 
-        with _friendly():
-            extra, notes = corrections_to_fold(_config(config))
+        with friendly():
+            extra, notes = corrections_to_fold(config_of(config))
         print("\n".join(notes))
     if cv:
         print(cross_validate(data_dir, models, folds=cv, extra=extra).report())
@@ -453,10 +318,3 @@ def train(
     count = train_to(data_dir, target, extra=extra)
     print(f"trained on {count} mails from {data_dir}, written to {target}")
 
-
-def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
