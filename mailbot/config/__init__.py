@@ -20,6 +20,7 @@ from mailbot.config._model import (
     MonitoringConfig,
     ServiceConfig,
     SmtpConfig,
+    SpamConfig,
     StaffConfig,
 )
 from mailbot.config._sla import parse_sla
@@ -32,6 +33,7 @@ __all__ = [
     "MonitoringConfig",
     "ServiceConfig",
     "SmtpConfig",
+    "SpamConfig",
     "StaffConfig",
     "find_config_path",
     "load_config",
