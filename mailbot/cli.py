@@ -20,6 +20,7 @@ from rich.table import Table
 
 from mailbot.config import Config, load_config
 from mailbot.errors import ConfigError, MailbotError
+from mailbot.kinds import InboundDisposition, OutcomeStatus
 
 if TYPE_CHECKING:
     from mailbot.service.report import FileError, FileJudgement
@@ -33,6 +34,8 @@ app = typer.Typer(
 )
 quarantine_app = typer.Typer(help="Messages that could not be processed.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
+spam_app = typer.Typer(help="Mail held back as spam or from forged senders.", no_args_is_help=True)
+app.add_typer(spam_app, name="spam")
 
 ConfigOpt = Annotated[
     Path | None,
@@ -116,6 +119,10 @@ def _print_classification(result: FileJudgement | FileError) -> None:
     )
     for reason in result.reasons:
         out.print(f"  - {reason}", markup=False)
+    if result.spam:
+        out.print(f"  spam: {result.spam}", markup=False)
+    elif result.information:
+        out.print(f"  information: {'; '.join(result.automated_reasons)}", markup=False)
 
 
 @app.command()
@@ -177,10 +184,16 @@ def tickets(
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="include solved")] = False,
+    info: Annotated[
+        bool, typer.Option("--info", help="robots' mail stored as information instead")
+    ] = False,
 ) -> None:
-    """The open tickets in the order of work."""
+    """The open tickets in the order of work (information and spam are no work)."""
     with _friendly():
         rt = _runtime(_config(config))
+        if info:
+            _print_information(rt, as_json)
+            return
         rows = rt.work_list(include_solved=all_)
         if as_json:
             from mailbot.service.views import as_dicts
@@ -215,6 +228,22 @@ def tickets(
                 r.subject,
             )
         out.print(table)
+
+
+def _print_information(rt: Runtime, as_json: bool) -> None:
+    from mailbot.service.views import as_dicts
+
+    rows = rt.information()
+    if as_json:
+        print(json.dumps(as_dicts(rows), ensure_ascii=False, indent=1))
+        return
+    table = Table(title=f"Information, no work ({len(rows)})")
+    for col in ("id", "received", "sender", "subject", "why"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r.id), rt.local(r.received_at), r.sender, r.subject,
+                      "; ".join(r.reasons))
+    out.print(table)
 
 
 @app.command()
@@ -303,6 +332,70 @@ def quarantine_retry(
             outcome = rt.retry(inbound_id)
             out.print(f"{inbound_id}: {outcome.status} {outcome.detail}", markup=False)
         rt.send_due()
+
+
+@spam_app.command("list")
+def spam_list(
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="include released mail")] = False,
+) -> None:
+    """Mail held as spam, with the verdict and the header that decided."""
+    with _friendly():
+        rt = _runtime(_config(config))
+        rows = rt.spam(include_released=all_)
+        if as_json:
+            from mailbot.service.views import as_dicts
+
+            print(json.dumps(as_dicts(rows), ensure_ascii=False, indent=1))
+            return
+        table = Table(title=f"Spam ({len(rows)})")
+        for col in ("id", "received", "sender", "subject", "verdict", "header"):
+            table.add_column(col)
+        for r in rows:
+            held = r.disposition == InboundDisposition.SPAM
+            verdict = r.reason if held else f"{r.reason} (released)"
+            table.add_row(str(r.id), rt.local(r.received_at), r.sender, r.subject, verdict,
+                          r.header)
+        out.print(table)
+
+
+@spam_app.command("show")
+def spam_show(inbound_id: int, as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """One held mail: its verdict events and the start of the raw message."""
+    with _friendly():
+        detail = _runtime(_config(config)).spam_detail(inbound_id)
+        if detail is None:
+            err.print(f"mailbot: no spam with id {inbound_id}")
+            raise typer.Exit(1)
+        if as_json:
+            print(json.dumps(detail.as_json(), ensure_ascii=False, indent=1))
+            return
+        out.print(f"id {detail.id}, {detail.disposition}, received {detail.received_at}, "
+                  f"{detail.size} bytes\nfrom {detail.sender}: {detail.subject}", markup=False)
+        for e in detail.events:
+            reasons = f" [{'; '.join(e.reasons)}]" if e.reasons else ""
+            out.print(f"  {e.time} {e.actor}: {e.kind} {e.detail}{reasons}", markup=False)
+        out.print("\n" + detail.preview, markup=False, highlight=False)
+
+
+@spam_app.command("release")
+def spam_release(
+    inbound_ids: Annotated[list[int], typer.Argument(help="ids from 'spam list'")],
+    config: ConfigOpt = None,
+) -> None:
+    """No spam: the mail becomes a ticket and its sender is acknowledged."""
+    with _friendly():
+        rt = _runtime(_config(config))
+        failed = False
+        for inbound_id in inbound_ids:
+            outcome = rt.release_spam(inbound_id)
+            number = f" #{outcome.ticket_number}" if outcome.ticket_number else ""
+            out.print(f"{inbound_id}: {outcome.status}{number} {outcome.detail}", markup=False)
+            failed = failed or outcome.status != OutcomeStatus.PROCESSED
+        rt.send_due()
+        if failed:
+            raise typer.Exit(1)
 
 
 @app.command()

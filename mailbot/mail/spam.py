@@ -38,6 +38,12 @@ VERDICT_HEADERS: dict[str, SpamSource] = {
     "x-forefront-antispam-report": SpamSource.EXCHANGE,
 }
 _AUTH_RESULTS = "authentication-results"
+#: the names as their writers spell them, for events and lists (the parser keeps
+#: names lower-cased)
+_SPELLING = {
+    name: name.title().replace("-Ms-", "-MS-").replace("-Scl", "-SCL")
+    for name in (*VERDICT_HEADERS, _AUTH_RESULTS)
+}
 #: the spam filter verdicts (SFV) of Exchange Online Protection that mean spam: its
 #: filter's, a mail flow rule's, and the organisation's or a user's blocked senders
 _EXCHANGE_SPAM = frozenset({"spm", "sks", "skb", "blk"})
@@ -61,7 +67,7 @@ class Header:
 
     def shown(self) -> str:
         """``Name: value`` for events and the spam list, shortened."""
-        text = f"{self.name.title()}: {self.value}"
+        text = f"{_SPELLING.get(self.name, self.name.title())}: {self.value}"
         return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
@@ -130,12 +136,20 @@ def spam_verdict(mail: ParsedMail, config: Config) -> SpamVerdict:
         return cut is not None and h.position < cut
 
     verdicts = [h for h in headers if h.name in VERDICT_HEADERS]
-    ignored = tuple(h.shown() for h in verdicts if not trusted(h))
+    positioned = bool(rules.mx) or rules.server_strips_foreign_headers
+    ours = (config.staff.authserv_id or "").lower()
+    # A copy of our server's Authentication-Results below its Received line is a
+    # sender's invention: worth a note, never a verdict.
+    claims = [
+        h for h in headers
+        if positioned and h.name == _AUTH_RESULTS and ours and authserv_of(h.value) == ours
+    ]
+    ignored = tuple(h.shown() for h in sorted(verdicts + claims, key=lambda h: h.position)
+                    if not trusted(h))
     for h in verdicts:
         reason = _READERS[h.name](h.value, rules) if trusted(h) else ""
         if reason:
             return SpamVerdict(True, VERDICT_HEADERS[h.name], h.shown(), reason, ignored)
-    positioned = bool(rules.mx) or rules.server_strips_foreign_headers
     results = _our_results(headers, config, trusted if positioned else None)
     if results is not None:
         forgery = forged_sender(results.value, mail.from_addr)
