@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -262,14 +262,19 @@ def notice_spam(
     local = now.astimezone(zone)
     if local.time() < config.spam.notice_at:
         return 0
+    # Asked after every drain: a plain read first, so that a day already noticed
+    # costs no write turn.
+    with Session(engine) as reader:
+        if _noticed_on(reader.get(Setting, NOTICE_MARK), zone) >= local.date():
+            return 0
     try:
         with session_scope(engine) as session:
             mark = session.exec(
                 select(Setting).where(Setting.key == NOTICE_MARK).with_for_update()
             ).first()
-            last = datetime.fromisoformat(mark.value) if mark is not None and mark.value else None
-            if last is not None and last.astimezone(zone).date() >= local.date():
+            if _noticed_on(mark, zone) >= local.date():
                 return 0
+            last = datetime.fromisoformat(mark.value) if mark is not None and mark.value else None
             held = held_mail(session, since=last or now - timedelta(days=1))
             mark = mark or Setting(key=NOTICE_MARK)
             mark.value, mark.updated_at = now.isoformat(), now
@@ -279,6 +284,13 @@ def notice_spam(
             return len(held)
     except IntegrityError:
         return 0  # another worker made today's notice at the same moment
+
+
+def _noticed_on(mark: Setting | None, zone: ZoneInfo) -> date:
+    """The local day of the last notice; long ago when there was none."""
+    if mark is None or not mark.value:
+        return date.min
+    return datetime.fromisoformat(mark.value).astimezone(zone).date()
 
 
 def _queue_notice(

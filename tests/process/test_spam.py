@@ -5,6 +5,7 @@ a ticket acknowledged once."""
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime, timedelta
 
 import pytest
@@ -255,3 +256,30 @@ def test_a_notice_reply_naming_what_is_not_held_says_so(desk: Runtime, clock: Cl
         reasons = json.loads(unknown.reasons)
         assert any("4711 no such mail" in r for r in reasons)
         assert "#kein-spam bitte" in reasons
+
+
+@pytest.mark.integration
+def test_two_workers_on_one_store_send_one_notice_a_day(
+    runtime: RuntimeFactory, clock: Clock
+) -> None:
+    first = runtime(store="postgresql", extra=SPAM_CONFIG, clock=clock)
+    second = runtime(store="postgresql", extra=SPAM_CONFIG, clock=clock)
+    feed(first, delivered(["X-Spam-Flag: YES"], seo(1)))
+    clock.now = datetime(2026, 11, 24, 16, 5, tzinfo=BERLIN)
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def drain(rt: Runtime) -> None:
+        start.wait()
+        try:
+            rt.drain()
+        except BaseException as exc:  # the test thread reports it below
+            failures.append(exc)
+
+    workers = [threading.Thread(target=drain, args=(rt,)) for rt in (first, second)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert failures == []
+    assert len(notice_of(first)) == 1
