@@ -3,8 +3,10 @@ command line as an operator runs it.
 
 Every verdict header our MX wrote holds its mail back (no acknowledgement, not in
 ``tickets``); the same headers written by a sender do nothing; a newsletter is
-information; the daily notice reaches the technicians, and a release by reply and
-one by ``mailbot spam release`` each get their sender exactly one acknowledgement.
+information, and so is an out-of-office answering our acknowledgement (attached to its
+ticket, unanswered), while a colleague asking about an out-of-office is a customer; the
+daily notice reaches the technicians, and a release by reply and one by ``mailbot spam
+release`` each get their sender exactly one acknowledgement.
 """
 
 from __future__ import annotations
@@ -120,8 +122,29 @@ def test_spam_and_robots_on_the_real_servers(
     desk.once()
 
     assert acks_by_recipient(smtp_server) == Counter({customer: 1})
+    [ack] = [parsed(r.content) for r in smtp_server.received if r.rcpt_tos == (customer,)]
+
+    # The customer's out-of-office answers our acknowledgement: attached, not answered.
+    # A colleague asking about her own out-of-office is a customer.
+    mailbox.append(make_mail(
+        f"Birgit Lange <{customer}>", f"Automatische Antwort: {ack['Subject']}",
+        "Vielen Dank für Ihre Nachricht. Ich bin bis einschließlich 11.12. nicht im Haus.",
+        headers={"In-Reply-To": ack["Message-ID"], "Auto-Submitted": "auto-replied"},
+    ))
+    colleague = "k.kraus@mueller-steuerberatung.example"
+    mailbox.append(make_mail(
+        f"Karl Kraus <{colleague}>", "Abwesenheitsnotiz einrichten",
+        "Können Sie mir bitte eine Abwesenheitsnotiz für meinen Urlaub ab Montag einrichten?",
+    ))
+    desk.once()
+    assert acks_by_recipient(smtp_server) == Counter({customer: 1, colleague: 1})
     tickets = cli_json(desk, "tickets")
-    assert [t["customer"] for t in tickets] == [customer]
+    assert sorted(t["customer"] for t in tickets) == sorted([customer, colleague])
+    first_ticket = next(t for t in tickets if t["customer"] == customer)
+    detail = cli_json(desk, "ticket", str(first_ticket["number"]))
+    # The mail, our acknowledgement and announcement, the out-of-office.
+    assert first_ticket["status"] == "open" and first_ticket["messages"] == 4
+    assert "information" in {e["kind"] for e in detail["events"]}
     assert [i["sender"] for i in cli_json(desk, "tickets", "--info")] == [
         "news@softwarehaus.example"
     ]
@@ -159,9 +182,9 @@ def test_spam_and_robots_on_the_real_servers(
     desk.once()  # nothing new: nobody is answered twice
 
     assert acks_by_recipient(smtp_server) == Counter(
-        {customer: 1, first["sender"]: 1, second["sender"]: 1}
+        {customer: 1, colleague: 1, first["sender"]: 1, second["sender"]: 1}
     )
-    assert len(cli_json(desk, "tickets")) == 3
+    assert len(cli_json(desk, "tickets")) == 4
     assert {h["id"] for h in cli_json(desk, "spam", "list")} == (
         {h["id"] for h in held} - {first["id"], second["id"]}
     )
