@@ -28,6 +28,32 @@ class InboundStatus(StrEnum):
     QUARANTINED = "quarantined"
 
 
+class InboundDisposition(StrEnum):
+    """What a processed mail turned out to be when it is no work of its own (the
+    ``inbound.disposition`` column, migration 0009); NULL for the rest (tickets,
+    follow-ups, technicians' replies, our own mail)."""
+
+    #: held: our receiving server's verdict or a forged sender; never answered, never
+    #: in the order of work, until a technician releases it
+    SPAM = "spam"
+    #: was spam, a technician released it: processed again as a customer's mail
+    RELEASED = "released"
+    #: a robot's mail (newsletter, list, notification, auto-reply, report): stored,
+    #: never answered, attached to the ticket it refers to or listed by ``tickets --info``
+    INFO = "info"
+
+
+class SpamSource(StrEnum):
+    """Who said a mail is spam: the filter of our receiving server, or its
+    authentication of the sender (RFC 8601)."""
+
+    SPAMASSASSIN = "spamassassin"
+    RSPAMD = "rspamd"
+    EXCHANGE = "exchange"
+    DMARC = "dmarc"
+    SPF = "spf"
+
+
 class QuarantineReason(StrEnum):
     """Why an inbound mail is in quarantine; code decides on this, the error text is
     for people."""
@@ -65,6 +91,8 @@ class OutboxKind(StrEnum):
     SUMMARY = "summary"
     #: to staff: a mailbox's OAuth2 sign-in failed for good and needs a new login
     OAUTH_BROKEN = "oauth_broken"
+    #: the daily list of the spam held, to staff; a reply with #kein-spam releases
+    SPAM_NOTICE = "spam_notice"
 
 
 #: acknowledgements: automatic answers to a customer, capped per recipient (RFC 3834)
@@ -140,6 +168,15 @@ class EventKind(StrEnum):
     QUARANTINED = "quarantined"
     RETRY = "retry"
     TOO_LARGE_NOTIFIED = "too_large_notified"
+    #: held as spam, with the header that decided
+    SPAM = "spam"
+    #: spam headers that came with the mail (below our server's Received): ignored
+    SPAM_HEADERS_IGNORED = "spam_headers_ignored"
+    #: a technician (command) or an operator (CLI) said it is no spam
+    SPAM_RELEASED = "spam_released"
+    SPAM_NOTICE_QUEUED = "spam_notice_queued"
+    #: a robot's mail stored as information: attached to a ticket or listed
+    INFORMATION = "information"
     # the answer to it
     ACK_QUEUED = "ack_queued"
     ACK_SUPPRESSED = "ack_suppressed"

@@ -68,6 +68,13 @@ password_env = "IMAP_PW"
         ("[sla.targets]\nurgent = [60, 240]\n", "sla.targets.urgent"),
         ("[sla]\ntimezone = 1\n", "sla.timezone"),
         ("sla = 5\n", "sla"),
+        ('[spam]\nmx = 5\n', "spam.mx"),
+        ('[spam]\nmx = ["mx.a.example", ""]\n', "spam.mx"),
+        ('[spam]\nserver_strips_foreign_headers = "yes"\n', "spam.server_strips_foreign_headers"),
+        ('[spam]\nrspamd_score = -1\n', "spam.rspamd_score"),
+        ('[spam]\nexchange_scl = 0\n', "spam.exchange_scl"),
+        ('[spam]\nnotice_at = "25:00"\n', "spam.notice_at"),
+        ('[spam]\nthreshold = 5\n', "spam.threshold"),
     ],
 )
 def test_errors_name_key_and_file(tmp_path: Path, text: str, key: str) -> None:
@@ -114,3 +121,29 @@ contract = true
     assert cfg.customer_for("x@mueller-steuerberatung.example.evil.example") is None
     host = cfg.customer_for_host("fs01.mueller-steuerberatung")
     assert host is not None and host.name == "Müller"
+
+
+def test_spam_section(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, """
+[spam]
+mx = ["MX1.itservice.example", ".protection.outlook.example"]
+server_strips_foreign_headers = true
+spamassassin_score = 6.5
+rspamd_score = 7
+rspamd_actions = ["Reject"]
+exchange_scl = 6
+notice_at = "07:30"
+"""))
+    spam = cfg.spam
+    assert spam.mx == ("mx1.itservice.example", ".protection.outlook.example")
+    assert spam.server_strips_foreign_headers
+    assert (spam.spamassassin_score, spam.rspamd_score, spam.exchange_scl) == (6.5, 7.0, 6)
+    assert spam.rspamd_actions == ("reject",)
+    assert (spam.notice_at.hour, spam.notice_at.minute) == (7, 30)
+    # One host name needs no list; without the section the defaults hold.
+    assert load_config(write(tmp_path, '[spam]\nmx = "mx.a.example"\n')).spam.mx == (
+        "mx.a.example",
+    )
+    default = load_config(write(tmp_path, "")).spam
+    assert default.mx == () and not default.server_strips_foreign_headers
+    assert default.rspamd_score == 6.0 and "add header" in default.rspamd_actions

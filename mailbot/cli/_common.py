@@ -29,6 +29,8 @@ app = typer.Typer(
 )
 quarantine_app = typer.Typer(help="Messages that could not be processed.", no_args_is_help=True)
 app.add_typer(quarantine_app, name="quarantine")
+spam_app = typer.Typer(help="Mail held back as spam or from forged senders.", no_args_is_help=True)
+app.add_typer(spam_app, name="spam")
 corrections_app = typer.Typer(
     help="Technicians' corrections of the bot's judgements.", no_args_is_help=True
 )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from mailbot.kinds import LabelField
+from mailbot.kinds import InboundDisposition, LabelField, OutcomeStatus
 
 if TYPE_CHECKING:
     pass
@@ -28,6 +28,7 @@ from mailbot.cli._common import (
     out,
     quarantine_app,
     runtime_of,
+    spam_app,
 )
 
 
@@ -155,3 +156,65 @@ def corrections_export(
         print(f"exported {count} labelled mails", file=sys.stderr)
 
 
+@spam_app.command("list")
+def spam_list(
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    all_: Annotated[bool, typer.Option("--all", help="include released mail")] = False,
+) -> None:
+    """Mail held as spam, with the verdict and the header that decided."""
+    with friendly():
+        rt = runtime_of(config_of(config))
+        rows = rt.spam(include_released=all_)
+        if as_json:
+            from mailbot.service.views import as_dicts
+
+            print(json.dumps(as_dicts(rows), ensure_ascii=False, indent=1))
+            return
+        table = Table(title=f"Spam ({len(rows)})")
+        for col in ("id", "received", "sender", "subject", "verdict", "header"):
+            table.add_column(col)
+        for r in rows:
+            held = r.disposition == InboundDisposition.SPAM
+            verdict = r.reason if held else f"{r.reason} (released)"
+            table.add_row(str(r.id), rt.local(r.received_at), r.sender, r.subject, verdict,
+                          r.header)
+        out.print(table)
+
+
+@spam_app.command("show")
+def spam_show(inbound_id: int, as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
+    """One held mail: its verdict events and the start of the raw message."""
+    with friendly():
+        detail = runtime_of(config_of(config)).spam_detail(inbound_id)
+        if detail is None:
+            err.print(f"mailbot: no spam with id {inbound_id}")
+            raise typer.Exit(1)
+        if as_json:
+            print(json.dumps(detail.as_json(), ensure_ascii=False, indent=1))
+            return
+        out.print(f"id {detail.id}, {detail.disposition}, received {detail.received_at}, "
+                  f"{detail.size} bytes\nfrom {detail.sender}: {detail.subject}", markup=False)
+        for e in detail.events:
+            reasons = f" [{'; '.join(e.reasons)}]" if e.reasons else ""
+            out.print(f"  {e.time} {e.actor}: {e.kind} {e.detail}{reasons}", markup=False)
+        out.print("\n" + detail.preview, markup=False, highlight=False)
+
+
+@spam_app.command("release")
+def spam_release(
+    inbound_ids: Annotated[list[int], typer.Argument(help="ids from 'spam list'")],
+    config: ConfigOpt = None,
+) -> None:
+    """No spam: the mail becomes a ticket and its sender is acknowledged."""
+    with friendly():
+        rt = runtime_of(config_of(config))
+        failed = False
+        for inbound_id in inbound_ids:
+            outcome = rt.release_spam(inbound_id)
+            number = f" #{outcome.ticket_number}" if outcome.ticket_number else ""
+            out.print(f"{inbound_id}: {outcome.status}{number} {outcome.detail}", markup=False)
+            failed = failed or outcome.status != OutcomeStatus.PROCESSED
+        rt.send_due()
+        if failed:
+            raise typer.Exit(1)

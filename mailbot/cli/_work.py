@@ -16,6 +16,7 @@ from mailbot.kinds import ReportPeriod
 if TYPE_CHECKING:
     from mailbot.classify import LabelledMail
     from mailbot.service.report import FileError, FileJudgement
+    from mailbot.service.runtime import Runtime
 
 
 from mailbot.cli._common import (
@@ -67,6 +68,10 @@ def _print_classification(result: FileJudgement | FileError) -> None:
     )
     for reason in result.reasons:
         out.print(f"  - {reason}", markup=False)
+    if result.spam:
+        out.print(f"  spam: {result.spam}", markup=False)
+    elif result.information:
+        out.print(f"  information: {'; '.join(result.automated_reasons)}", markup=False)
 
 
 @app.command()
@@ -128,10 +133,16 @@ def tickets(
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="include solved")] = False,
+    info: Annotated[
+        bool, typer.Option("--info", help="robots' mail stored as information instead")
+    ] = False,
 ) -> None:
-    """The open tickets in the order of work."""
+    """The open tickets in the order of work (information and spam are no work)."""
     with friendly():
         rt = runtime_of(config_of(config))
+        if info:
+            _print_information(rt, as_json)
+            return
         rows = rt.work_list(include_solved=all_)
         if as_json:
             from mailbot.service.views import as_dicts
@@ -166,6 +177,22 @@ def tickets(
                 r.subject,
             )
         out.print(table)
+
+
+def _print_information(rt: Runtime, as_json: bool) -> None:
+    from mailbot.service.views import as_dicts
+
+    rows = rt.information()
+    if as_json:
+        print(json.dumps(as_dicts(rows), ensure_ascii=False, indent=1))
+        return
+    table = Table(title=f"Information, no work ({len(rows)})")
+    for col in ("id", "received", "sender", "subject", "why"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r.id), rt.local(r.received_at), r.sender, r.subject,
+                      "; ".join(r.reasons))
+    out.print(table)
 
 
 @app.command()

@@ -21,6 +21,7 @@ from mailbot.config._model import (
     OAuthConfig,
     ServiceConfig,
     SmtpConfig,
+    SpamConfig,
     StaffConfig,
 )
 from mailbot.config._sla import parse_sla
@@ -34,6 +35,7 @@ __all__ = [
     "OAuthConfig",
     "ServiceConfig",
     "SmtpConfig",
+    "SpamConfig",
     "StaffConfig",
     "find_config_path",
     "load_config",

@@ -17,6 +17,7 @@ from mailbot.config._sections import (
     read_monitoring,
     read_service,
     read_smtp,
+    read_spam,
     read_staff,
     read_store,
 )
@@ -76,6 +77,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
     sla_table = root.optional_table("sla")
     sla = read_sla(sla_table) if sla_table is not None else SlaSettings()
     limits = read_limits(root.table("limits"))
+    spam = read_spam(root.table("spam"))
     root.done()
     return Config(
         path=path,
@@ -90,4 +92,5 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
         sla=sla,
         limits=limits,
         oauth=oauth,
+        spam=spam,
     )

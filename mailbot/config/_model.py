@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import time
 from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
@@ -118,6 +119,31 @@ class MonitoringConfig:
 
 
 @dataclass(frozen=True)
+class SpamConfig:
+    """Whose spam verdicts count, and from which score on.
+
+    A sender can write any header itself: a verdict counts only when it stands above
+    the first ``Received`` line our own MX wrote (``mx`` names it as that line's
+    ``by`` part), or anywhere when our server removes copies that came with the mail.
+    """
+
+    #: how our receiving server names itself in the ``by`` part of its Received line;
+    #: ".example.net" (leading dot) matches any host of that domain
+    mx: tuple[str, ...] = ()
+    server_strips_foreign_headers: bool = False
+    #: SpamAssassin: X-Spam-Status score from which a mail is spam (X-Spam-Flag: YES is)
+    spamassassin_score: float = 5.0
+    #: rspamd: X-Spamd-Result / X-Rspamd-Score from which a mail is spam (its default
+    #: "add header" score), and the X-Rspamd-Action values that say spam
+    rspamd_score: float = 6.0
+    rspamd_actions: tuple[str, ...] = ("add header", "rewrite subject", "reject")
+    #: Exchange Online / EOP: spam confidence level from which a mail is spam
+    exchange_scl: int = 5
+    #: local time of day of the daily spam notice to ``[staff] notify``
+    notice_at: time = time(16, 0)
+
+
+@dataclass(frozen=True)
 class CustomerConfig:
     domain: str
     name: str
@@ -151,6 +177,7 @@ class Config:
     sla: SlaSettings = field(default_factory=SlaSettings)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     oauth: tuple[OAuthConfig, ...] = ()
+    spam: SpamConfig = field(default_factory=SpamConfig)
 
     def oauth_named(self, name: str) -> OAuthConfig | None:
         return next((o for o in self.oauth if o.name == name), None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import time
 from email.utils import parseaddr
 from pathlib import Path
 
@@ -13,11 +14,13 @@ from mailbot.config._model import (
     MonitoringConfig,
     ServiceConfig,
     SmtpConfig,
+    SpamConfig,
     StaffConfig,
 )
 from mailbot.config._oauth import read_sign_in
 from mailbot.config._table import REQUIRED, Table
 from mailbot.errors import ConfigError
+from mailbot.sla import parse_clock
 
 _SECURITY = ("ssl", "starttls", "none")
 _SQLITE = "sqlite:///"
@@ -186,3 +189,34 @@ def read_limits(t: Table) -> LimitsConfig:
     )
     t.done()
     return limits
+
+
+def read_spam(t: Table) -> SpamConfig:
+    d = SpamConfig
+    mx = t.value("mx", [])
+    if isinstance(mx, str):
+        mx = [mx]
+    if not isinstance(mx, list) or not all(isinstance(m, str) and m.strip() for m in mx):
+        raise t.error("mx", "expected a host name or a list of host names")
+    notice = t.get_str("notice_at", "")
+    notice_at = d.notice_at
+    if notice:
+        try:
+            minutes = parse_clock(notice)
+        except ValueError as exc:
+            raise t.error("notice_at", str(exc)) from None
+        notice_at = time(minutes // 60, minutes % 60)
+    actions = t.str_list("rspamd_actions", list(d.rspamd_actions))
+    spam = SpamConfig(
+        mx=tuple(m.strip().lower() for m in mx),
+        server_strips_foreign_headers=t.get_bool(
+            "server_strips_foreign_headers", d.server_strips_foreign_headers
+        ),
+        spamassassin_score=t.get_float("spamassassin_score", d.spamassassin_score),
+        rspamd_score=t.get_float("rspamd_score", d.rspamd_score),
+        rspamd_actions=tuple(a.strip().lower() for a in actions),
+        exchange_scl=t.get_int("exchange_scl", d.exchange_scl, minimum=1),
+        notice_at=notice_at,
+    )
+    t.done()
+    return spam

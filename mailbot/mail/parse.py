@@ -71,6 +71,9 @@ class ParsedMail:
     attachments: tuple[str, ...]
     #: what the parser had to repair, for the audit trail
     defects: tuple[str, ...]
+    #: every header's lower-cased name, top to bottom: where a header stands (above or
+    #: below our server's Received line) decides whether its verdict counts
+    header_order: tuple[str, ...] = ()
 
     def header(self, name: str) -> str:
         values = self.headers.get(name.lower(), ())
@@ -126,6 +129,7 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
         content_type=msg.get_content_type(),
         attachments=attachments,
         defects=tuple(dict.fromkeys(defects)),
+        header_order=tuple(key.lower() for key, _ in msg.raw_items()),
     )
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from mailbot.judge import Judgement
-from mailbot.kinds import OutcomeStatus
+from mailbot.kinds import InboundDisposition, OutcomeStatus
 from mailbot.mail import headers as hdr
 from mailbot.mail.parse import ParsedMail
 from mailbot.mail.threadindex import parse_thread_index
@@ -30,8 +30,8 @@ class Arrival:
     received_at: datetime
     mailbox: str
     message_id: str
-
-
+    #: when a technician released it from spam; None for mail never held
+    released_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -42,11 +42,18 @@ class Outcome:
     #: the kinds of the mail queued for it (OutboxKind values)
     queued: tuple[str, ...] = ()
     detail: str = ""
+    #: what the mail is when it is no work (spam, information); stored on its row
+    disposition: InboundDisposition | None = None
+    #: held mail this one released (a technician's #kein-spam): processed next
+    released: tuple[int, ...] = ()
 
 
 def reported_at(j: Judgement, row: Arrival) -> datetime:
     """When the sender reported it: the mail's Date, unless it arrived before that (a
-    wrong clock on their side). A ticket's SLA clock counts from here."""
+    wrong clock on their side); for mail released from spam, the release (nobody
+    saw it as work before). A ticket's SLA clock counts from here."""
+    if row.released_at is not None:
+        return row.released_at
     return min(j.sent_at, row.received_at)
 
 
@@ -68,9 +75,17 @@ class Turn:
         return self.j.mail
 
     def processed(
-        self, number: int | None = None, queued: tuple[str, ...] = (), detail: str = ""
+        self,
+        number: int | None = None,
+        queued: tuple[str, ...] = (),
+        detail: str = "",
+        *,
+        disposition: InboundDisposition | None = None,
+        released: tuple[int, ...] = (),
     ) -> Outcome:
-        return Outcome(self.row.id, OutcomeStatus.PROCESSED, number, queued, detail)
+        return Outcome(
+            self.row.id, OutcomeStatus.PROCESSED, number, queued, detail, disposition, released
+        )
 
     @property
     def arrived_at(self) -> datetime:

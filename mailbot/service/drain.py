@@ -159,7 +159,8 @@ class Drainer:
         sender: SendCounts | None = None,
     ) -> DrainSummary:
         """Process everything pending and send what is due, in chunks (see
-        :meth:`mailbot.service.runtime.Runtime.drain`); then remind of what is overdue."""
+        :meth:`mailbot.service.runtime.Runtime.drain`); then remind of what is overdue
+        and list the day's spam."""
         tally = _Tally()
         with self._progress(progress) as tick:
             more = True
@@ -247,10 +248,13 @@ class Drainer:
         return len(report.outcomes) >= CHUNK and not (stop is not None and stop.is_set())
 
     def _escalate(self) -> None:
+        """The reminders of what is overdue, and the day's spam notice once it is due."""
         from mailbot.process.escalate import remind_overdue
+        from mailbot.process.spam import notice_spam
 
         renderer = self._processor().renderer
         remind_overdue(self.config, self.engine, renderer, now=self.clock())
+        notice_spam(self.config, self.engine, renderer, self.clock())
 
     # -- sending -----------------------------------------------------------------------
 

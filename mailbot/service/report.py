@@ -48,6 +48,10 @@ class FileJudgement:
     category: str
     resolved: bool
     alarm: Alarm | None
+    #: our receiving server's spam verdict and the header that decided; None: no spam
+    spam: str | None = None
+    #: a robot's mail that would be stored as information, not as a ticket
+    information: bool = False
 
     def as_json(self) -> dict[str, Any]:
         """One ``classify --json`` object (design.md's contract, in this key order)."""
@@ -91,6 +95,8 @@ def classify_file(judge: Judge, path: Path) -> FileJudgement | FileError:
         category=c.category,
         resolved=c.resolved,
         alarm=c.alarm,
+        spam=f"{j.spam.reason} ({j.spam.header})" if j.spam.spam else None,
+        information=j.information,
     )
 
 

@@ -33,6 +33,14 @@ from mailbot.service.drain import (
     DrainSummary,
     SendCounts,
 )
+from mailbot.service.held import (
+    InfoRow,
+    SpamDetail,
+    SpamRow,
+    info_list,
+    spam_detail,
+    spam_list,
+)
 from mailbot.service.pool import ProcessPool
 from mailbot.service.views import (
     Health,
@@ -225,6 +233,11 @@ class Runtime:
     def retry(self, inbound_id: int) -> Outcome:
         return self.processor.retry(inbound_id)
 
+    def release_spam(self, inbound_id: int) -> Outcome:
+        """``mailbot spam release``: the held mail becomes a ticket and is answered
+        (the caller sends)."""
+        return self.processor.release(inbound_id, self.clock())
+
     # -- the service -------------------------------------------------------------------
 
     def serve(self) -> None:
@@ -282,6 +295,18 @@ class Runtime:
     def ticket(self, number: int) -> TicketDetail | None:
         with Session(self.engine) as session:
             return ticket_detail(session, number)
+
+    def spam(self, include_released: bool = False) -> list[SpamRow]:
+        with Session(self.engine) as session:
+            return spam_list(session, include_released)
+
+    def spam_detail(self, inbound_id: int) -> SpamDetail | None:
+        with Session(self.engine) as session:
+            return spam_detail(session, inbound_id)
+
+    def information(self) -> list[InfoRow]:
+        with Session(self.engine) as session:
+            return info_list(session)
 
     def quarantine(self) -> list[QuarantineRow]:
         with Session(self.engine) as session:

@@ -159,6 +159,11 @@ class Inbound(SQLModel, table=True):
     processed_at: datetime | None = None
     claimed_by: str | None = None
     claimed_until: datetime | None = None
+    #: an InboundDisposition for mail that is no work (spam, information), else None
+    #: (migration 0009)
+    disposition: str | None = Field(default=None, index=True)
+    #: when a technician released it from spam: its reaction time counts from here
+    released_at: datetime | None = None
 
 
 class Outbox(SQLModel, table=True):

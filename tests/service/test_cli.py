@@ -120,7 +120,8 @@ def test_classify_json_has_every_key_and_an_alarm_with_its_key(tmp_path: Path) -
     result = mailbot("classify", "--json", *map(str, files), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     printer, alarm = (json.loads(line) for line in result.stdout.decode().splitlines())
-    keys = CONTRACT | {"automated_reasons", "category", "resolved", "alarm"}
+    keys = CONTRACT | {"automated_reasons", "category", "resolved", "alarm", "spam",
+                       "information"}
     assert set(printer) == keys and set(alarm) == keys
     assert printer["alarm"] is None and printer["from"] == "j.petersen@kanzlei-hoffmann.example"
     assert alarm["alarm"] == {
