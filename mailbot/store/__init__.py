@@ -17,6 +17,7 @@ from mailbot.kinds import (
     QuarantineReason,
     TicketStatus,
 )
+from mailbot.store.blobs import BlobDamagedError, blob_chunks, keep_blob
 from mailbot.store.engine import (
     Writer,
     background_checkpoints,
@@ -28,6 +29,8 @@ from mailbot.store.engine import (
 from mailbot.store.fast import Prepared, insert_row, new_row, prepared_insert
 from mailbot.store.migrate import migrate, open_store
 from mailbot.store.tables import (
+    Blob,
+    BlobChunk,
     Customer,
     Event,
     Inbound,
@@ -35,6 +38,7 @@ from mailbot.store.tables import (
     Message,
     Outbox,
     Setting,
+    StoredAttachment,
     Ticket,
     utcnow,
 )
@@ -43,6 +47,9 @@ __all__ = [
     "AUTO_REPLY_KINDS",
     "OPEN_STATES",
     "AuthorKind",
+    "Blob",
+    "BlobChunk",
+    "BlobDamagedError",
     "Customer",
     "Direction",
     "Event",
@@ -57,11 +64,14 @@ __all__ = [
     "Prepared",
     "QuarantineReason",
     "Setting",
+    "StoredAttachment",
     "Ticket",
     "TicketStatus",
     "Writer",
     "background_checkpoints",
+    "blob_chunks",
     "insert_row",
+    "keep_blob",
     "make_engine",
     "migrate",
     "new_row",
