@@ -4,11 +4,14 @@ folded into a summary while the cap holds it back."""
 
 from __future__ import annotations
 
+import email
 import json
 import multiprocessing
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from email import policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -21,7 +24,16 @@ from mailbot.outbound._claims import claim
 from mailbot.outbound._limits import ConnectionSlots, reserved_for_critical
 from mailbot.outbound.outgoing import send_rank
 from mailbot.outbound.summary import StaffSummary
-from mailbot.store import Event, Outbox, Ticket, new_row, open_store
+from mailbot.store import (
+    Blob,
+    Event,
+    Message,
+    Outbox,
+    StoredAttachment,
+    Ticket,
+    new_row,
+    open_store,
+)
 from tests.servers import SmtpServer
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -245,6 +257,41 @@ def test_announcements_held_back_by_the_cap_go_out_as_one_summary(
     put(store, OutboxKind.NOTIFY, SendRank.STAFF, 3, to=NOTIFY)
     assert summary.fold(T0 + timedelta(seconds=30)) == 0
     assert summary.fold(T0 + timedelta(seconds=61)) == 3
+
+
+def with_files(engine: Engine, ticket_id: int, count: int) -> None:
+    """``count`` stored files on the ticket, as a customer's mail leaves them."""
+    with Session(engine) as db:
+        message = Message(ticket_id=ticket_id, message_id="<files@mueller.example>")
+        db.add(message)
+        db.add(Blob(sha256="0" * 64, size=10))
+        db.flush()
+        assert message.id is not None
+        for position in range(1, count + 1):
+            db.add(StoredAttachment(ticket_id=ticket_id, message_row_id=message.id,
+                                    position=position, name=f"f{position}.pdf", size=10,
+                                    sha256="0" * 64))
+        db.commit()
+
+
+def test_a_summary_names_the_files_its_announcements_would_have_carried(
+    store: Engine, tmp_path: Path
+) -> None:
+    first, second = tickets(store, 2)
+    with_files(store, first, 2)
+    put(store, OutboxKind.ACK, SendRank.CUSTOMER, 30)
+    put(store, OutboxKind.NOTIFY, SendRank.STAFF, to=NOTIFY, ticket_id=first)
+    put(store, OutboxKind.NOTIFY, SendRank.STAFF, to=NOTIFY, ticket_id=second)
+    assert StaffSummary(capped_config(tmp_path, 10), store).fold(T0) == 2
+    with Session(store) as db:
+        [made] = db.exec(select(Outbox).where(Outbox.kind == OutboxKind.SUMMARY)).all()
+    summary = email.message_from_bytes(made.raw, policy=policy.default)
+    assert isinstance(summary, EmailMessage)
+    body = summary.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "\r\n    2 Anhänge: mailbot ticket 1001\r\n" in text
+    assert "mailbot ticket 1002" not in text
 
 
 def test_announcements_are_not_folded_while_the_cap_lets_them_through(
