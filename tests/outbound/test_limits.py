@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from mailbot.config import Config, ServiceConfig, SmtpConfig, StaffConfig
 from mailbot.kinds import EventKind, OutboxKind, OutboxStatus, SendRank
+from mailbot.outbound import _claims
 from mailbot.outbound._claims import claim
 from mailbot.outbound._limits import ConnectionSlots, reserved_for_critical
 from mailbot.outbound.outgoing import send_rank
@@ -101,6 +102,51 @@ def test_the_outbox_is_claimed_most_important_first(store: Engine) -> None:
     relay = put(store, OutboxKind.RELAY, SendRank.RELAY)
     page = put(store, OutboxKind.ONCALL, SendRank.CRITICAL, to="bereitschaft@itservice.example")
     assert [row.id for row in take(store)] == page + relay + acks + staff
+
+
+def sized(engine: Engine, sizes: list[int]) -> list[int]:
+    """Acknowledgements whose raw bytes have these sizes, oldest first."""
+    ids = []
+    with Session(engine) as db:
+        for index, size in enumerate(sizes):
+            row = Outbox(
+                kind=OutboxKind.ACK, rank=SendRank.CUSTOMER,
+                message_id=f"<s{index}@itservice.example>",
+                envelope_from="service@itservice.example", to_address="kunde@mueller.example",
+                recipients='["kunde@mueller.example"]', raw=b"x" * size,
+                next_attempt_at=T0 + timedelta(seconds=index), created_at=T0,
+            )
+            db.add(row)
+            db.commit()
+            assert row.id is not None
+            ids.append(row.id)
+    return ids
+
+
+def rounds_of_bytes(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_claims, "ROUND_BYTES", 1000)
+    ids = sized(engine, [600, 300, 200, 50, 5000])
+    later = T0 + timedelta(minutes=1)
+    # 600 + 300 fit; the 200 would pass the limit and waits, with all behind it.
+    assert [row.id for row in take(engine, later)] == ids[:2]
+    assert [row.id for row in take(engine, later, worker="w:1:b")] == ids[2:4]
+    # A round's first mail goes whatever its size.
+    [big] = take(engine, later, worker="w:1:c")
+    assert big.id == ids[4] and len(big.raw) == 5000
+
+
+def test_a_round_takes_mail_up_to_its_bytes(store: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    rounds_of_bytes(store, monkeypatch)
+
+
+def test_a_round_takes_mail_up_to_its_bytes_on_postgresql(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = open_store(postgres_url)
+    try:
+        rounds_of_bytes(engine, monkeypatch)
+    finally:
+        engine.dispose()
 
 
 # -- the cap --------------------------------------------------------------------------
