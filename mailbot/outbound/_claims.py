@@ -87,12 +87,14 @@ def claim(
     release_dead: bool = True,
     writer: Writer | None = None,
     max_per_minute: int = 0,
+    given_back: list[int] | None = None,
 ) -> list[Outbox]:
     """Take up to ``limit`` due rows for ``worker``, most important first
     (:class:`SendRank`); rows claimed by others are skipped. ``max_per_minute``: the
     relay's cap, shared with every worker of the store (:mod:`._limits`).
     With ``release_dead``, claims of dead workers of this host are released first.
-    ``writer``: the connection to write on (a new one otherwise)."""
+    ``writer``: the connection to write on (a new one otherwise). Rows past
+    :data:`ROUND_BYTES` are given back at once; their ids go to ``given_back``."""
     if release_dead:
         _release_dead_local_claims(engine, now)
     with writer.scope() if writer is not None else write_scope(engine) as connection:
@@ -107,7 +109,9 @@ def claim(
         else:
             some = _claim_some(connection)
             some.execute(connection, params | {"limit": limit, "max_rank": SendRank.STAFF})
-        _keep_within_bytes(connection, worker)
+        back = _keep_within_bytes(connection, worker)
+        if given_back is not None:
+            given_back.extend(back)
         found = _CLAIMED.all(connection, {"worker": worker})
     return [new_row(Outbox, **dict(zip(_OUTBOX_COLUMNS, row, strict=True))) for row in found]
 
@@ -118,15 +122,16 @@ def claim(
 ROUND_BYTES = 32 * 1024 * 1024
 
 
-def _keep_within_bytes(connection: Connection, worker: str) -> None:
-    """Give back the claims past :data:`ROUND_BYTES`, in the order of sending: the
-    next round takes them. The sizes are read without the mail's bytes."""
+def _keep_within_bytes(connection: Connection, worker: str) -> list[int]:
+    """Give back the claims past :data:`ROUND_BYTES`, in the order of sending, and
+    name them: a later claim takes them. The sizes are read without the mail's bytes."""
     total, extra = 0, []
     for index, (row_id, size) in enumerate(_CLAIMED_SIZES.all(connection, {"worker": worker})):
         total += int(size or 0)
         if index and total > ROUND_BYTES:
             extra.append({"row_id": row_id, "worker": worker})
     _UNCLAIM.many(connection, extra)
+    return [int(item["row_id"]) for item in extra]
 
 
 def _claim_within(

@@ -152,36 +152,49 @@ class Sender:
         capped = self.config.smtp.max_per_minute if self.config.smtp is not None else 0
         if capped:
             self._staff_summary().fold(clock)
-        rows = claim(
-            self.engine, worker=worker, now=clock, limit=limit, lease=self.policy.lease,
-            release_dead=release_dead, writer=self._store, max_per_minute=capped,
-        )
-        report = SendReport(claimed=len(rows))
-        if not rows:
+        report = SendReport()
+        recorder = Recorder(self._store, worker, clock, self.policy, report)
+        while True:
+            # A claim gives back what passes its bytes (_claims.ROUND_BYTES): the round
+            # goes on with the next part while the last one went out.
+            given_back: list[int] = []
+            left = None if limit is None else limit - report.claimed
+            rows = claim(
+                self.engine, worker=worker, now=clock, limit=left, lease=self.policy.lease,
+                release_dead=release_dead, writer=self._store, max_per_minute=capped,
+                given_back=given_back,
+            )
+            release_dead = False
+            report.claimed += len(rows)
+            sent_before = report.sent
+            if rows:
+                self._send_rows(rows, recorder)
+            if not given_back or report.sent == sent_before or left == len(rows):
+                break
+        if not report.claimed:
             if self._client is not None and time.monotonic() - self._used_at > self.keep_idle:
                 self._hang_up()
             return report
-        recorder = Recorder(self._store, worker, clock, self.policy, report)
-        if self.config.smtp is None:
-            box = _maildir(self.config)
-            for row in rows:
-                recorder.record(row, _to_maildir(box, row, self.config))
-        else:
-            if self._writer is None:
-                self._writer = concurrent.futures.ThreadPoolExecutor(
-                    1, thread_name_prefix="send-record"
-                )
-            client = self._reusable()
-            try:
-                self._client = _over_smtp(
-                    self.config.smtp, rows, recorder, self._writer, client
-                )
-            finally:
-                self._used_at = time.monotonic()
         if report.sent:
             self._last_ok = clock
             self._note_last_ok()
         return report
+
+    def _send_rows(self, rows: list[Outbox], recorder: Recorder) -> None:
+        if self.config.smtp is None:
+            box = _maildir(self.config)
+            for row in rows:
+                recorder.record(row, _to_maildir(box, row, self.config))
+            return
+        if self._writer is None:
+            self._writer = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="send-record"
+            )
+        client = self._reusable()
+        try:
+            self._client = _over_smtp(self.config.smtp, rows, recorder, self._writer, client)
+        finally:
+            self._used_at = time.monotonic()
 
     def _staff_summary(self) -> StaffSummary:
         if self._summary is None:
