@@ -21,7 +21,7 @@ from sqlmodel import Session, col, func, select
 
 from mailbot.service.runtime import Runtime
 from mailbot.store import Blob, StoredAttachment
-from tests.helpers import NOW, RuntimeFactory, events, tickets
+from tests.helpers import NOW, STORE_BACKENDS, RuntimeFactory, events, tickets
 from tests.servers import Dovecot, SmtpServer
 
 pytestmark = pytest.mark.integration
@@ -111,9 +111,11 @@ def mailbot(rt: Runtime, *args: str) -> subprocess.CompletedProcess[bytes]:
     )
 
 
-@pytest.fixture
-def desk(runtime: RuntimeFactory, smtp_server: SmtpServer) -> Runtime:
-    return runtime(smtp=smtp_server, clock=lambda: NOW)
+@pytest.fixture(params=STORE_BACKENDS)
+def desk(
+    request: pytest.FixtureRequest, runtime: RuntimeFactory, smtp_server: SmtpServer
+) -> Runtime:
+    return runtime(store=request.param, smtp=smtp_server, clock=lambda: NOW)
 
 
 def test_a_png_and_a_pdf_are_kept_sent_to_staff_and_listed(
