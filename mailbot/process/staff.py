@@ -244,19 +244,18 @@ class StaffDesk:
             return []
         if not commands.text.strip():
             return []
-        return self._relay(session, ticket, commands.text, (inbound_id, now), files)
+        return self._relay(session, ticket, commands.text, inbound_id, now, files)
 
     def _relay(
         self,
         session: Session,
         ticket: Ticket,
         text: str,
-        when: tuple[int, datetime],
+        inbound_id: int,
+        now: datetime,
         files: Sequence[Kept],
     ) -> list[str]:
-        """``text`` and ``files`` to the ticket's customer; ``when``: the inbound id of
-        the technician's mail, and now."""
-        inbound_id, now = when
+        """``text`` and ``files`` (as far as they may go) to the ticket's customer."""
         assert ticket.id is not None
         if not ticket.customer_address or self.config.is_staff(ticket.customer_address):
             record(
