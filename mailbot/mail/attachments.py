@@ -3,8 +3,9 @@
 A file's name comes from the sender and ends up in our announcements, in the mail we
 relay and in the path a technician writes it to, so it is decoded (RFC 2231, RFC 2047
 words, raw 8-bit bytes) and then reduced to a plain file name: no directories, no
-control or invisible formatting characters (a right-to-left override turns
-"rechnung‮fdp.exe" into "rechnungexe.pdf" on screen), no characters Windows refuses.
+control or invisible formatting characters (a right-to-left override, U+202E, after
+"rechnung" in "rechnung<U+202E>fdp.exe" shows it as "rechnungexe.pdf"), no characters
+Windows refuses.
 
 Executables and scripts are recognised by the declared type, by the name's extension
 (the last one counts, as it does for Windows: "rechnung.pdf.exe") and by the first
