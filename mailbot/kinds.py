@@ -141,6 +141,16 @@ class SendRank(IntEnum):
 FOLDABLE_KINDS: frozenset[OutboxKind] = frozenset({OutboxKind.NOTIFY, OutboxKind.REMINDER})
 
 
+class AttachmentFate(StrEnum):
+    """What became of a stored file in a mail we send (an announcement, a relay)."""
+
+    ATTACHED = "attached"
+    #: beyond ``[limits] forward_attachments_mb`` with the files before it: named only
+    TOO_LARGE = "too_large"
+    #: a program or script: named and marked, never sent along
+    PROGRAM = "program"
+
+
 class Direction(StrEnum):
     IN = "in"
     OUT = "out"
@@ -195,6 +205,8 @@ class EventKind(StrEnum):
     INTERNAL_NOTE = "internal_note"
     RELAYED = "relayed"
     RELAY_SKIPPED = "relay_skipped"
+    #: a technician's file that did not go to the customer (a program, or too large)
+    ATTACHMENT_WITHHELD = "attachment_withheld"
     # monitoring alarms
     ALARM_REPEAT = "alarm_repeat"
     ALARM_RECOVERY = "alarm_recovery"

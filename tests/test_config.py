@@ -24,6 +24,13 @@ def test_defaults_without_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert cfg.store_url == f"sqlite:///{tmp_path.resolve()}/mailbot.db"
     assert cfg.outbox_dir == tmp_path.resolve() / "outbox"
     assert cfg.smtp is None and cfg.imap == ()
+    assert cfg.limits.forward_attachments_mb == 10
+    assert cfg.limits.forward_attachment_bytes == 10 * 1024 * 1024
+
+
+def test_forward_attachments_limit_is_read(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "[limits]\nforward_attachments_mb = 3\n"))
+    assert cfg.limits.forward_attachment_bytes == 3 * 1024 * 1024
 
 
 def test_env_variable_and_local_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,6 +70,8 @@ password_env = "IMAP_PW"
         ('[[customers]]\ndomain = "a.example"\ncontract = "yes"\n', "customers[0].contract"),
         ('[store]\nurl = "sqlite:///x.db"\nurll = 1\n', "store.urll"),
         ('[limits]\nacks_per_hour = -1\n', "limits.acks_per_hour"),
+        ('[limits]\nforward_attachments_mb = -1\n', "limits.forward_attachments_mb"),
+        ('[limits]\nforward_attachments_mb = "10 MB"\n', "limits.forward_attachments_mb"),
         ("[bogus]\n", "bogus"),
         ('[sla]\nhours = { mon = "19:00-07:00" }\n', "sla.hours.mon"),
         ("[sla.targets]\nurgent = [60, 240]\n", "sla.targets.urgent"),

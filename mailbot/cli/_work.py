@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -221,10 +222,67 @@ def ticket(number: int, as_json: JsonOpt = False, config: ConfigOpt = None) -> N
                 f"{', '.join(m.recipients)}\n{m.subject}\n{m.text}",
                 markup=False,
             )
+        if detail.attachments:
+            out.print("\nAttachments (mailbot attachment ID -o FILE):")
+        for a in detail.attachments:
+            risk = f"  PROGRAM OR SCRIPT: {a.risk}" if a.risk else ""
+            out.print(
+                f"  {a.id:>5}  {a.name}  {a.content_type}  {a.size} bytes  "
+                f"({a.direction} {a.sender}){risk}",
+                markup=False,
+            )
         out.print("\nEvents:")
         for e in detail.events:
             reasons = f" [{'; '.join(e.reasons)}]" if e.reasons else ""
             out.print(f"  {e.time} {e.actor}: {e.kind} {e.detail}{reasons}", markup=False)
+
+
+@app.command()
+def attachment(
+    attachment_id: Annotated[int, typer.Argument(help="the id `mailbot ticket N` lists")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file to write (else standard output)")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Write one stored attachment out, as the customer sent it."""
+    with friendly():
+        rt = runtime_of(config_of(config))
+        row = rt.attachment(attachment_id)
+        if row is None:
+            err.print(f"mailbot: no attachment {attachment_id}")
+            raise typer.Exit(1)
+        if output is None and sys.stdout.isatty():
+            # Binary content would garble the terminal.
+            err.print("mailbot: give -o FILE, or redirect standard output")
+            raise typer.Exit(2)
+        if row.risk:
+            err.print(f"warning: a program or script ({row.risk}); do not run it", markup=False)
+        if output is None:
+            for chunk in rt.attachment_content(row):
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            return
+        try:
+            _write_file(output, rt.attachment_content(row))
+        except OSError as exc:
+            err.print(f"mailbot: {output}: {exc.strerror}", markup=False)
+            raise typer.Exit(1) from None
+        err.print(f"{row.name}: {row.size} bytes written to {output}", markup=False)
+
+
+def _write_file(path: Path, chunks: Iterator[bytes]) -> None:
+    """``chunks`` into ``path``, which appears only once everything is written and
+    checked (a damaged content leaves no half file behind)."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 @app.command()

@@ -161,6 +161,13 @@ class LimitsConfig:
     fetch_stale_after: float = 900.0
     #: processes that work through a backlog; 0 means one per core, 1 none forked
     processes: int = 0
+    #: attachments that go out with an announcement or a relay, in MiB together;
+    #: the rest is named (0: none goes out)
+    forward_attachments_mb: int = 10
+
+    @property
+    def forward_attachment_bytes(self) -> int:
+        return self.forward_attachments_mb * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -186,6 +186,7 @@ def read_limits(t: Table) -> LimitsConfig:
         acks_per_day=t.get_int("acks_per_day", d.acks_per_day, 0),
         fetch_stale_after=t.get_float("fetch_stale_after", d.fetch_stale_after),
         processes=t.get_int("processes", d.processes, 0),
+        forward_attachments_mb=t.get_int("forward_attachments_mb", d.forward_attachments_mb, 0),
     )
     t.done()
     return limits

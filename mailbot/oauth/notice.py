@@ -18,7 +18,8 @@ from sqlmodel import Session
 from mailbot.config import Config, OAuthConfig
 from mailbot.kinds import AuthMethod, OAuthFlow, OutboxKind
 from mailbot.outbound.outgoing import Outgoing
-from mailbot.outbound.render import Renderer, compose, domain_of, new_message_id
+from mailbot.outbound.mime import compose
+from mailbot.outbound.render import Renderer, domain_of, new_message_id
 
 log = logging.getLogger(__name__)
 

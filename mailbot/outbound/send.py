@@ -153,8 +153,17 @@ class Sender:
                 # they send what is due, this round claims nothing.
                 return SendReport()
             worker = new_worker()
-            rows, not_before = self._claim(worker, clock, limit)
-            return self._round(rows, not_before, worker=worker, now=clock)
+            report = SendReport()
+            while True:
+                # A claim gives back what passes its bytes (_claims.ROUND_BYTES): the
+                # round goes on with the next part once the last one went out.
+                given_back: list[int] = []
+                left = None if limit is None else limit - report.claimed
+                rows, not_before = self._claim(worker, clock, left, given_back)
+                sent_before = report.sent
+                self._round(rows, not_before, worker=worker, now=clock, into=report)
+                if not given_back or report.sent == sent_before or left == len(rows):
+                    return report
 
     def close(self) -> None:
         """QUIT the connections, end the event loop and the writer thread, and write
@@ -183,7 +192,7 @@ class Sender:
         return self._slots.held if self._slots is not None else 1
 
     def _claim(
-        self, worker: str, now: datetime, limit: int | None
+        self, worker: str, now: datetime, limit: int | None, given_back: list[int] | None = None
     ) -> tuple[list[Outbox], Mapping[int, float]]:
         """The round's rows in the order claimed, and for some of them the
         ``time.monotonic()`` before which they must not be sent (none here)."""
@@ -197,6 +206,7 @@ class Sender:
         rows = claim(
             self.engine, worker=worker, now=now, limit=limit, lease=self.policy.lease,
             release_dead=release_dead, writer=self._store, max_per_minute=capped,
+            given_back=given_back,
         )
         return rows, {}
 
@@ -207,10 +217,13 @@ class Sender:
         *,
         worker: str,
         now: datetime,
+        into: SendReport | None = None,
     ) -> SendReport:
         """Send ``rows`` (claimed by ``worker`` at ``now``), each not before its time in
-        ``not_before`` (outbox id to ``time.monotonic()``), and write their outcomes."""
-        report = SendReport(claimed=len(rows))
+        ``not_before`` (outbox id to ``time.monotonic()``), and write their outcomes,
+        counted in ``into`` (a new report otherwise)."""
+        report = into if into is not None else SendReport()
+        report.claimed += len(rows)
         if not rows:
             self._hang_up_idle()
             return report

@@ -21,6 +21,7 @@ preparation still holds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,6 +33,7 @@ from mailbot.mail import headers as hdr
 from mailbot.mail.automated import delivery_failures
 from mailbot.outbound.render import Rendered
 from mailbot.process.acknowledge import Acknowledger
+from mailbot.process.attachments import Kept
 from mailbot.process.spam import answered_notice, hold, note_ignored, spam_command
 from mailbot.process.staff import StaffDesk
 from mailbot.process.threads import ThreadMatch, match_thread, strip_prefixes, subject_tag
@@ -213,7 +215,7 @@ def _alarm_ticket(turn: Turn, crew: Crew, alarm: Alarm) -> Outcome:
     )
     # Nothing changes the new ticket later in this transaction: a plain INSERT.
     insert_row(session, ticket)
-    turn.store_message(ticket)
+    files = turn.store_message(ticket)
     turn.record_opening(ticket, "monitoring alarm", alarm_plan)
     record(
         session,
@@ -223,7 +225,7 @@ def _alarm_ticket(turn: Turn, crew: Crew, alarm: Alarm) -> Outcome:
         detail="monitoring alarm",
         reasons=j.automated_reasons,
     )
-    queued = crew.staff.announce(session, ticket, j, now, alarm_plan)
+    queued = crew.staff.announce(session, ticket, j, now, alarm_plan, files)
     return turn.processed(ticket.number, tuple(queued))
 
 
@@ -232,7 +234,7 @@ def _alarm_ticket(turn: Turn, crew: Crew, alarm: Alarm) -> Outcome:
 
 def follow_up(turn: Turn, crew: Crew, ticket: Ticket, match: ThreadMatch) -> Outcome:
     """The mail joins its ticket; an automated one changes nothing and gets no answer."""
-    turn.store_message(ticket)
+    files = turn.store_message(ticket)
     record(
         turn.session,
         kind=EventKind.MESSAGE_ADDED,
@@ -266,12 +268,16 @@ def follow_up(turn: Turn, crew: Crew, ticket: Ticket, match: ThreadMatch) -> Out
         )
         return turn.processed(ticket.number, disposition=InboundDisposition.INFO)
     if turn.j.staff_sender:
-        return technician_reply(turn, crew, ticket)
+        return technician_reply(turn, crew, ticket, files)
     return customer_follow_up(turn, crew, ticket)
 
 
-def technician_reply(turn: Turn, crew: Crew, ticket: Ticket) -> Outcome:
-    relayed = crew.staff.handle_reply(turn.session, ticket, turn.j, turn.row.id, turn.now)
+def technician_reply(
+    turn: Turn, crew: Crew, ticket: Ticket, files: Sequence[Kept] = ()
+) -> Outcome:
+    relayed = crew.staff.handle_reply(
+        turn.session, ticket, turn.j, turn.row.id, turn.now, files
+    )
     return turn.processed(ticket.number, tuple(relayed))
 
 
@@ -434,13 +440,13 @@ def new_ticket(
     ticket.number = number
     # Nothing changes the new ticket later in this transaction: a plain INSERT.
     insert_row(session, ticket)
-    turn.store_message(ticket)
+    files = turn.store_message(ticket)
     turn.record_opening(ticket, match.detail or "new conversation", the_plan)
     note_ignored(turn, crew.config, ticket)
     # The new ticket's thread is this one mail.
     refs = [j.mail.message_id] if j.mail.message_id else []
     queued = crew.ack.acknowledge(session, ticket, j, now, plan=the_plan, body=ack, refs=refs)
-    queued += crew.staff.announce(session, ticket, j, now, the_plan)
+    queued += crew.staff.announce(session, ticket, j, now, the_plan, files)
     return turn.processed(ticket.number, tuple(queued))
 
 

@@ -14,6 +14,7 @@ from mailbot.kinds import InboundDisposition, OutcomeStatus
 from mailbot.mail import headers as hdr
 from mailbot.mail.parse import ParsedMail
 from mailbot.mail.threadindex import parse_thread_index
+from mailbot.process.attachments import Kept, keep_files
 from mailbot.process.tickets import record
 from mailbot.sla import Plan
 from mailbot.store import AuthorKind, Direction, EventKind, Message, Ticket, prepared_insert
@@ -91,8 +92,9 @@ class Turn:
     def arrived_at(self) -> datetime:
         return reported_at(self.j, self.row)
 
-    def store_message(self, ticket: Ticket) -> None:
-        """The mail, as the ticket's message, with the evidence of its judgement."""
+    def store_message(self, ticket: Ticket) -> tuple[Kept, ...]:
+        """The mail, as the ticket's message, with the evidence of its judgement, and
+        its files; the files as kept."""
         assert ticket.id is not None
         j, c = self.j, self.j.classification
         mail = j.mail
@@ -116,7 +118,7 @@ class Turn:
         # The whole index, as base64 again: a reply of ours continues it (the root
         # alone would make ours a sibling of the mail it answers).
         index = parse_thread_index(mail.thread_index) if mail.thread_index else None
-        _INSERT_MESSAGE.insert(
+        row_id = _INSERT_MESSAGE.insert(
             self.session.connection(),
             dict(
                 ticket_id=ticket.id,
@@ -135,6 +137,16 @@ class Turn:
                 created_at=self.row.received_at,
                 outbox_id=None,
             ),
+        )
+        if not mail.attachments:
+            return ()
+        return keep_files(
+            self.session,
+            ticket_id=ticket.id,
+            message_row_id=row_id,
+            inbound_id=self.row.id,
+            mail=mail,
+            now=self.now,
         )
 
     def record_opening(self, ticket: Ticket, why: str, the_plan: Plan | None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -56,7 +56,9 @@ from mailbot.service.watch import start_watching, worker_name
 from mailbot.store import (
     Customer,
     Inbound,
+    StoredAttachment,
     background_checkpoints,
+    blob_chunks,
     open_store,
     session_scope,
 )
@@ -329,6 +331,16 @@ class Runtime:
     def inbound(self, inbound_id: int) -> Inbound | None:
         with Session(self.engine, expire_on_commit=False) as session:
             return session.get(Inbound, inbound_id)
+
+    def attachment(self, attachment_id: int) -> StoredAttachment | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(StoredAttachment, attachment_id)
+
+    def attachment_content(self, row: StoredAttachment) -> Iterator[bytes]:
+        """The stored file's content, a chunk at a time (checked against its hash at
+        the end: :class:`~mailbot.store.BlobDamagedError`)."""
+        with self.engine.connect() as connection:
+            yield from blob_chunks(connection, row.sha256)
 
     def local(self, value: str | datetime | None) -> str:
         """A time from the store (ISO text or a datetime; naive means UTC) as local

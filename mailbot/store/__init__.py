@@ -18,6 +18,7 @@ from mailbot.kinds import (
     QuarantineReason,
     TicketStatus,
 )
+from mailbot.store.blobs import BlobDamagedError, blob_chunks, keep_blob
 from mailbot.store.engine import (
     Writer,
     background_checkpoints,
@@ -30,6 +31,8 @@ from mailbot.store.engine import (
 from mailbot.store.fast import Prepared, insert_row, new_row, prepared_insert
 from mailbot.store.migrate import migrate, open_store
 from mailbot.store.tables import (
+    Blob,
+    BlobChunk,
     Correction,
     Customer,
     Event,
@@ -39,6 +42,7 @@ from mailbot.store.tables import (
     OAuthToken,
     Outbox,
     Setting,
+    StoredAttachment,
     Ticket,
     utcnow,
 )
@@ -47,6 +51,9 @@ __all__ = [
     "AUTO_REPLY_KINDS",
     "OPEN_STATES",
     "AuthorKind",
+    "Blob",
+    "BlobChunk",
+    "BlobDamagedError",
     "Correction",
     "Customer",
     "Direction",
@@ -64,12 +71,15 @@ __all__ = [
     "Prepared",
     "QuarantineReason",
     "Setting",
+    "StoredAttachment",
     "Ticket",
     "TicketStatus",
     "Writer",
     "background_checkpoints",
+    "blob_chunks",
     "exclusive",
     "insert_row",
+    "keep_blob",
     "make_engine",
     "migrate",
     "new_row",

@@ -192,6 +192,50 @@ class Outbox(SQLModel, table=True):
     claimed_until: datetime | None = None
 
 
+class Blob(SQLModel, table=True):
+    """The content of a file, once for every mail that carries it (named by its SHA-256:
+    the logo in every signature is stored once). Its bytes are :class:`BlobChunk` rows."""
+
+    sha256: str = Field(primary_key=True)
+    size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BlobChunk(SQLModel, table=True):
+    """One piece of a blob (store.blobs.CHUNK bytes, the last one shorter): a file is
+    written and read a piece at a time, never held whole."""
+
+    __tablename__ = "blob_chunk"
+
+    sha256: str = Field(foreign_key="blob.sha256", primary_key=True)
+    seq: int = Field(primary_key=True)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class StoredAttachment(SQLModel, table=True):
+    """A file of one stored mail: its name and type as that mail gave them (sanitised),
+    its content by hash."""
+
+    __tablename__ = "attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    #: the ticket's message row of the mail that carried it
+    message_row_id: int = Field(foreign_key="message.id")
+    inbound_id: int | None = Field(default=None, foreign_key="inbound.id")
+    #: 1 for the mail's first file
+    position: int = 1
+    name: str = ""
+    content_type: str = ""
+    size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    sha256: str = Field(foreign_key="blob.sha256", index=True)
+    #: shown inside the mail's text (a pasted screenshot, a logo) rather than as a file
+    inline: bool = False
+    #: why it is a program or script ("" when it is none): never relayed to customers
+    risk: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class MailboxState(SQLModel, table=True):
     mailbox: str = Field(primary_key=True)
     uidvalidity: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
