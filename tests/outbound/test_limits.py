@@ -395,3 +395,40 @@ def test_a_sender_claims_nothing_while_other_workers_hold_every_connection(
         assert sender.send_due(now=T0 + timedelta(seconds=1)).sent == 3
     # Closed: its slot is free for the others again.
     assert ConnectionSlots(engine, 1, holder="other-host:4711").take(1, T0) == 1
+
+
+def test_in_real_time_the_server_gets_no_more_than_the_cap_leaves(
+    tmp_path: Path, engine: Engine, smtp_server: SmtpServer
+) -> None:
+    import time
+
+    from mailbot.outbound.send import Sender
+
+    cap = 10
+    smtp = SmtpConfig(host=smtp_server.host, port=smtp_server.port, security="none",
+                      username="", password="", timeout=5.0, max_per_minute=cap)
+    config = Config(path=None, store_url="sqlite://", outbox_dir=tmp_path / "outbox",
+                    service=ServiceConfig(address="service@itservice.example"), smtp=smtp)
+    queued_at = datetime.now(UTC) - timedelta(seconds=1)
+
+    def due_now(n: int, kind: OutboxKind, rank: SendRank) -> None:
+        with Session(engine) as db:
+            db.add(Outbox(kind=kind, rank=rank, message_id=f"<rt{n}@itservice.example>",
+                          envelope_from="service@itservice.example",
+                          to_address="kunde@mueller.example",
+                          recipients='["kunde@mueller.example"]', raw=b"Subject: x\r\n\r\nx\r\n",
+                          next_attempt_at=queued_at, created_at=queued_at))
+            db.commit()
+
+    for n in range(30):
+        due_now(n, OutboxKind.ACK, SendRank.CUSTOMER)
+    started = time.monotonic()
+    with Sender(config, engine) as sender:
+        while time.monotonic() - started < 3.0:  # rounds on the real clock
+            sender.send_due()
+            time.sleep(0.1)
+        # Counted where the relay counts: what the server accepted within the minute.
+        assert len(smtp_server.received) == cap - reserved_for_critical(cap)
+        due_now(99, OutboxKind.ONCALL, SendRank.CRITICAL)  # the part kept for critical mail
+        assert sender.send_due().sent == 1
+    assert len(smtp_server.received) == cap - reserved_for_critical(cap) + 1
