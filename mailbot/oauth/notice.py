@@ -17,8 +17,8 @@ from sqlmodel import Session
 
 from mailbot.config import Config, OAuthConfig
 from mailbot.kinds import AuthMethod, OAuthFlow, OutboxKind
-from mailbot.outbound.outgoing import Outgoing
 from mailbot.outbound.mime import compose
+from mailbot.outbound.outgoing import Outgoing
 from mailbot.outbound.render import Renderer, domain_of, new_message_id
 
 log = logging.getLogger(__name__)
