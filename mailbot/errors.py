@@ -53,3 +53,22 @@ class PermanentSendError(SendError):
 
 class SendTimeoutError(TransientSendError, TimeoutError):
     """The SMTP server did not answer in time."""
+
+
+class TokenError(MailbotError):
+    """An OAuth2 access token for a ``[oauth.NAME]`` token set could not be had."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        self.problem = problem
+        super().__init__(f"OAuth2 token set {name}: {problem}")
+
+
+class TokenRefusedError(TokenError):
+    """Refused for good (``invalid_grant``: revoked consent, a changed password, an
+    expired refresh token; a wrong client secret; no login yet): it takes a new login
+    or a fixed configuration, not another try."""
+
+
+class TokenUnavailableError(TokenError, ConnectionError):
+    """The provider could not be reached, or answered that it cannot now: try again."""

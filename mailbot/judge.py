@@ -14,6 +14,7 @@ from mailbot.config import Config, CustomerConfig
 from mailbot.mail.automated import detect_automated
 from mailbot.mail.parse import ParsedMail
 from mailbot.mail.quotes import new_text
+from mailbot.mail.spam import NOT_SPAM, SpamVerdict, spam_verdict
 from mailbot.sla import BusinessCalendar, Plan, plan
 from mailbot.triage import Classification, Urgency
 
@@ -36,6 +37,21 @@ class Judgement:
     plan: Plan | None
     staff_sender: bool
     monitoring_sender: bool
+    #: what our receiving server said: spam or a forged sender, with the header
+    spam: SpamVerdict = NOT_SPAM
+
+    @property
+    def information(self) -> bool:
+        """A robot's mail that is nobody's work: a newsletter, a list, a notification,
+        an auto-reply, a report. Our own mail and mail from the monitoring (an alarm,
+        or a message from it that was not read as one) are not: they have ways of
+        their own."""
+        return (
+            self.automated
+            and not self.own_mail
+            and not self.monitoring_sender
+            and self.classification.alarm is None
+        )
 
 
 class Judge:
@@ -49,17 +65,26 @@ class Judge:
         zone = self.calendar.zone
         self.classifier = classifier.in_zone(zone) if classifier else Classifier.load(zone=zone)
 
-    def judge(self, mail: ParsedMail, arrival: datetime | None = None) -> Judgement:
+    def judge(
+        self,
+        mail: ParsedMail,
+        arrival: datetime | None = None,
+        *,
+        clock_from: datetime | None = None,
+    ) -> Judgement:
+        """``clock_from``: the reaction time counts from then, not from the mail's
+        Date (a mail released from spam: nobody saw it as work before)."""
         arrival = arrival or datetime.now(UTC)
         sent_at = mail.date if _plausible(mail.date, arrival) else arrival
         assert sent_at is not None
+        body = new_text(mail.text)
         verdict = detect_automated(
             mail,
             own_addresses=self.config.own_addresses,
             monitoring_senders=self.config.monitoring.senders,
+            own_words=body,
         )
         monitoring = self.config.is_monitoring(mail.from_addr)
-        body = new_text(mail.text)
         classification = self.classifier.classify(
             mail.subject, body, sent_at, sender=mail.from_addr, monitoring_sender=monitoring
         )
@@ -81,7 +106,7 @@ class Judge:
         contract = bool(customer and customer.contract)
         # The customer reported it when the mail was written (a backlog on our side must
         # not stretch the promise); a Date in the future is a wrong clock, not a delay.
-        clock_from = min(sent_at, arrival)
+        clock_from = clock_from or min(sent_at, arrival)
         the_plan = None
         if not automated:
             the_plan = plan(
@@ -106,6 +131,7 @@ class Judge:
             plan=the_plan,
             staff_sender=self.config.is_staff(mail.from_addr),
             monitoring_sender=monitoring,
+            spam=spam_verdict(mail, self.config),
         )
 
 

@@ -28,6 +28,32 @@ class InboundStatus(StrEnum):
     QUARANTINED = "quarantined"
 
 
+class InboundDisposition(StrEnum):
+    """What a processed mail turned out to be when it is no work of its own (the
+    ``inbound.disposition`` column, migration 0009); NULL for the rest (tickets,
+    follow-ups, technicians' replies, our own mail)."""
+
+    #: held: our receiving server's verdict or a forged sender; never answered, never
+    #: in the order of work, until a technician releases it
+    SPAM = "spam"
+    #: was spam, a technician released it: processed again as a customer's mail
+    RELEASED = "released"
+    #: a robot's mail (newsletter, list, notification, auto-reply, report): stored,
+    #: never answered, attached to the ticket it refers to or listed by ``tickets --info``
+    INFO = "info"
+
+
+class SpamSource(StrEnum):
+    """Who said a mail is spam: the filter of our receiving server, or its
+    authentication of the sender (RFC 8601)."""
+
+    SPAMASSASSIN = "spamassassin"
+    RSPAMD = "rspamd"
+    EXCHANGE = "exchange"
+    DMARC = "dmarc"
+    SPF = "spf"
+
+
 class QuarantineReason(StrEnum):
     """Why an inbound mail is in quarantine; code decides on this, the error text is
     for people."""
@@ -63,6 +89,10 @@ class OutboxKind(StrEnum):
     #: one mail to staff in place of the announcements and reminders queued behind
     #: the relay's limit
     SUMMARY = "summary"
+    #: to staff: a mailbox's OAuth2 sign-in failed for good and needs a new login
+    OAUTH_BROKEN = "oauth_broken"
+    #: the daily list of the spam held, to staff; a reply with #kein-spam releases
+    SPAM_NOTICE = "spam_notice"
 
 
 #: acknowledgements: automatic answers to a customer, capped per recipient (RFC 3834)
@@ -111,6 +141,16 @@ class SendRank(IntEnum):
 FOLDABLE_KINDS: frozenset[OutboxKind] = frozenset({OutboxKind.NOTIFY, OutboxKind.REMINDER})
 
 
+class AttachmentFate(StrEnum):
+    """What became of a stored file in a mail we send (an announcement, a relay)."""
+
+    ATTACHED = "attached"
+    #: beyond ``[limits] forward_attachments_mb`` with the files before it: named only
+    TOO_LARGE = "too_large"
+    #: a program or script: named and marked, never sent along
+    PROGRAM = "program"
+
+
 class Direction(StrEnum):
     IN = "in"
     OUT = "out"
@@ -140,6 +180,15 @@ class EventKind(StrEnum):
     QUARANTINED = "quarantined"
     RETRY = "retry"
     TOO_LARGE_NOTIFIED = "too_large_notified"
+    #: held as spam, with the header that decided
+    SPAM = "spam"
+    #: spam headers that came with the mail (below our server's Received): ignored
+    SPAM_HEADERS_IGNORED = "spam_headers_ignored"
+    #: a technician (command) or an operator (CLI) said it is no spam
+    SPAM_RELEASED = "spam_released"
+    SPAM_NOTICE_QUEUED = "spam_notice_queued"
+    #: a robot's mail stored as information: attached to a ticket or listed
+    INFORMATION = "information"
     # the answer to it
     ACK_QUEUED = "ack_queued"
     ACK_SUPPRESSED = "ack_suppressed"
@@ -158,6 +207,8 @@ class EventKind(StrEnum):
     INTERNAL_NOTE = "internal_note"
     RELAYED = "relayed"
     RELAY_SKIPPED = "relay_skipped"
+    #: a technician's file that did not go to the customer (a program, or too large)
+    ATTACHMENT_WITHHELD = "attachment_withheld"
     # monitoring alarms
     ALARM_REPEAT = "alarm_repeat"
     ALARM_RECOVERY = "alarm_recovery"
@@ -177,9 +228,83 @@ class DoubtKind(StrEnum):
     MODEL_DISAGREES = "model_disagrees"
 
 
+class LabelField(StrEnum):
+    """The classifier's judgements of a ticket that a technician may correct; each
+    value is the ticket's column (and the key of the stored evidence)."""
+
+    PRIORITY = "priority"
+    URGENCY = "urgency"
+    DEADLINE = "deadline"
+    PLANNED_CHANGE = "planned_change"
+
+
+class CorrectionSource(StrEnum):
+    """Where a technician's label came from."""
+
+    #: a command line (``#prio``) in a mail our server authenticated
+    COMMAND = "command"
+    #: a form of a web view (none yet): the same row, without a mail behind it
+    WEB = "web"
+
+
+# not stored: how ``evaluate --corrections`` groups the tickets it counts
+class ReportPeriod(StrEnum):
+    WEEK = "week"
+    MONTH = "month"
+
+
 # not stored: what processing one mail came to
 class OutcomeStatus(StrEnum):
     PROCESSED = "processed"
     QUARANTINED = "quarantined"
     #: another worker has it, or it is no longer new
     SKIPPED = "skipped"
+
+
+# -- signing in to the mail servers -------------------------------------------------------
+
+
+class AuthMethod(StrEnum):
+    """How mailbot logs in to an IMAP or SMTP server (``auth`` in ``[imap]``, ``[smtp]``
+    and ``[[mailboxes]]``)."""
+
+    PASSWORD = "password"
+    OAUTH2 = "oauth2"
+
+
+class SaslMechanism(StrEnum):
+    """The SASL mechanism that carries an OAuth2 access token (``mechanism``)."""
+
+    #: Google's and Microsoft's: the one Exchange Online takes
+    XOAUTH2 = "xoauth2"
+    #: RFC 7628, the standard one (Google, Dovecot)
+    OAUTHBEARER = "oauthbearer"
+
+
+class OAuthProvider(StrEnum):
+    MICROSOFT = "microsoft"
+    GOOGLE = "google"
+    #: any RFC 6749 server: its endpoints are configured
+    GENERIC = "generic"
+
+
+class OAuthFlow(StrEnum):
+    """How a token set is obtained (``flow`` in ``[oauth.NAME]``)."""
+
+    #: RFC 8628: a code typed in at the provider's page from any browser
+    DEVICE = "device"
+    #: RFC 6749 4.1 with PKCE (RFC 7636): the browser comes back to a loopback port
+    AUTHORIZATION_CODE = "authorization_code"
+    #: RFC 6749 4.4: the app itself, no person's account (Microsoft 365 app-only)
+    CLIENT_CREDENTIALS = "client_credentials"
+
+
+class TokenState(StrEnum):
+    """What ``mailbot auth status`` says of a token set. Not stored: it follows from
+    the row (or its absence)."""
+
+    OK = "ok"
+    #: no login yet
+    MISSING = "missing"
+    #: the provider refused a refresh for good: a new login is needed
+    BROKEN = "broken"

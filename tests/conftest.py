@@ -32,7 +32,20 @@ from tests.helpers import (
     shared_classifier,
     write_config,
 )
-from tests.servers import DOVECOT_BIN, Dovecot, SmtpServer, destroy_dovecot, start_dovecot
+from tests.oauthserver import (
+    APP_MAILBOX,
+    RESOURCE_CLIENT,
+    RESOURCE_SECRET,
+    OAuthServer,
+)
+from tests.servers import (
+    DOVECOT_BIN,
+    Dovecot,
+    Introspection,
+    SmtpServer,
+    destroy_dovecot,
+    start_dovecot,
+)
 
 pytest_plugins = ["tests.pgserver"]
 
@@ -40,7 +53,7 @@ pytest_plugins = ["tests.pgserver"]
 #: needs, through other fixtures too, in ``item.fixturenames``.
 SERVER_FIXTURES = frozenset(
     {"postgres", "postgres_url", "dovecot", "own_dovecot", "tls_dovecot", "mailbox",
-     "smtp_server"}
+     "smtp_server", "oauth_server", "oauth_dovecot", "oauth_mailbox", "oauth_smtp"}
 )
 
 
@@ -113,6 +126,49 @@ def tls_dovecot(dovecot: Dovecot) -> Iterator[Dovecot]:
         yield server
     finally:
         destroy_dovecot(server)
+
+
+@pytest.fixture(scope="session")
+def _oauth_server() -> Iterator[OAuthServer]:
+    server = OAuthServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def oauth_server(_oauth_server: OAuthServer) -> OAuthServer:
+    """The test authorization server (tests/oauthserver.py), forgetting every token and
+    count of the test before."""
+    _oauth_server.reset()
+    return _oauth_server
+
+
+@pytest.fixture(scope="session")
+def oauth_dovecot(dovecot: Dovecot, _oauth_server: OAuthServer) -> Iterator[Dovecot]:
+    """A Dovecot whose XOAUTH2 and OAUTHBEARER logins the test authorization server
+    vouches for (introspection); users ``bot@example.test`` and the app's mailbox."""
+    server = start_dovecot(
+        introspection=Introspection(
+            f"{_oauth_server.url}/introspect", RESOURCE_CLIENT, RESOURCE_SECRET
+        ),
+        more_users=(APP_MAILBOX,),
+    )
+    try:
+        yield server
+    finally:
+        destroy_dovecot(server)
+
+
+@pytest.fixture
+def oauth_mailbox(oauth_dovecot: Dovecot, oauth_server: OAuthServer) -> Dovecot:
+    """The OAuth2 Dovecot, running, both users' mailboxes empty."""
+    if not oauth_dovecot.running:
+        oauth_dovecot.start()
+    oauth_dovecot.clean()
+    oauth_dovecot.clean(APP_MAILBOX)
+    return oauth_dovecot
 
 
 @pytest.fixture

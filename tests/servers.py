@@ -83,13 +83,13 @@ mail_gid = dovecot
 first_valid_uid = 1
 {ssl}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login{mechanisms}
 auth_failure_delay = 0
 mail_location = maildir:{root}/mail/%u
-passdb {{
+{oauth_passdb}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {root}/passwd
-}}
+{passwd_mechanisms}}}
 userdb {{
   driver = static
   args = uid=dovecot gid=dovecot home={root}/mail/%u
@@ -116,9 +116,38 @@ service stats {{
 """
 
 
+#: the OAuth2 variant: tokens of XOAUTH2 and OAUTHBEARER logins are checked by the
+#: test authorization server's introspection endpoint (RFC 7662); passwords (PLAIN,
+#: LOGIN: the test's own client) still by the passwd file, which never sees a token
+_OAUTH_PASSDB = """passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {root}/oauth2.conf.ext
+}}
+"""
+
+_OAUTH2_CONF = """introspection_mode = post
+introspection_url = {url}
+client_id = {client_id}
+client_secret = {client_secret}
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
+
+@dataclass(frozen=True)
+class Introspection:
+    """Where an OAuth2 Dovecot asks whether a token is good, and as whom."""
+
+    url: str
+    client_id: str
+    client_secret: str
+
+
 @dataclass
 class Dovecot:
-    """One Dovecot instance on loopback with a single user.
+    """One Dovecot instance on loopback with a single user (and ``more_users``).
 
     ``append``/``uids``/``flags`` talk IMAP through their own short connections,
     so they act like another mail client (or the MTA) next to the code under test.
@@ -132,6 +161,10 @@ class Dovecot:
     #: with TLS: STARTTLS on ``port``, implicit TLS on ``tls_port``, cert for 127.0.0.1
     tls: bool = False
     tls_port: int = 0
+    #: the OAuth2 variant: XOAUTH2 and OAUTHBEARER checked against this endpoint
+    introspection: Introspection | None = None
+    #: further users with the same password
+    more_users: tuple[str, ...] = ()
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -159,13 +192,25 @@ class Dovecot:
             self.tls_port = self.tls_port or free_port()
             make_cert(self.cert, self.root / "key.pem")
             ssl = f"ssl = yes\nssl_cert = <{self.cert}\nssl_key = <{self.root}/key.pem"
-        self.conf.write_text(
-            _DOVECOT_CONF.format(root=self.root, port=self.port, tls_port=self.tls_port, ssl=ssl)
-        )
-        (self.root / "passwd").write_text(f"{self.user}:{{PLAIN}}{self.password}\n")
+        oauth = self.introspection
+        self.conf.write_text(_DOVECOT_CONF.format(
+            root=self.root, port=self.port, tls_port=self.tls_port, ssl=ssl,
+            mechanisms=" xoauth2 oauthbearer" if oauth else "",
+            oauth_passdb=_OAUTH_PASSDB.format(root=self.root) if oauth else "",
+            passwd_mechanisms="  mechanisms = plain login\n" if oauth else "",
+        ))
+        files = [self.conf, self.root / "passwd"]
+        if oauth is not None:
+            files.append(self.root / "oauth2.conf.ext")
+            files[-1].write_text(_OAUTH2_CONF.format(
+                url=oauth.url, client_id=oauth.client_id, client_secret=oauth.client_secret
+            ))
+        (self.root / "passwd").write_text("".join(
+            f"{user}:{{PLAIN}}{self.password}\n" for user in (self.user, *self.more_users)
+        ))
         # Dovecot drops privileges: its own users must reach the config, passwd and mail.
         os.chmod(self.root, 0o755)
-        for path in (self.conf, self.root / "passwd"):
+        for path in files:
             os.chmod(path, 0o644)
         os.chown(self.root / "mail", ids.pw_uid, ids.pw_gid)
 
@@ -236,18 +281,20 @@ class Dovecot:
     # -- acting as another client -------------------------------------------------
 
     @contextlib.contextmanager
-    def client(self) -> Iterator[IMAPClient]:
+    def client(self, user: str | None = None) -> Iterator[IMAPClient]:
         c = IMAPClient(self.host, self.port, ssl=False, timeout=10)
         try:
-            c.login(self.user, self.password)
+            c.login(user or self.user, self.password)
             yield c
         finally:
             with contextlib.suppress(Exception):
                 c.logout()
 
-    def append(self, raw: bytes, folder: str = "INBOX", flags: Sequence[str] = ()) -> int:
+    def append(
+        self, raw: bytes, folder: str = "INBOX", flags: Sequence[str] = (), user: str | None = None
+    ) -> int:
         """Deliver ``raw`` into ``folder``; returns the new UID (Dovecot has UIDPLUS)."""
-        with self.client() as c:
+        with self.client(user) as c:
             if not c.folder_exists(folder):
                 c.create_folder(folder)
             reply = c.append(folder, raw, flags=[f.encode() for f in flags])
@@ -281,9 +328,17 @@ class Dovecot:
             check=True, capture_output=True, timeout=30,
         )
 
-    def clean(self) -> None:
+    def kick(self, user: str | None = None) -> None:
+        """End the user's sessions, as a server does with a session whose token expired."""
+        assert DOVEADM_BIN is not None
+        subprocess.run(
+            [DOVEADM_BIN, "-c", str(self.conf), "kick", user or self.user],
+            check=True, capture_output=True, timeout=30,
+        )
+
+    def clean(self, user: str | None = None) -> None:
         """Empty INBOX and drop every other folder: each test starts from nothing."""
-        with self.client() as c:
+        with self.client(user) as c:
             for _flags, _delim, name in c.list_folders():
                 folder = name if isinstance(name, str) else name.decode()
                 if folder.upper() != "INBOX":
@@ -295,10 +350,15 @@ class Dovecot:
                 c.expunge()
 
 
-def start_dovecot(*, tls: bool = False) -> Dovecot:
+def start_dovecot(
+    *,
+    tls: bool = False,
+    introspection: Introspection | None = None,
+    more_users: tuple[str, ...] = (),
+) -> Dovecot:
     # Not under pytest's tmp dir: that is mode 0700 and the dovecot user cannot enter it.
     root = Path(tempfile.mkdtemp(prefix="mailbot-dovecot-"))
-    server = Dovecot(root=root, tls=tls)
+    server = Dovecot(root=root, tls=tls, introspection=introspection, more_users=more_users)
     server.setup()
     server.start()
     return server
@@ -482,7 +542,9 @@ class _Session(SMTP):
     async def push(self, status: Any) -> None:
         text = status if isinstance(status, str) else status.decode()
         if text == _HANG_UP:
-            self.transport.abort()
+            transport = self.transport
+            if isinstance(transport, asyncio.WriteTransport):
+                transport.abort()
             return
         delay = self.event_handler.reply_delay
         if delay:

@@ -24,6 +24,13 @@ def test_defaults_without_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert cfg.store_url == f"sqlite:///{tmp_path.resolve()}/mailbot.db"
     assert cfg.outbox_dir == tmp_path.resolve() / "outbox"
     assert cfg.smtp is None and cfg.imap == ()
+    assert cfg.limits.forward_attachments_mb == 10
+    assert cfg.limits.forward_attachment_bytes == 10 * 1024 * 1024
+
+
+def test_forward_attachments_limit_is_read(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, "[limits]\nforward_attachments_mb = 3\n"))
+    assert cfg.limits.forward_attachment_bytes == 3 * 1024 * 1024
 
 
 def test_env_variable_and_local_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,11 +70,20 @@ password_env = "IMAP_PW"
         ('[[customers]]\ndomain = "a.example"\ncontract = "yes"\n', "customers[0].contract"),
         ('[store]\nurl = "sqlite:///x.db"\nurll = 1\n', "store.urll"),
         ('[limits]\nacks_per_hour = -1\n', "limits.acks_per_hour"),
+        ('[limits]\nforward_attachments_mb = -1\n', "limits.forward_attachments_mb"),
+        ('[limits]\nforward_attachments_mb = "10 MB"\n', "limits.forward_attachments_mb"),
         ("[bogus]\n", "bogus"),
         ('[sla]\nhours = { mon = "19:00-07:00" }\n', "sla.hours.mon"),
         ("[sla.targets]\nurgent = [60, 240]\n", "sla.targets.urgent"),
         ("[sla]\ntimezone = 1\n", "sla.timezone"),
         ("sla = 5\n", "sla"),
+        ('[spam]\nmx = 5\n', "spam.mx"),
+        ('[spam]\nmx = ["mx.a.example", ""]\n', "spam.mx"),
+        ('[spam]\nserver_strips_foreign_headers = "yes"\n', "spam.server_strips_foreign_headers"),
+        ('[spam]\nrspamd_score = -1\n', "spam.rspamd_score"),
+        ('[spam]\nexchange_scl = 0\n', "spam.exchange_scl"),
+        ('[spam]\nnotice_at = "25:00"\n', "spam.notice_at"),
+        ('[spam]\nthreshold = 5\n', "spam.threshold"),
     ],
 )
 def test_errors_name_key_and_file(tmp_path: Path, text: str, key: str) -> None:
@@ -114,3 +130,29 @@ contract = true
     assert cfg.customer_for("x@mueller-steuerberatung.example.evil.example") is None
     host = cfg.customer_for_host("fs01.mueller-steuerberatung")
     assert host is not None and host.name == "Müller"
+
+
+def test_spam_section(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, """
+[spam]
+mx = ["MX1.itservice.example", ".protection.outlook.example"]
+server_strips_foreign_headers = true
+spamassassin_score = 6.5
+rspamd_score = 7
+rspamd_actions = ["Reject"]
+exchange_scl = 6
+notice_at = "07:30"
+"""))
+    spam = cfg.spam
+    assert spam.mx == ("mx1.itservice.example", ".protection.outlook.example")
+    assert spam.server_strips_foreign_headers
+    assert (spam.spamassassin_score, spam.rspamd_score, spam.exchange_scl) == (6.5, 7.0, 6)
+    assert spam.rspamd_actions == ("reject",)
+    assert (spam.notice_at.hour, spam.notice_at.minute) == (7, 30)
+    # One host name needs no list; without the section the defaults hold.
+    assert load_config(write(tmp_path, '[spam]\nmx = "mx.a.example"\n')).spam.mx == (
+        "mx.a.example",
+    )
+    default = load_config(write(tmp_path, "")).spam
+    assert default.mx == () and not default.server_strips_foreign_headers
+    assert default.rspamd_score == 6.0 and "add header" in default.rspamd_actions

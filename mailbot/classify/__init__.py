@@ -17,6 +17,14 @@ from __future__ import annotations
 from mailbot.classify._classifier import DEFAULT_ZONE, JUDGED_CHARS, Classifier
 from mailbot.classify._deadline import Deadline, find_deadline
 from mailbot.classify._evaluate import EvaluationReport, evaluate, format_report
+from mailbot.classify._examples import (
+    MODEL_FIELDS,
+    LabelledExample,
+    example_line,
+    json_key,
+    label_code,
+    read_examples,
+)
 from mailbot.classify._monitoring import parse_alarm, state_priority
 from mailbot.classify._nlp import default_models_dir
 from mailbot.classify._textcat import PlannedModel
@@ -31,18 +39,24 @@ from mailbot.classify._train import (
 __all__ = [
     "DEFAULT_ZONE",
     "JUDGED_CHARS",
+    "MODEL_FIELDS",
     "Classifier",
     "CrossValidation",
     "Deadline",
     "EvaluationReport",
+    "LabelledExample",
     "LabelledMail",
     "PlannedModel",
     "cross_validate",
     "default_models_dir",
     "evaluate",
+    "example_line",
     "find_deadline",
     "format_report",
+    "json_key",
+    "label_code",
     "parse_alarm",
+    "read_examples",
     "read_training_set",
     "state_priority",
     "train_to",

@@ -41,6 +41,7 @@ from mailbot.sla import SlaSettings
 
 __all__ = [
     "BYTE_DECIDING",
+    "FOLDED_IN",
     "TRAINED_WITH",
     "CrossValidation",
     "LabelledMail",
@@ -52,6 +53,7 @@ __all__ = [
     "recorded_versions",
     "train_to",
     "version_drift",
+    "with_extra",
 ]
 
 SEED = 0
@@ -86,6 +88,9 @@ BYTE_DECIDING = (
 )
 #: The record of those versions (and Python's), inside the model's folder.
 TRAINED_WITH = "trained_with.json"
+#: The record of the mails a model took in beyond ``models/train`` (technicians'
+#: corrections), inside its folder; absent from a model of the training set alone.
+FOLDED_IN = "corrections.json"
 #: A fixed message date for cross-validation (deadlines do not enter the score).
 _SENT = datetime(2026, 11, 24, 9, 0, tzinfo=SlaSettings().zone)
 
@@ -156,11 +161,29 @@ def build_textcat(mails: Sequence[LabelledMail], *, seed: int = SEED) -> Languag
     return nlp
 
 
-def train_to(train_dir: Path, out_dir: Path, *, seed: int = SEED) -> int:
-    """Train from ``train_dir`` and replace ``out_dir`` with the model; returns the
-    number of mails. Written to a sibling folder first, so a failed run leaves the
-    old model in place."""
-    mails = read_training_set(train_dir)
+def with_extra(mails: Sequence[LabelledMail], extra: Sequence[LabelledMail]) -> list[LabelledMail]:
+    """The training set, then the extra mails whose id it does not hold yet (a
+    correction reviewed and added to ``models/train`` keeps its id), in their order."""
+    known = {m.id for m in mails}
+    return [*mails, *(m for m in extra if m.id not in known)]
+
+
+def train_to(
+    train_dir: Path,
+    out_dir: Path,
+    *,
+    seed: int = SEED,
+    extra: Sequence[LabelledMail] = (),
+) -> int:
+    """Train from ``train_dir`` (and ``extra``: technicians' corrections) and replace
+    ``out_dir`` with the model; returns the number of mails. Written to a sibling
+    folder first, so a failed run leaves the old model in place.
+
+    A model with extra mails names them in ``FOLDED_IN``: it is not reproducible from
+    the repository alone. Without them nothing but the training set decides the bytes.
+    """
+    files = read_training_set(train_dir)
+    mails = with_extra(files, extra)
     if not mails:
         raise ValueError(f"no labelled mails in {train_dir}")
     nlp = build_textcat(mails, seed=seed)
@@ -169,6 +192,10 @@ def train_to(train_dir: Path, out_dir: Path, *, seed: int = SEED) -> int:
     nlp.to_disk(tmp)
     record = json.dumps(installed_versions(), indent=2, sort_keys=True) + "\n"
     (tmp / TRAINED_WITH).write_text(record, encoding="utf-8")
+    added = [m.id for m in mails[len(files) :]]
+    if added:
+        folded = json.dumps({"mails": len(added), "ids": added}, indent=1) + "\n"
+        (tmp / FOLDED_IN).write_text(folded, encoding="utf-8")
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
     return len(mails)
@@ -260,11 +287,18 @@ class CrossValidation:
         )
 
 
-def cross_validate(train_dir: Path, models_dir: Path, *, folds: int = 5) -> CrossValidation:
-    """Mail i is held out in fold i % folds; each fold's model never saw its mails."""
+def cross_validate(
+    train_dir: Path,
+    models_dir: Path,
+    *,
+    folds: int = 5,
+    extra: Sequence[LabelledMail] = (),
+) -> CrossValidation:
+    """Mail i is held out in fold i % folds; each fold's model never saw its mails.
+    ``extra`` (technicians' corrections) joins the set after the training files."""
     from mailbot.classify._classifier import Classifier
 
-    mails = read_training_set(train_dir)
+    mails = with_extra(read_training_set(train_dir), extra)
     rules = Classifier.load(models_dir).with_planned_model(None)
     rule_pairs, combined_pairs, model_pairs = [], [], []
     changed: list[tuple[str, bool]] = []

@@ -18,8 +18,10 @@ from mailbot.config._model import (
     ImapConfig,
     LimitsConfig,
     MonitoringConfig,
+    OAuthConfig,
     ServiceConfig,
     SmtpConfig,
+    SpamConfig,
     StaffConfig,
 )
 from mailbot.config._sla import parse_sla
@@ -30,8 +32,10 @@ __all__ = [
     "ImapConfig",
     "LimitsConfig",
     "MonitoringConfig",
+    "OAuthConfig",
     "ServiceConfig",
     "SmtpConfig",
+    "SpamConfig",
     "StaffConfig",
     "find_config_path",
     "load_config",

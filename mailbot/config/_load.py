@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from mailbot.config._model import Config
+from mailbot.config._oauth import read_oauth
 from mailbot.config._sections import (
     read_customers,
     read_limits,
@@ -16,6 +17,7 @@ from mailbot.config._sections import (
     read_monitoring,
     read_service,
     read_smtp,
+    read_spam,
     read_staff,
     read_store,
 )
@@ -61,17 +63,21 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
     store_url, outbox_dir = read_store(root.table("store"), base)
     service_table = root.table("service")
     service = read_service(service_table)
-    imap = read_mailboxes(root)
+    # First: the mailboxes and the relay name their token sets.
+    oauth = read_oauth(root)
+    names = frozenset(o.name for o in oauth)
+    imap = read_mailboxes(root, names)
     smtp = None
     smtp_table = root.optional_table("smtp")
     if smtp_table is not None:
-        smtp, service = read_smtp(smtp_table, service, service_table)
+        smtp, service = read_smtp(smtp_table, service, service_table, names)
     staff = read_staff(root.table("staff"))
     monitoring = read_monitoring(root.table("monitoring"))
     customers = read_customers(root)
     sla_table = root.optional_table("sla")
     sla = read_sla(sla_table) if sla_table is not None else SlaSettings()
     limits = read_limits(root.table("limits"))
+    spam = read_spam(root.table("spam"))
     root.done()
     return Config(
         path=path,
@@ -85,4 +91,6 @@ def parse_config(data: Mapping[str, Any], path: Path | None) -> Config:
         customers=customers,
         sla=sla,
         limits=limits,
+        oauth=oauth,
+        spam=spam,
     )

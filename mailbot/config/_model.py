@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import time
 from email.utils import parseaddr
 from functools import cached_property
 from pathlib import Path
 
+from mailbot.kinds import AuthMethod, OAuthFlow, OAuthProvider, SaslMechanism
 from mailbot.mail.headers import domain_of_address, within_domain
 from mailbot.sla import SlaSettings
 
@@ -32,6 +34,10 @@ class ImapConfig:
     max_message_bytes: int = 25 * 1024 * 1024
     #: how many messages one FETCH asks for
     batch_size: int = 100
+    auth: AuthMethod = AuthMethod.PASSWORD
+    #: the ``[oauth.NAME]`` whose tokens log in, with ``auth = "oauth2"``
+    oauth: str = ""
+    mechanism: SaslMechanism = SaslMechanism.XOAUTH2
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,37 @@ class SmtpConfig:
     connections: int = 2
     #: mails handed to the relay per minute, across all workers of one store; 0 = no cap
     max_per_minute: int = 0
+    auth: AuthMethod = AuthMethod.PASSWORD
+    #: the ``[oauth.NAME]`` whose tokens log in, with ``auth = "oauth2"``
+    oauth: str = ""
+    mechanism: SaslMechanism = SaslMechanism.XOAUTH2
+
+
+@dataclass(frozen=True)
+class OAuthConfig:
+    """One ``[oauth.NAME]`` table: a registered app at a provider and how its tokens
+    are obtained. The endpoints and scopes are filled in for the known providers."""
+
+    name: str
+    provider: OAuthProvider
+    flow: OAuthFlow
+    client_id: str
+    token_url: str
+    #: confidential clients (app-only, Google's desktop apps); never printed
+    client_secret: str = field(default="", repr=False)
+    tenant: str = ""
+    scopes: tuple[str, ...] = ()
+    device_authorization_url: str = ""
+    authorization_url: str = ""
+    #: extra parameters of the authorization request (Google needs some to hand out a
+    #: refresh token)
+    authorize_params: tuple[tuple[str, str], ...] = ()
+    #: the loopback port the browser comes back to (authorization_code); 0 = any free one
+    redirect_port: int = 0
+    #: the host name in the redirect URI (what the app registration names)
+    redirect_host: str = "127.0.0.1"
+    #: seconds for one request to the provider
+    timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +119,31 @@ class MonitoringConfig:
 
 
 @dataclass(frozen=True)
+class SpamConfig:
+    """Whose spam verdicts count, and from which score on.
+
+    A sender can write any header itself: a verdict counts only when it stands above
+    the first ``Received`` line our own MX wrote (``mx`` names it as that line's
+    ``by`` part), or anywhere when our server removes copies that came with the mail.
+    """
+
+    #: how our receiving server names itself in the ``by`` part of its Received line;
+    #: ".example.net" (leading dot) matches any host of that domain
+    mx: tuple[str, ...] = ()
+    server_strips_foreign_headers: bool = False
+    #: SpamAssassin: X-Spam-Status score from which a mail is spam (X-Spam-Flag: YES is)
+    spamassassin_score: float = 5.0
+    #: rspamd: X-Spamd-Result / X-Rspamd-Score from which a mail is spam (its default
+    #: "add header" score), and the X-Rspamd-Action values that say spam
+    rspamd_score: float = 6.0
+    rspamd_actions: tuple[str, ...] = ("add header", "rewrite subject", "reject")
+    #: Exchange Online / EOP: spam confidence level from which a mail is spam
+    exchange_scl: int = 5
+    #: local time of day of the daily spam notice to ``[staff] notify``
+    notice_at: time = time(16, 0)
+
+
+@dataclass(frozen=True)
 class CustomerConfig:
     domain: str
     name: str
@@ -99,6 +161,13 @@ class LimitsConfig:
     fetch_stale_after: float = 900.0
     #: processes that work through a backlog; 0 means one per core, 1 none forked
     processes: int = 0
+    #: attachments that go out with an announcement or a relay, in MiB together;
+    #: the rest is named (0: none goes out)
+    forward_attachments_mb: int = 10
+
+    @property
+    def forward_attachment_bytes(self) -> int:
+        return self.forward_attachments_mb * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -114,6 +183,11 @@ class Config:
     customers: tuple[CustomerConfig, ...] = ()
     sla: SlaSettings = field(default_factory=SlaSettings)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    oauth: tuple[OAuthConfig, ...] = ()
+    spam: SpamConfig = field(default_factory=SpamConfig)
+
+    def oauth_named(self, name: str) -> OAuthConfig | None:
+        return next((o for o in self.oauth if o.name == name), None)
 
     def customer_for(self, address: str) -> CustomerConfig | None:
         domain = domain_of_address(address)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import time
 from email.utils import parseaddr
 from pathlib import Path
 
@@ -13,10 +14,13 @@ from mailbot.config._model import (
     MonitoringConfig,
     ServiceConfig,
     SmtpConfig,
+    SpamConfig,
     StaffConfig,
 )
+from mailbot.config._oauth import read_sign_in
 from mailbot.config._table import REQUIRED, Table
 from mailbot.errors import ConfigError
+from mailbot.sla import parse_clock
 
 _SECURITY = ("ssl", "starttls", "none")
 _SQLITE = "sqlite:///"
@@ -52,7 +56,8 @@ def read_service(t: Table) -> ServiceConfig:
     return service
 
 
-def read_imap(t: Table, name: str) -> ImapConfig:
+def read_imap(t: Table, name: str, oauth_names: frozenset[str] = frozenset()) -> ImapConfig:
+    sign_in = read_sign_in(t, oauth_names)
     security = t.choice("security", _SECURITY, "ssl")
     default_port = {"ssl": 993, "starttls": 143, "none": 143}[security]
     idle = t.get_float("idle_timeout", ImapConfig.idle_timeout)
@@ -64,7 +69,10 @@ def read_imap(t: Table, name: str) -> ImapConfig:
         port=t.get_int("port", default_port, minimum=1),
         security=security,
         username=t.get_str("username", REQUIRED),
-        password=t.secret("password"),
+        password=sign_in.password,
+        auth=sign_in.auth,
+        oauth=sign_in.oauth,
+        mechanism=sign_in.mechanism,
         folder=t.get_str("folder", ImapConfig.folder),
         processed_folder=t.get_str("processed_folder"),
         poll_interval=t.get_float("poll_interval", ImapConfig.poll_interval),
@@ -79,14 +87,16 @@ def read_imap(t: Table, name: str) -> ImapConfig:
     return cfg
 
 
-def read_mailboxes(root: Table) -> tuple[ImapConfig, ...]:
+def read_mailboxes(
+    root: Table, oauth_names: frozenset[str] = frozenset()
+) -> tuple[ImapConfig, ...]:
     """``[imap]`` (one box) and ``[[mailboxes]]`` (any number), names unique."""
     boxes: list[ImapConfig] = []
     single = root.optional_table("imap")
     if single is not None:
-        boxes.append(read_imap(single, "imap"))
+        boxes.append(read_imap(single, "imap", oauth_names))
     for i, t in enumerate(root.entries("mailboxes")):
-        boxes.append(read_imap(t, f"mailbox{i + 1}"))
+        boxes.append(read_imap(t, f"mailbox{i + 1}", oauth_names))
     names = [b.name for b in boxes]
     if len(set(names)) != len(names):
         raise ConfigError("mailboxes.name", root.path, "mailbox names must be unique")
@@ -94,18 +104,25 @@ def read_mailboxes(root: Table) -> tuple[ImapConfig, ...]:
 
 
 def read_smtp(
-    t: Table, service: ServiceConfig, service_table: Table
+    t: Table,
+    service: ServiceConfig,
+    service_table: Table,
+    oauth_names: frozenset[str] = frozenset(),
 ) -> tuple[SmtpConfig, ServiceConfig]:
     """The SMTP server, and the service as it sends: ``from_address`` here sets its From
     header, and its address too unless ``[service]`` names one."""
+    sign_in = read_sign_in(t, oauth_names)
     security = t.choice("security", _SECURITY, "starttls")
     default_port = {"ssl": 465, "starttls": 587, "none": 25}[security]
     smtp = SmtpConfig(
         host=t.get_str("host", REQUIRED),
         port=t.get_int("port", default_port, minimum=1),
         security=security,
-        username=t.get_str("username", ""),
-        password=t.secret("password"),
+        username=t.get_str("username", REQUIRED if sign_in.oauth else ""),
+        password=sign_in.password,
+        auth=sign_in.auth,
+        oauth=sign_in.oauth,
+        mechanism=sign_in.mechanism,
         timeout=t.get_float("timeout", SmtpConfig.timeout),
         verify=t.get_bool("verify", SmtpConfig.verify),
         ca_file=t.get_str("ca_file"),
@@ -169,6 +186,38 @@ def read_limits(t: Table) -> LimitsConfig:
         acks_per_day=t.get_int("acks_per_day", d.acks_per_day, 0),
         fetch_stale_after=t.get_float("fetch_stale_after", d.fetch_stale_after),
         processes=t.get_int("processes", d.processes, 0),
+        forward_attachments_mb=t.get_int("forward_attachments_mb", d.forward_attachments_mb, 0),
     )
     t.done()
     return limits
+
+
+def read_spam(t: Table) -> SpamConfig:
+    d = SpamConfig
+    mx = t.value("mx", [])
+    if isinstance(mx, str):
+        mx = [mx]
+    if not isinstance(mx, list) or not all(isinstance(m, str) and m.strip() for m in mx):
+        raise t.error("mx", "expected a host name or a list of host names")
+    notice = t.get_str("notice_at", "")
+    notice_at = d.notice_at
+    if notice:
+        try:
+            minutes = parse_clock(notice)
+        except ValueError as exc:
+            raise t.error("notice_at", str(exc)) from None
+        notice_at = time(minutes // 60, minutes % 60)
+    actions = t.str_list("rspamd_actions", list(d.rspamd_actions))
+    spam = SpamConfig(
+        mx=tuple(m.strip().lower() for m in mx),
+        server_strips_foreign_headers=t.get_bool(
+            "server_strips_foreign_headers", d.server_strips_foreign_headers
+        ),
+        spamassassin_score=t.get_float("spamassassin_score", d.spamassassin_score),
+        rspamd_score=t.get_float("rspamd_score", d.rspamd_score),
+        rspamd_actions=tuple(a.strip().lower() for a in actions),
+        exchange_scl=t.get_int("exchange_scl", d.exchange_scl, minimum=1),
+        notice_at=notice_at,
+    )
+    t.done()
+    return spam

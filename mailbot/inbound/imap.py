@@ -13,14 +13,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.util import to_bytes
 
 from mailbot.config import ImapConfig
-from mailbot.errors import FetchError, FetchTimeoutError
+from mailbot.errors import FetchError, FetchTimeoutError, TokenError
+from mailbot.kinds import AuthMethod, SaslMechanism
+
+if TYPE_CHECKING:
+    from mailbot.oauth.tokens import AccessToken, TokenSource
 
 SEEN = b"\\Seen"
 #: header block cap for placeholders of too-large mail; hostile headers stop here
@@ -51,6 +56,7 @@ class ImapSession(Protocol):
     def idle_stop(self) -> bool: ...
     def close(self) -> None: ...
     def abort(self) -> None: ...
+    def credentials_expire(self) -> datetime | None: ...
 
 
 ClientFactory = Callable[[ImapConfig], ImapSession]
@@ -90,13 +96,16 @@ def _untagged_has(responses: Sequence[Any], *names: bytes) -> bool:
 class ImapClientSession:
     """:class:`ImapSession` over ``imapclient`` (UID mode throughout)."""
 
-    def __init__(self, client: IMAPClient, config: ImapConfig) -> None:
+    def __init__(
+        self, client: IMAPClient, config: ImapConfig, renew_at: datetime | None = None
+    ) -> None:
         self._client = client
         self._config = config
         self._idling = False
+        self._renew_at = renew_at
 
     @classmethod
-    def connect(cls, config: ImapConfig) -> ImapClientSession:
+    def connect(cls, config: ImapConfig, tokens: TokenSource | None = None) -> ImapClientSession:
         timeout = config.timeout or None
         with mapped(f"connect to {config.host}:{config.port}"):
             client = IMAPClient(
@@ -110,15 +119,24 @@ class ImapClientSession:
             if config.security == "starttls":
                 with mapped("STARTTLS"):
                     client.starttls(tls_context(config))
+            renew_at = None
             with mapped(f"login as {config.username}"):
-                client.login(config.username, config.password)
+                if config.auth == AuthMethod.OAUTH2:
+                    renew_at = _oauth_login(client, config, tokens)
+                else:
+                    client.login(config.username, config.password)
         except BaseException:
             # The first error is the one worth reporting; a failed TLS wrap can leave
             # a socket that even shutdown() trips over.
             with suppress(OSError, IMAPClientError):
                 client.shutdown()
             raise
-        return cls(client, config)
+        return cls(client, config, renew_at)
+
+    def credentials_expire(self) -> datetime | None:
+        """When the access token this session logged in with should be renewed (None:
+        a password, or a token without a stated lifetime)."""
+        return self._renew_at
 
     def has_capability(self, name: str) -> bool:
         with mapped("CAPABILITY"):
@@ -242,5 +260,45 @@ class ImapClientSession:
             self._client.shutdown()
 
 
+def _oauth_login(
+    client: IMAPClient, config: ImapConfig, tokens: TokenSource | None
+) -> datetime | None:
+    """SASL XOAUTH2 or OAUTHBEARER with the token set's access token; a token the server
+    refuses (revoked, or refused before its time) is renewed once and tried again."""
+    if tokens is None:
+        raise FetchError(f"{config.name}: auth = oauth2, but no token source was given")
+    token = _token(tokens, config)
+    try:
+        _authenticate(client, config, token.token)
+    except LoginError:
+        token = _token(tokens, config, rejected=token.token)
+        _authenticate(client, config, token.token)
+    return token.renew_at
+
+
+def _token(tokens: TokenSource, config: ImapConfig, rejected: str = "") -> AccessToken:
+    try:
+        return tokens.access_token(config.oauth, rejected=rejected)
+    except TokenError as exc:
+        raise FetchError(f"IMAP login as {config.username}: {exc}") from exc
+
+
+def _authenticate(client: IMAPClient, config: ImapConfig, token: str) -> None:
+    # imapclient builds both SASL strings (RFC 7628 for OAUTHBEARER).
+    if config.mechanism == SaslMechanism.OAUTHBEARER:
+        client.oauthbearer_login(config.username, token)
+    else:
+        client.oauth2_login(config.username, token)
+
+
 def connect(config: ImapConfig) -> ImapSession:
     return ImapClientSession.connect(config)
+
+
+def connector(tokens: TokenSource | None) -> ClientFactory:
+    """A :data:`ClientFactory` whose OAuth2 mailboxes log in with ``tokens``."""
+
+    def factory(config: ImapConfig) -> ImapSession:
+        return ImapClientSession.connect(config, tokens)
+
+    return factory

@@ -2,6 +2,11 @@
 
 Each rule that fires is returned as a reason, so the audit trail says why a mail
 was not answered.
+
+A robot is known by its headers and by its own words, never by a subject alone: a
+customer who writes "Abwesenheitsnotiz geht nicht" or forwards a bounce and asks what
+it means is a person. An auto-reply subject counts only together with new text that
+reads like an auto-reply ("Ich bin bis 11.12. nicht im Haus") and asks nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 
 from mailbot.mail.headers import MESSAGE_ID
 from mailbot.mail.parse import ParsedMail
+from mailbot.mail.quotes import new_text
 
 _ROBOT_LOCALPARTS = re.compile(
     r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|donotreply|noreply-[\w.-]+|bounces?"
@@ -20,19 +26,31 @@ _ROBOT_LOCALPARTS = re.compile(
 )
 # Microsoft's tokens that ask for no automatic answers (MS-OXCMAIL 2.2.3.2.14).
 _SUPPRESS_TOKENS = frozenset({"all", "oof", "autoreply"})
-# Subjects that auto-replies and delivery reports put in front of the subject they
-# answer ("Automatische Antwort: Angebot", "Out of Office: Ihr Ticket", "Unzustellbar:
-# ..."), and the fixed subjects of delivery reports. Only the prefix form, with its
-# colon, counts: a person writes "Abwesenheitsnotiz einrichten", "Out of Office für Frau
-# Schmitz" or "Automatische Antwort funktioniert nicht", and a responder that sets a
-# bare "Out of office" subject also sends RFC 3834's headers, which the rules above read.
 _AUTO_SUBJECT = re.compile(
-    r"^\s*(?:(?:automatische antwort|abwesenheitsnotiz|abwesend|out of office(?: autoreply| reply)?"
-    r"|auto(?:matic)? ?reply|autoreply|automatic reply|undeliverable|unzustellbar"
-    r"|nicht zustellbar|mail delivery failed|returned mail)\s*:"
-    r"|delivery status notification\b|undelivered mail returned to sender\b)",
+    r"^\s*(automatische antwort|abwesenheitsnotiz|abwesend|out of office|auto(?:matic)? ?reply"
+    r"|autoreply|automatic reply|undeliverable|unzustellbar|delivery status notification"
+    r"|mail delivery failed|returned mail|nicht zustellbar|undelivered mail)\b",
     re.IGNORECASE,
 )
+#: what auto-replies and mailers write in their own words, German and English: away
+#: until a date, "written automatically", whom to ask meanwhile, undeliverable
+_AUTO_WORDS = re.compile(
+    r"\b(bin|sind)\b[^?!]{0,80}?\b(nicht im (büro|haus)|abwesend|nicht erreichbar"
+    r"|im urlaub|außer haus|ausser haus|nicht im dienst)"
+    r"|\bdiese (e-?mail|nachricht|antwort) wurde automatisch"
+    r"|\bin (dringenden|eiligen|unaufschiebbaren) (fällen|angelegenheiten)"
+    r"|\b(ihre|deine) (e-?mail|nachricht) wird (nicht )?(weitergeleitet|gelesen)"
+    r"|\bwieder (im büro|im haus|erreichbar|für sie da)|\bnach meiner rückkehr"
+    r"|\b(ist|sind)\b[^?!]{0,60}?\bgeschlossen\b"
+    r"|\b(konnte|konnten) nicht zugestellt werden"
+    r"|\b(i am|i'm|we are)\b[^?!]{0,60}?\b(out of (the )?office|away from|on (annual )?leave"
+    r"|on vacation|on holiday|not available)"
+    r"|\bthis is an? (automatic|automated|auto-generated)\b"
+    r"|\b(limited|no) access to (my )?e-?mail|\b(after|until|upon) my return"
+    r"|\bcould not be delivered|\bdelivery (has )?failed",
+    re.IGNORECASE,
+)
+_SHOWN_WORDS = 60
 
 
 @dataclass(frozen=True)
@@ -48,7 +66,10 @@ def detect_automated(
     *,
     own_addresses: Iterable[str] = (),
     monitoring_senders: Iterable[str] = (),
+    own_words: str | None = None,
 ) -> AutomatedVerdict:
+    """``own_words``: the sender's new text (quotes and signature removed), worked
+    out from the mail when not given."""
     reasons: list[str] = []
     auto_submitted = mail.header("auto-submitted").split(";", 1)[0].strip().lower()
     if auto_submitted and auto_submitted != "no":
@@ -82,10 +103,22 @@ def detect_automated(
     if mail.from_addr and mail.from_addr in {a.lower() for a in monitoring_senders}:
         reasons.append(f"monitoring sender {mail.from_addr}")
     if _AUTO_SUBJECT.match(mail.subject):
-        reasons.append("auto-reply subject")
+        words = auto_reply_words(new_text(mail.text) if own_words is None else own_words)
+        if words:
+            reasons.append(f"auto-reply subject and words: {words!r}")
     if mail.header("x-mailbot-ticket"):
         reasons.append("mail from a mailbot")
     return AutomatedVerdict(automated=bool(reasons), reasons=tuple(reasons), own_mail=own_mail)
+
+
+def auto_reply_words(text: str) -> str:
+    """The words of ``text`` that read like an auto-reply, or "" when there are none
+    or the text asks a question (a person asking what a notice means)."""
+    if "?" in text:
+        return ""
+    # One line: auto-replies wrap wherever their client did.
+    found = _AUTO_WORDS.search(" ".join(text.split()))
+    return found.group(0)[:_SHOWN_WORDS] if found else ""
 
 
 @dataclass(frozen=True)
@@ -97,8 +130,6 @@ class DeliveryFailure:
     #: Message-IDs the report refers to: its own In-Reply-To/References and the
     #: Message-ID of the returned message or headers
     refers_to: tuple[str, ...]
-
-
 
 
 def delivery_failures(raw: bytes, max_parts: int = 200) -> list[DeliveryFailure]:

@@ -1,7 +1,8 @@
 """Technicians' commands: one per line in the new text of their mail.
 
 ``#prio kritisch|normal|niedrig`` (critical|normal|low), ``#status offen|wartend|erledigt``
-(open|waiting|solved), ``#übernehmen`` / ``#take``, ``#intern``.
+(open|waiting|solved), ``#übernehmen`` / ``#take``, ``#intern``; in a reply to the daily
+spam notice ``#kein-spam 17 18`` / ``#not-spam 17`` with the IDs the notice lists.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ _STATUS = {
     "geschlossen": TicketStatus.SOLVED,
     "closed": TicketStatus.SOLVED,
 }
+#: "#kein-spam 17, 18" (IDs with or without "#"): the rest of the line is read here,
+#: where the other commands take one word at most
+_NOT_SPAM = re.compile(r"^\s*#(kein-?spam|not-?spam|no-?spam)\b(.*)$", re.IGNORECASE)
+_SPAM_ID = re.compile(r"#?(\d{1,12})")
 _TAKE = frozenset({"übernehmen", "uebernehmen", "take"})
 _INTERNAL = frozenset({"intern", "internal"})
 
@@ -44,14 +49,21 @@ class CommandName(StrEnum):
     STATUS = "status"
     TAKE = "take"
     INTERNAL = "internal"
+    NOT_SPAM = "not_spam"
 
 
 @dataclass(frozen=True)
 class Command:
     name: CommandName
-    #: the new priority (a Priority) or status (a TicketStatus); "" for the others
+    #: the new priority (a Priority) or status (a TicketStatus); the spam IDs,
+    #: space-separated, of NOT_SPAM; "" for the others
     value: str = ""
     line: str = ""
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        """The IDs a NOT_SPAM command names, in its order, each once."""
+        return tuple(dict.fromkeys(int(i) for i in self.value.split()))
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,14 @@ def scan(text: str) -> CommandScan:
     unknown: list[str] = []
     kept: list[str] = []
     for line in text.splitlines():
+        spam = _NOT_SPAM.match(line)
+        if spam is not None:
+            ids = _spam_ids(spam.group(2))
+            if ids:
+                commands.append(Command(CommandName.NOT_SPAM, ids, line.strip()))
+            else:
+                unknown.append(line.strip())  # no ID, or words where IDs belong
+            continue
         match = _LINE.match(line)
         if not match:
             kept.append(line)
@@ -91,3 +111,13 @@ def scan(text: str) -> CommandScan:
             # "#3 im Flur" or a hashtag in prose is text, not a command
             kept.append(line)
     return CommandScan(tuple(commands), "\n".join(kept).strip("\n"), tuple(unknown))
+
+
+def _spam_ids(rest: str) -> str:
+    """The IDs after ``#kein-spam``, space-separated; "" unless the rest of the line is
+    IDs and separators only."""
+    tokens = [t for t in re.split(r"[\s,;]+", rest) if t]
+    found = [_SPAM_ID.fullmatch(t) for t in tokens]
+    if not tokens or not all(found):
+        return ""
+    return " ".join(m.group(1) for m in found if m is not None)

@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 
 from mailbot.errors import MessageTooLargeError, ParseError
 from mailbot.mail.addresses import HeaderReader, address_list, single_address
+from mailbot.mail.attachments import Attachment, attachment_of
 from mailbot.mail.charsets import (
     SURROGATE,
     declared_charsets,
@@ -26,10 +27,18 @@ from mailbot.mail.charsets import (
     printable,
     unfold,
 )
+from mailbot.mail.cutout import Cut, cut_runs, raw_payload
 from mailbot.mail.headers import HEADER_END, MESSAGE_ID
 from mailbot.mail.htmltext import html_to_text
 
-__all__ = ["ParseLimits", "ParsedMail", "decode_header_text", "decode_part", "parse_message"]
+__all__ = [
+    "Attachment",
+    "ParseLimits",
+    "ParsedMail",
+    "decode_header_text",
+    "decode_part",
+    "parse_message",
+]
 
 #: headers whose text people write, and so may be RFC 2047 encoded or 8-bit
 _DECODED = frozenset(
@@ -68,9 +77,13 @@ class ParsedMail:
     #: lower-cased header name -> all its values, for the rules that look at headers
     headers: dict[str, tuple[str, ...]]
     content_type: str
-    attachments: tuple[str, ...]
+    #: the files it carries, in the order of the mail (their content read on demand)
+    attachments: tuple[Attachment, ...]
     #: what the parser had to repair, for the audit trail
     defects: tuple[str, ...]
+    #: every header's lower-cased name, top to bottom: where a header stands (above or
+    #: below our server's Received line) decides whether its verdict counts
+    header_order: tuple[str, ...] = ()
 
     def header(self, name: str) -> str:
         values = self.headers.get(name.lower(), ())
@@ -83,6 +96,8 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
         raise MessageTooLargeError(f"message too large: {len(raw)} bytes > {limits.max_bytes}")
     _check_structure(raw, limits)
     raw, repaired = _repair_header_block(raw)
+    # Attachments' bodies stay out of the parser's hands (see mail.cutout).
+    raw, cut = cut_runs(raw)
     try:
         # compat32 keeps headers as strings: the policy.default header registry parsed
         # every header the parser and body walk touched, a third of the per-mail cost.
@@ -106,7 +121,7 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
     from_name, from_addr = single_address(msg, "from", defects, reader)
     _, reply_to = single_address(msg, "reply-to", defects, reader)
     parts = _walk(msg, limits)
-    text, html_only, attachments = _body(parts, defects)
+    text, html_only, attachments = _body(parts, defects, cut)
 
     return ParsedMail(
         message_id=_first_msgid(first("message-id")),
@@ -126,6 +141,7 @@ def parse_message(raw: bytes, limits: ParseLimits | None = None) -> ParsedMail:
         content_type=msg.get_content_type(),
         attachments=attachments,
         defects=tuple(dict.fromkeys(defects)),
+        header_order=tuple(key.lower() for key, _ in msg.raw_items()),
     )
 
 
@@ -135,11 +151,22 @@ def _check_structure(raw: bytes, limits: ParseLimits) -> None:
     Counting boundary declarations is a cheap upper bound on parts and nesting; the
     real tree is checked again while walking it.
     """
-    declared = raw.lower().count(b"boundary=")
+    declared = _count_folded(raw, b"boundary=")
     if declared > limits.max_depth * 4 and declared > limits.max_parts // 10:
         raise ParseError(f"too many nested multiparts: {declared} boundaries")
     if raw.count(b"\n--") > limits.max_parts * 4:
         raise ParseError(f"too many MIME parts (over {limits.max_parts})")
+
+
+def _count_folded(raw: bytes, needle: bytes, window: int = 1 << 20) -> int:
+    """How often ``needle`` (lower case) occurs in ``raw`` in any case, a window at a
+    time: lower-casing a whole large mail held a second copy of it. The windows
+    overlap by one byte less than the needle, so each occurrence counts once."""
+    overlap = len(needle) - 1
+    return sum(
+        raw[start : start + window + overlap].lower().count(needle)
+        for start in range(0, len(raw), window)
+    )
 
 
 def _walk(msg: Message, limits: ParseLimits) -> list[Message]:
@@ -251,10 +278,12 @@ def _date(value: str, zone: tzinfo) -> datetime | None:
     return parsed
 
 
-def _body(parts: list[Message], defects: list[str]) -> tuple[str, bool, tuple[str, ...]]:
+def _body(
+    parts: list[Message], defects: list[str], cut: Cut
+) -> tuple[str, bool, tuple[Attachment, ...]]:
     plain: list[str] = []
     html: list[str] = []
-    attachments: list[str] = []
+    files: list[Message] = []
     for part in parts:
         if part.is_multipart():
             continue
@@ -266,17 +295,17 @@ def _body(parts: list[Message], defects: list[str]) -> tuple[str, bool, tuple[st
         except Exception:
             defects.append("bad attachment name")
         if disposition == "attachment" or (filename and ctype not in ("text/plain", "text/html")):
-            attachments.append(filename or ctype)
+            files.append(part)
             continue
-        if ctype == "text/plain":
-            plain.append(decode_part(part))
-        elif ctype == "text/html":
-            html.append(decode_part(part))
+        if ctype in ("text/plain", "text/html"):
+            if cut.token and cut.token in (payload := raw_payload(part)):
+                part.set_payload(cut.restore(payload))
+            (plain if ctype == "text/plain" else html).append(decode_part(part))
         elif ctype.startswith("message/") or ctype.startswith("text/"):
             # delivery reports and forwarded headers: readable, not the main text
             continue
         elif ctype != "application/octet-stream" or filename:
-            attachments.append(filename or ctype)
+            files.append(part)
     if plain and any(p.strip() for p in plain):
         text = "\n".join(plain)
         html_only = False
@@ -286,8 +315,10 @@ def _body(parts: list[Message], defects: list[str]) -> tuple[str, bool, tuple[st
     else:
         text = ""
         html_only = False
-    names = (printable(a) for a in attachments)
-    return _normalise_newlines(text), html_only, tuple(names)
+    attachments = tuple(
+        attachment_of(part, position, cut, defects) for position, part in enumerate(files, 1)
+    )
+    return _normalise_newlines(text), html_only, attachments
 
 
 def _normalise_newlines(text: str) -> str:

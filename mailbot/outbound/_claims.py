@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, bindparam, or_, update
+from sqlalchemy import Integer, and_, bindparam, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.dml import Update
@@ -92,12 +92,14 @@ def claim(
     release_dead: bool = True,
     writer: Writer | None = None,
     max_per_minute: int = 0,
+    given_back: list[int] | None = None,
 ) -> list[Outbox]:
     """Take up to ``limit`` due rows for ``worker``, most important first
     (:class:`SendRank`); rows claimed by others are skipped. ``max_per_minute``: the
     relay's cap, shared with every worker of the store (:mod:`._limits`).
     With ``release_dead``, claims of dead workers of this host are released first.
-    ``writer``: the connection to write on (a new one otherwise)."""
+    ``writer``: the connection to write on (a new one otherwise). Rows past
+    :data:`ROUND_BYTES` are given back at once; their ids go to ``given_back``."""
     if release_dead:
         _release_dead_local_claims(engine, now)
     with writer.scope() if writer is not None else write_scope(engine) as connection:
@@ -112,8 +114,29 @@ def claim(
         else:
             some = _claim_some(connection)
             some.execute(connection, params | {"limit": limit, "max_rank": SendRank.STAFF})
+        back = _keep_within_bytes(connection, worker)
+        if given_back is not None:
+            given_back.extend(back)
         found = _CLAIMED.all(connection, {"worker": worker})
     return [new_row(Outbox, **dict(zip(_OUTBOX_COLUMNS, row, strict=True))) for row in found]
+
+
+#: the raw bytes one round takes at most (its first row whatever its size): a round
+#: holds every row it claimed until it ends, and an announcement with its files runs
+#: to 14 MB
+ROUND_BYTES = 32 * 1024 * 1024
+
+
+def _keep_within_bytes(connection: Connection, worker: str) -> list[int]:
+    """Give back the claims past :data:`ROUND_BYTES`, in the order of sending, and
+    name them: a later claim takes them. The sizes are read without the mail's bytes."""
+    total, extra = 0, []
+    for index, (row_id, size) in enumerate(_CLAIMED_SIZES.all(connection, {"worker": worker})):
+        total += int(size or 0)
+        if index and total > ROUND_BYTES:
+            extra.append({"row_id": row_id, "worker": worker})
+    _UNCLAIM.many(connection, extra)
+    return [int(item["row_id"]) for item in extra]
 
 
 def _claim_within(
@@ -238,12 +261,17 @@ def _claim_some(connection: Connection) -> Prepared:
 
 def _claim_all(connection: Connection) -> Prepared:
     return _CLAIM_ALL_LOCKING if connection.dialect.name == "postgresql" else _CLAIM_ALL
-_CLAIMED = Prepared(
-    sa_select(_OUTBOX)
-    .where(
-        _OUTBOX.c.claimed_by == bindparam("worker"), _OUTBOX.c.status == OutboxStatus.QUEUED
-    )
-    .order_by(*_DUE_ORDER)
+_MINE = and_(
+    _OUTBOX.c.claimed_by == bindparam("worker"), _OUTBOX.c.status == OutboxStatus.QUEUED
+)
+_CLAIMED = Prepared(sa_select(_OUTBOX).where(_MINE).order_by(*_DUE_ORDER))
+_CLAIMED_SIZES = Prepared(
+    sa_select(_OUTBOX.c.id, func.length(_OUTBOX.c.raw)).where(_MINE).order_by(*_DUE_ORDER)
+)
+_UNCLAIM = Prepared(
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"), _OUTBOX.c.claimed_by == bindparam("worker"))
+    .values(claimed_by=None, claimed_until=None)
 )
 
 

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import aiosmtplib
 
@@ -26,6 +27,9 @@ from mailbot.outbound import smtp as _smtp
 from mailbot.outbound._claims import Recorder
 from mailbot.outbound.smtp import Attempt, Verdict
 from mailbot.store import Outbox
+
+if TYPE_CHECKING:
+    from mailbot.oauth.tokens import TokenSource
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +102,11 @@ class Round:
         throttle: Throttle,
         *,
         check_after_idle: float,
+        tokens: TokenSource | None = None,
     ) -> None:
         self.cfg = cfg
+        #: the OAuth2 access tokens of ``[smtp] auth = "oauth2"``
+        self.tokens = tokens
         self.queue: deque[Outbox] = deque(rows)
         self.not_before = not_before
         self.recorder = recorder
@@ -210,7 +217,7 @@ class Round:
 
     async def _connect(self) -> aiosmtplib.SMTP | None:
         try:
-            return await _smtp.connect(self.cfg)
+            return await _smtp.connect(self.cfg, self.tokens)
         except (TransientSendError, PermanentSendError) as exc:
             log.error("SMTP unavailable: %s", exc)
             self.unavailable = str(exc)

@@ -19,7 +19,8 @@ from mailbot.config import Config
 from mailbot.kinds import SendRank
 from mailbot.mail import headers as hdr
 from mailbot.outbound.conversation import place
-from mailbot.outbound.render import Rendered, compose, domain_of, new_message_id
+from mailbot.outbound.mime import Enclosure, compose
+from mailbot.outbound.render import Rendered, domain_of, new_message_id
 from mailbot.store import (
     AUTO_REPLY_KINDS,
     AuthorKind,
@@ -139,12 +140,14 @@ class Outgoing:
         auto_reply: bool | None = True,
         reply_to: str | None = None,
         answers_index: str = "",
+        attachments: Sequence[Enclosure] = (),
     ) -> Queued:
         """Put one mail in the outbox and, for a ticket's mail, in its thread. A plain
         word for ``kind`` is checked here: sending order and caps know only OutboxKind.
 
         ``answers_index``: the Thread-Index of the mail this one answers, which its own
-        continues (see :func:`mailbot.outbound.conversation.place`)."""
+        continues (see :func:`mailbot.outbound.conversation.place`). ``attachments``:
+        files that go along (chosen by the caller: sizes and risks are its business)."""
         kind = OutboxKind(kind)
         message_id = new_message_id(self.domain)
         placement = place(
@@ -169,6 +172,7 @@ class Outgoing:
             reply_to=reply_to,
             thread_topic=placement.topic,
             thread_index=placement.index,
+            attachments=attachments,
         )
         to_address = to[0].lower() if to else ""
         # Core inserts: the ORM's unit of work was most of the per-mail cost here.

@@ -1,20 +1,17 @@
 """render: templates into outgoing mail.
 
 Customer-facing words live in ``templates/`` (German and English); this module only
-fills them and builds a safe MIME message (text plus an HTML alternative).
+fills them (text plus an HTML alternative); :mod:`.mime` makes the message of them.
 """
 
 from __future__ import annotations
 
-import binascii
-import email.charset
 import os
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.header import Header
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +80,16 @@ def format_when(moment: datetime, lang: str) -> str:
     return f"{day}, {moment:%H:%M} Uhr" if lang == "de" else f"{day}, {moment:%H:%M}"
 
 
+def format_size(size: int, lang: str) -> str:
+    """``830 Bytes``, ``12 KB``, ``1,4 MB`` (KB and MB of 1024, as mail programs count)."""
+    if size < 1024:
+        return f"{size} Bytes" if lang == "de" else f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{-(-size // 1024)} KB"
+    text = f"{size / (1024 * 1024):.1f}"
+    return f"{text.replace('.', ',') if lang == 'de' else text} MB"
+
+
 @dataclass(frozen=True)
 class HoursLine:
     days: str
@@ -139,6 +146,7 @@ class Renderer:
         )
         self.env.filters["when"] = format_when
         self.env.filters["day"] = format_day
+        self.env.filters["size"] = format_size
 
     def warm(self) -> None:
         """Compile every template now (before forking, so children share them)."""
@@ -204,107 +212,3 @@ def new_message_id(domain: str) -> str:
 def domain_of(address: str) -> str:
     _, addr = parseaddr(address)
     return addr.rpartition("@")[2] or "mailbot.invalid"
-
-
-_UTF8_QP = email.charset.Charset("utf-8")
-_UTF8_QP.body_encoding = email.charset.QP
-_UTF8_QP.header_encoding = email.charset.QP
-
-
-def _header_text(value: str) -> str:
-    """ASCII as is; anything else as RFC 2047 encoded words."""
-    if value.isascii():
-        return value
-    return Header(value, _UTF8_QP).encode(linesep="\r\n")
-
-
-def _address(name: str, addr: str) -> str:
-    name = hdr.clean(name)
-    if not name:
-        return addr
-    if name.isascii():
-        return formataddr((name, addr))
-    return _header_text(name) + f" <{addr}>"
-
-
-def compose(
-    *,
-    from_header: str,
-    to: Sequence[str],
-    subject: str,
-    body: Rendered,
-    message_id: str,
-    in_reply_to: str = "",
-    references: Sequence[str] = (),
-    auto_reply: bool | None = True,
-    ticket_number: int | None = None,
-    now: datetime,
-    reply_to: str | None = None,
-    thread_topic: str = "",
-    thread_index: str = "",
-) -> bytes:
-    """The raw bytes of a text + HTML message whose every header is single-line and clean.
-
-    Written directly rather than through ``email.generator``: every value is cleaned
-    and encoded here already, and the generator's folding machinery was a third of
-    the per-mail time in the pipeline benchmark.
-    """
-    name, addr = parseaddr(from_header)
-    headers: list[tuple[str, str]] = [
-        ("From", _address(name, addr)),
-        ("To", ", ".join(hdr.clean(a, 320, address=True) for a in to)),
-        ("Subject", _header_text(hdr.clean(subject, 250))),
-        ("Date", format_datetime(now)),
-        ("Message-ID", hdr.clean(message_id, 250, address=True)),
-    ]
-    if in_reply_to:
-        headers.append(("In-Reply-To", hdr.clean(in_reply_to, 998, address=True)))
-    refs = [hdr.clean(r, 998, address=True) for r in references if r]
-    if refs:
-        # Long threads: keep the first and the newest references (RFC 5322 3.6.4 advice).
-        if len(refs) > 20:
-            refs = refs[:1] + refs[-19:]
-        headers.append(("References", "\r\n ".join(refs)))
-    # Outlook's conversation view (outbound/conversation.py): the topic is customer
-    # text like the subject, the index base64 and never folded.
-    topic = hdr.clean(thread_topic, 250)
-    if topic:
-        headers.append(("Thread-Topic", _header_text(topic)))
-    index = hdr.clean(thread_index, 998, address=True)
-    if index:
-        headers.append(("Thread-Index", index))
-    if reply_to:
-        headers.append(("Reply-To", hdr.clean(reply_to, 320, address=True)))
-    # True: an automatic answer (RFC 3834 auto-replied); False: a notice we generate;
-    # None: a person's words we pass on (a technician's reply), which may be answered.
-    if auto_reply is True:
-        headers.append(("Auto-Submitted", "auto-replied"))
-    elif auto_reply is False:
-        headers.append(("Auto-Submitted", "auto-generated"))
-    headers.append(("X-Auto-Response-Suppress", "All"))
-    if ticket_number is not None:
-        headers.append(("X-Mailbot-Ticket", str(ticket_number)))
-    boundary = f"=_mailbot_{uuid.uuid4().hex}"
-    headers += [
-        ("MIME-Version", "1.0"),
-        ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
-    ]
-    lines = [f"{k}: {v}" for k, v in headers]
-    lines.append("")
-    for subtype, content in (("plain", body.text), ("html", body.html)):
-        lines += [
-            f"--{boundary}",
-            f'Content-Type: text/{subtype}; charset="utf-8"',
-            "Content-Transfer-Encoding: quoted-printable",
-            "",
-            _qp(content),
-        ]
-    lines += [f"--{boundary}--", ""]
-    return "\r\n".join(lines).encode("ascii")
-
-
-def _qp(text: str) -> str:
-    """Quoted-printable with CRLF line ends (binascii does the work in C)."""
-    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
-    encoded = binascii.b2a_qp(normalised.encode("utf-8"), istext=True, header=False)
-    return encoded.decode("ascii").replace("\n", "\r\n")

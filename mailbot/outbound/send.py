@@ -30,12 +30,13 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from mailbot.config import Config, SmtpConfig
+from mailbot.kinds import AuthMethod
 from mailbot.outbound._claims import (
     Outcome,
     Recorder,
@@ -49,6 +50,9 @@ from mailbot.outbound._limits import ConnectionSlots, aware
 from mailbot.outbound.smtp import Result, Verdict
 from mailbot.outbound.summary import StaffSummary
 from mailbot.store import Outbox, Setting, Writer, session_scope
+
+if TYPE_CHECKING:
+    from mailbot.oauth.tokens import TokenKeeper
 
 __all__ = [
     "LAST_SEND_OK",
@@ -132,6 +136,8 @@ class Sender:
         self._slots = (
             ConnectionSlots(engine, config.smtp.connections) if config.smtp is not None else None
         )
+        #: the relay's OAuth2 token set, shared through the store with every worker
+        self._tokens = _token_keeper(config, engine)
 
     def __enter__(self) -> Sender:
         return self
@@ -147,8 +153,17 @@ class Sender:
                 # they send what is due, this round claims nothing.
                 return SendReport()
             worker = new_worker()
-            rows, not_before = self._claim(worker, clock, limit)
-            return self._round(rows, not_before, worker=worker, now=clock)
+            report = SendReport()
+            while True:
+                # A claim gives back what passes its bytes (_claims.ROUND_BYTES): the
+                # round goes on with the next part once the last one went out.
+                given_back: list[int] = []
+                left = None if limit is None else limit - report.claimed
+                rows, not_before = self._claim(worker, clock, left, given_back)
+                sent_before = report.sent
+                self._round(rows, not_before, worker=worker, now=clock, into=report)
+                if not given_back or report.sent == sent_before or left == len(rows):
+                    return report
 
     def close(self) -> None:
         """QUIT the connections, end the event loop and the writer thread, and write
@@ -177,7 +192,7 @@ class Sender:
         return self._slots.held if self._slots is not None else 1
 
     def _claim(
-        self, worker: str, now: datetime, limit: int | None
+        self, worker: str, now: datetime, limit: int | None, given_back: list[int] | None = None
     ) -> tuple[list[Outbox], Mapping[int, float]]:
         """The round's rows in the order claimed, and for some of them the
         ``time.monotonic()`` before which they must not be sent (none here)."""
@@ -191,6 +206,7 @@ class Sender:
         rows = claim(
             self.engine, worker=worker, now=now, limit=limit, lease=self.policy.lease,
             release_dead=release_dead, writer=self._store, max_per_minute=capped,
+            given_back=given_back,
         )
         return rows, {}
 
@@ -201,10 +217,13 @@ class Sender:
         *,
         worker: str,
         now: datetime,
+        into: SendReport | None = None,
     ) -> SendReport:
         """Send ``rows`` (claimed by ``worker`` at ``now``), each not before its time in
-        ``not_before`` (outbox id to ``time.monotonic()``), and write their outcomes."""
-        report = SendReport(claimed=len(rows))
+        ``not_before`` (outbox id to ``time.monotonic()``), and write their outcomes,
+        counted in ``into`` (a new report otherwise)."""
+        report = into if into is not None else SendReport()
+        report.claimed += len(rows)
         if not rows:
             self._hang_up_idle()
             return report
@@ -245,7 +264,7 @@ class Sender:
         await hang_up_all(kept[allowance:])
         sending = Round(
             cfg, rows, not_before, recorder, self._writer, self._throttle,
-            check_after_idle=_CHECK_AFTER_IDLE,
+            check_after_idle=_CHECK_AFTER_IDLE, tokens=self._tokens,
         )
         self._kept = await sending.run(kept[:allowance], min(allowance, len(rows)))
 
@@ -310,3 +329,11 @@ def _set_last_ok(db: Session, now: datetime) -> None:
     setting.value = now.isoformat()
     setting.updated_at = now
     db.add(setting)
+
+
+def _token_keeper(config: Config, engine: Engine) -> TokenKeeper | None:
+    if config.smtp is None or config.smtp.auth != AuthMethod.OAUTH2:
+        return None
+    from mailbot.oauth.tokens import TokenKeeper
+
+    return TokenKeeper(config, engine)

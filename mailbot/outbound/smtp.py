@@ -21,13 +21,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from typing import TYPE_CHECKING
 
 import aiosmtplib
 from aiosmtplib.email import quote_address
 
 from mailbot.config import SmtpConfig
 from mailbot.errors import PermanentSendError, SendTimeoutError, TransientSendError
+from mailbot.kinds import AuthMethod
+from mailbot.outbound import _sasl
 from mailbot.store import Outbox
+
+if TYPE_CHECKING:
+    from mailbot.oauth.tokens import TokenSource
 
 
 class Verdict(StrEnum):
@@ -93,9 +99,10 @@ def _local_hostname() -> str:
     return socket.getfqdn()
 
 
-async def connect(cfg: SmtpConfig) -> aiosmtplib.SMTP:
+async def connect(cfg: SmtpConfig, tokens: TokenSource | None = None) -> aiosmtplib.SMTP:
     """A greeted connection, on TLS when configured (never falling back to plain
-    text) and logged in when a username is set."""
+    text) and logged in when a username is set: with a password, or with ``auth =
+    "oauth2"`` an access token of ``tokens`` (see :mod:`._sasl`)."""
     where = f"SMTP connect to {cfg.host}:{cfg.port}"
     implicit = cfg.security == "ssl"
     context = _tls_context(cfg.ca_file, cfg.verify) if cfg.security != "none" else None
@@ -113,7 +120,12 @@ async def connect(cfg: SmtpConfig) -> aiosmtplib.SMTP:
                 raise TransientSendError(f"{where}: the server does not offer STARTTLS")
             await client.starttls(tls_context=context)
             await _greet(client)  # RFC 3207: what was offered before TLS no longer counts
-        if cfg.username:
+        if cfg.auth == AuthMethod.OAUTH2:
+            if tokens is None:
+                raise PermanentSendError(f"SMTP login as {cfg.username}: auth = oauth2, "
+                                         "but no token source was given")
+            await _sasl.login(client, cfg, tokens)
+        elif cfg.username:
             await client.login(cfg.username, cfg.password)
     except aiosmtplib.SMTPAuthenticationError as exc:
         discard(client)
@@ -124,7 +136,7 @@ async def connect(cfg: SmtpConfig) -> aiosmtplib.SMTP:
         discard(client)
         text = f"SMTP connect: {exc.code} {exc.message.strip()}"
         raise (PermanentSendError(text) if exc.code >= 500 else TransientSendError(text)) from exc
-    except TransientSendError:  # ours (no STARTTLS): not wrapped again
+    except (TransientSendError, PermanentSendError):  # ours (no STARTTLS, no token)
         discard(client)
         raise
     except (aiosmtplib.SMTPException, OSError, ValueError) as exc:

@@ -23,7 +23,14 @@ from mailbot.kinds import FOLDABLE_KINDS, EventKind, OutboxKind, OutboxStatus
 from mailbot.outbound._limits import aware, budget, lock_for_limits
 from mailbot.outbound.outgoing import Outgoing
 from mailbot.outbound.render import Renderer
-from mailbot.store import Outbox, Setting, Ticket, pending_events, session_scope
+from mailbot.store import (
+    Outbox,
+    Setting,
+    StoredAttachment,
+    Ticket,
+    pending_events,
+    session_scope,
+)
 
 #: at most one summary in this time, across the workers of the store
 EVERY = timedelta(minutes=1)
@@ -31,6 +38,14 @@ _LAST = "staff_summary_at"
 
 _OUTBOX = Outbox.__table__  # type: ignore[attr-defined]
 _TICKET = Ticket.__table__  # type: ignore[attr-defined]
+_ATTACHMENT = StoredAttachment.__table__  # type: ignore[attr-defined]
+#: the files of the ticket: a folded announcement did not carry them to anybody
+_FILES = (
+    sa_select(func.count())
+    .where(_ATTACHMENT.c.ticket_id == _OUTBOX.c.ticket_id)
+    .scalar_subquery()
+    .label("files")
+)
 _FREE = or_(_OUTBOX.c.claimed_until.is_(None), _OUTBOX.c.claimed_until < bindparam("now"))
 _DUE = and_(
     _OUTBOX.c.status == OutboxStatus.QUEUED, _OUTBOX.c.next_attempt_at <= bindparam("now"), _FREE
@@ -40,7 +55,7 @@ _FOLDABLE = (
     sa_select(
         _OUTBOX.c.id, _OUTBOX.c.kind, _OUTBOX.c.ticket_id, _TICKET.c.number, _TICKET.c.priority,
         _TICKET.c.subject, _TICKET.c.customer_name, _TICKET.c.customer_address,
-        _TICKET.c.due_at,
+        _TICKET.c.due_at, _FILES,
     )
     .join(_TICKET, _TICKET.c.id == _OUTBOX.c.ticket_id, isouter=True)
     .where(
@@ -62,6 +77,8 @@ class Entry:
     subject: str
     customer: str
     due_at: datetime | None
+    #: files of an announcement's ticket, which the summary names but does not carry
+    files: int = 0
 
 
 class StaffSummary:
@@ -145,6 +162,7 @@ def _entry(row: object) -> Entry:
         subject=values["subject"] or "",
         customer=values["customer_name"] or values["customer_address"] or "",
         due_at=aware(due) if due is not None else None,
+        files=int(values["files"] or 0) if values["kind"] == OutboxKind.NOTIFY else 0,
     )
 
 

@@ -1,11 +1,17 @@
 """The ways one mail can go, tried in this order by :func:`dispose`:
 
-1. a delivery report about our mail marks that mail bounced (and goes on below);
-2. a monitoring alarm joins the open ticket of its host and service, or opens one;
-3. mail in a thread we know is a follow-up on its ticket: a technician's reply
+1. spam (our receiving server's verdict, or a forged sender) is held: stored, never
+   answered, never work, until a technician releases it (:mod:`.spam`);
+2. a delivery report about our mail marks that mail bounced (and goes on below);
+3. a monitoring alarm joins the open ticket of its host and service, or opens one;
+4. mail in a thread we know is a follow-up on its ticket: a technician's reply
    (commands, relay to the customer) or the customer's words (which may replan it);
-4. our own mail that is in no thread is ignored;
-5. anything else opens a new ticket, acknowledged and announced.
+   a robot's mail there (an auto-reply to our acknowledgement) is information on it;
+5. our own mail that is in no thread is ignored;
+6. a technician's reply to the daily spam notice releases what it names;
+7. a robot's mail in no thread is information: attached to the ticket a bounce
+   reports on, else listed by ``mailbot tickets --info``;
+8. anything else opens a new ticket, acknowledged and announced.
 
 Everything here runs inside the mail's write transaction. What a new ticket will
 write is prepared before it (:func:`draft`), so the transaction only checks that the
@@ -15,6 +21,7 @@ preparation still holds.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +33,8 @@ from mailbot.mail import headers as hdr
 from mailbot.mail.automated import delivery_failures
 from mailbot.outbound.render import Rendered
 from mailbot.process.acknowledge import Acknowledger
+from mailbot.process.attachments import Kept
+from mailbot.process.spam import answered_notice, hold, note_ignored, spam_command
 from mailbot.process.staff import StaffDesk
 from mailbot.process.threads import ThreadMatch, match_thread, strip_prefixes, subject_tag
 from mailbot.process.tickets import (
@@ -41,6 +50,8 @@ from mailbot.process.turn import Arrival, Outcome, Turn, reported_at
 from mailbot.sla import BusinessCalendar, Plan, plan
 from mailbot.store import (
     EventKind,
+    InboundDisposition,
+    Message,
     Outbox,
     OutboxStatus,
     Ticket,
@@ -68,6 +79,8 @@ class Crew:
 
 def dispose(turn: Turn, crew: Crew, prepared: Draft | None = None) -> Outcome:
     """One mail's way: the first disposition that fits takes it."""
+    if turn.j.spam.spam and turn.row.released_at is None:
+        return hold(turn)
     if turn.mail.content_type == _DELIVERY_REPORT:
         bounce(turn)
     if turn.j.classification.alarm is not None and turn.j.automated:
@@ -77,10 +90,16 @@ def dispose(turn: Turn, crew: Crew, prepared: Draft | None = None) -> Outcome:
         return follow_up(turn, crew, match.ticket, match)
     if turn.j.own_mail:
         return own_mail(turn)
+    if turn.j.staff_sender:
+        notice = answered_notice(turn.session, turn.mail)
+        if notice is not None:
+            return spam_command(turn, crew.config, notice)
+    if turn.j.information:
+        return information(turn)
     return new_ticket(turn, crew, match, prepared)
 
 
-# -- 1. delivery reports ---------------------------------------------------------------
+# -- 2. delivery reports ---------------------------------------------------------------
 
 
 def bounce(turn: Turn) -> None:
@@ -110,7 +129,7 @@ def bounce(turn: Turn) -> None:
             )
 
 
-# -- 2. monitoring alarms --------------------------------------------------------------
+# -- 3. monitoring alarms --------------------------------------------------------------
 
 
 def monitoring_alarm(turn: Turn, crew: Crew, alarm: Alarm) -> Outcome:
@@ -196,7 +215,7 @@ def _alarm_ticket(turn: Turn, crew: Crew, alarm: Alarm) -> Outcome:
     )
     # Nothing changes the new ticket later in this transaction: a plain INSERT.
     insert_row(session, ticket)
-    turn.store_message(ticket)
+    files = turn.store_message(ticket)
     turn.record_opening(ticket, "monitoring alarm", alarm_plan)
     record(
         session,
@@ -206,16 +225,16 @@ def _alarm_ticket(turn: Turn, crew: Crew, alarm: Alarm) -> Outcome:
         detail="monitoring alarm",
         reasons=j.automated_reasons,
     )
-    queued = crew.staff.announce(session, ticket, j, now, alarm_plan)
+    queued = crew.staff.announce(session, ticket, j, now, alarm_plan, files)
     return turn.processed(ticket.number, tuple(queued))
 
 
-# -- 3. follow-ups ---------------------------------------------------------------------
+# -- 4. follow-ups ---------------------------------------------------------------------
 
 
 def follow_up(turn: Turn, crew: Crew, ticket: Ticket, match: ThreadMatch) -> Outcome:
     """The mail joins its ticket; an automated one changes nothing and gets no answer."""
-    turn.store_message(ticket)
+    files = turn.store_message(ticket)
     record(
         turn.session,
         kind=EventKind.MESSAGE_ADDED,
@@ -235,14 +254,30 @@ def follow_up(turn: Turn, crew: Crew, ticket: Ticket, match: ThreadMatch) -> Out
             detail="automated mail",
             reasons=turn.j.automated_reasons,
         )
-        return turn.processed(ticket.number)
+        if not turn.j.information:
+            return turn.processed(ticket.number)
+        # Attached as information: the ticket is neither reopened nor replanned.
+        record(
+            turn.session,
+            kind=EventKind.INFORMATION,
+            actor="process",
+            ticket=ticket,
+            inbound_id=turn.row.id,
+            detail=f"attached to #{ticket.number}, nothing changed",
+            reasons=turn.j.automated_reasons,
+        )
+        return turn.processed(ticket.number, disposition=InboundDisposition.INFO)
     if turn.j.staff_sender:
-        return technician_reply(turn, crew, ticket)
+        return technician_reply(turn, crew, ticket, files)
     return customer_follow_up(turn, crew, ticket)
 
 
-def technician_reply(turn: Turn, crew: Crew, ticket: Ticket) -> Outcome:
-    relayed = crew.staff.handle_reply(turn.session, ticket, turn.j, turn.row.id, turn.now)
+def technician_reply(
+    turn: Turn, crew: Crew, ticket: Ticket, files: Sequence[Kept] = ()
+) -> Outcome:
+    relayed = crew.staff.handle_reply(
+        turn.session, ticket, turn.j, turn.row.id, turn.now, files
+    )
     return turn.processed(ticket.number, tuple(relayed))
 
 
@@ -284,7 +319,7 @@ def reread(ticket: Ticket, c: Classification) -> list[Change]:
     return changes
 
 
-# -- 4. our own mail -------------------------------------------------------------------
+# -- 5. our own mail -------------------------------------------------------------------
 
 
 def own_mail(turn: Turn) -> Outcome:
@@ -300,7 +335,52 @@ def own_mail(turn: Turn) -> Outcome:
     return turn.processed(detail="own mail")
 
 
-# -- 5. new tickets --------------------------------------------------------------------
+# -- 7. information --------------------------------------------------------------------
+
+
+def information(turn: Turn) -> Outcome:
+    """A robot's mail that answers nothing we know: stored, never answered, no ticket.
+    A delivery report that names a mail of a ticket is attached to that ticket."""
+    ticket = _reported_ticket(turn)
+    if ticket is not None:
+        turn.store_message(ticket)
+        detail = f"delivery report attached to #{ticket.number}, nothing changed"
+    else:
+        detail = "stored as information (mailbot tickets --info)"
+    record(
+        turn.session,
+        kind=EventKind.INFORMATION,
+        actor="process",
+        ticket=ticket,
+        inbound_id=turn.row.id,
+        detail=detail,
+        reasons=turn.j.automated_reasons,
+    )
+    number = ticket.number if ticket is not None else None
+    return turn.processed(number, detail="information", disposition=InboundDisposition.INFO)
+
+
+def _reported_ticket(turn: Turn) -> Ticket | None:
+    """The ticket of the mail a delivery report returns, if it is one of ours."""
+    if turn.mail.content_type != _DELIVERY_REPORT:
+        return None
+    ids = sorted({i for f in delivery_failures(turn.row.raw) for i in f.refers_to})
+    if not ids:
+        return None
+    session = turn.session
+    found = session.exec(
+        select(Outbox.ticket_id).where(
+            col(Outbox.message_id).in_(ids), col(Outbox.ticket_id).is_not(None)
+        )
+    ).first()
+    if found is None:
+        found = session.exec(
+            select(Message.ticket_id).where(col(Message.message_id).in_(ids))
+        ).first()
+    return session.get(Ticket, found) if found is not None else None
+
+
+# -- 8. new tickets --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -317,13 +397,16 @@ class Draft:
     ack: Rendered | None
 
 
-def looks_new(j: Judgement) -> bool:
-    """Mail that refers to no earlier mail and is no alarm, report or technician's:
-    most likely a new ticket, worth drafting."""
+def looks_new(j: Judgement, *, released: bool = False) -> bool:
+    """Mail that refers to no earlier mail and is no alarm, report, spam, robot's or
+    technician's: most likely a new ticket, worth drafting. ``released``: a
+    technician released it from spam."""
     mail = j.mail
     if mail.in_reply_to or mail.references or subject_tag(mail.subject) is not None:
         return False
-    if j.staff_sender or mail.content_type == _DELIVERY_REPORT:
+    if j.staff_sender or mail.content_type == _DELIVERY_REPORT or j.information:
+        return False
+    if j.spam.spam and not released:
         return False
     return not (j.classification.alarm is not None and j.automated)
 
@@ -357,12 +440,13 @@ def new_ticket(
     ticket.number = number
     # Nothing changes the new ticket later in this transaction: a plain INSERT.
     insert_row(session, ticket)
-    turn.store_message(ticket)
+    files = turn.store_message(ticket)
     turn.record_opening(ticket, match.detail or "new conversation", the_plan)
+    note_ignored(turn, crew.config, ticket)
     # The new ticket's thread is this one mail.
     refs = [j.mail.message_id] if j.mail.message_id else []
     queued = crew.ack.acknowledge(session, ticket, j, now, plan=the_plan, body=ack, refs=refs)
-    queued += crew.staff.announce(session, ticket, j, now, the_plan)
+    queued += crew.staff.announce(session, ticket, j, now, the_plan, files)
     return turn.processed(ticket.number, tuple(queued))
 
 

@@ -50,6 +50,7 @@ _READ_COLUMNS = (
     _INBOUND.c.status,
     _INBOUND.c.mailbox,
     _INBOUND.c.message_id,
+    _INBOUND.c.released_at,
 )
 _READ = Prepared(sa_select(*_READ_COLUMNS).where(_INBOUND.c.id == bindparam("inbound_id")))
 #: rows read ahead in one query by ``process_each``
@@ -79,6 +80,10 @@ _DONE = Prepared(
         attempts=_INBOUND.c.attempts + 1,
         error="",
         quarantine_reason=None,
+        # A released mail keeps "released" unless it turns out to be information.
+        disposition=func.coalesce(
+            bindparam("disposition", type_=_INBOUND.c.disposition.type), _INBOUND.c.disposition
+        ),
     )
 )
 
@@ -178,7 +183,7 @@ class Processor:
                 return
             with self.engine.connect() as reader, reader.begin():
                 arrivals = {
-                    row[0]: Arrival(row[0], row[1], row[2], row[4], row[5])
+                    row[0]: Arrival(row[0], row[1], row[2], row[4], row[5], row[6])
                     for row in reader.execute(_READ_SOME, {"ids": list(chunk)})
                     if row[1] is not None
                 }
@@ -186,7 +191,12 @@ class Processor:
                 if stop is not None and stop():
                     return
                 moment = now() if now is not None else None
-                yield self.process_one(inbound_id, moment, arrival=arrivals.get(inbound_id))
+                outcome = self.process_one(inbound_id, moment, arrival=arrivals.get(inbound_id))
+                yield outcome
+                # Mail a technician released from spam is a customer's mail now: it is
+                # answered with this round, not with the next fetch.
+                for released in outcome.released:
+                    yield self.process_one(released, moment)
 
     def process_one(
         self, inbound_id: int, now: datetime | None = None, *, arrival: Arrival | None = None
@@ -222,7 +232,7 @@ class Processor:
             if row is None:
                 return Outcome(inbound_id, OutcomeStatus.SKIPPED)
         mail = parse_message(row.raw, self.limits)
-        judgement = self.judge.judge(mail, arrival=row.received_at)
+        judgement = self.judge.judge(mail, arrival=row.received_at, clock_from=row.released_at)
         prepared = self._draft(row, judgement, now)
         with session_scope(self.engine) as session:
             connection = session.connection()
@@ -231,7 +241,10 @@ class Processor:
             if _CLAIM.first(connection, {"inbound_id": inbound_id}) is None:
                 return Outcome(inbound_id, OutcomeStatus.SKIPPED)
             outcome = dispose(Turn(session, row, judgement, now), self.crew, prepared)
-            _DONE.execute(connection, {"inbound_id": inbound_id, "done_at": now})
+            _DONE.execute(
+                connection,
+                {"inbound_id": inbound_id, "done_at": now, "disposition": outcome.disposition},
+            )
         return outcome
 
     def _read(self, inbound_id: int) -> Arrival | None:
@@ -240,15 +253,15 @@ class Processor:
             found = _READ.first(reader, {"inbound_id": inbound_id})
         if found is None:
             return None
-        raw, received_at, status, mailbox, message_id = found
+        raw, received_at, status, mailbox, message_id, released_at = found
         if status != InboundStatus.NEW:
             return None
-        return Arrival(inbound_id, raw, received_at, mailbox, message_id)
+        return Arrival(inbound_id, raw, received_at, mailbox, message_id, released_at)
 
     def _draft(self, row: Arrival, judgement: Judgement, now: datetime) -> Draft | None:
         """The new ticket a mail that looks like a new conversation will open, its
         acknowledgement rendered with the number reserved for it."""
-        if not looks_new(judgement):
+        if not looks_new(judgement, released=row.released_at is not None):
             return None
         with self.engine.connect() as reader, reader.begin():
             number = self.numbers.reserve(reader)
@@ -282,6 +295,19 @@ class Processor:
                 inbound_id=inbound_id,
             )
         return Outcome(inbound_id, OutcomeStatus.QUARANTINED, detail=reason.splitlines()[0])
+
+    def release(self, inbound_id: int, now: datetime, actor: str = "cli") -> Outcome:
+        """A mail held as spam is no spam: processed at once as a customer's mail
+        (ticket, acknowledgement, announcement); anything else is refused."""
+        from mailbot.process.spam import release
+
+        with session_scope(self.engine) as session:
+            done = release(
+                session, inbound_id, actor=actor, now=now, evidence=["mailbot spam release"]
+            )
+        if not done.done:
+            return Outcome(inbound_id, OutcomeStatus.SKIPPED, detail=done.reason)
+        return self.process_one(inbound_id, now)
 
     def retry(self, inbound_id: int) -> Outcome:
         with session_scope(self.engine) as session:

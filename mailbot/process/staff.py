@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import literal_column
@@ -10,12 +11,15 @@ from sqlmodel import Session, col, select
 from mailbot.config import Config
 from mailbot.errors import ParseError
 from mailbot.judge import Judgement
+from mailbot.kinds import CorrectionSource, LabelField
 from mailbot.mail import headers as hdr
 from mailbot.mail.auth import staff_authenticated
 from mailbot.mail.commands import Command, scan
 from mailbot.mail.parse import ParseLimits, parse_message
 from mailbot.outbound.outgoing import Outgoing
 from mailbot.outbound.render import Renderer
+from mailbot.process.attachments import Kept, Listed, choose, describe
+from mailbot.process.corrections import MAIL_LABELS, apply_correction
 from mailbot.process.tickets import (
     Change,
     Decision,
@@ -70,9 +74,11 @@ class StaffDesk:
         j: Judgement,
         now: datetime,
         the_plan: Plan | None = None,
+        files: Sequence[Kept] = (),
     ) -> list[str]:
         """Every new ticket goes to ``[staff] notify``; a critical one outside the hours
-        also to the on-call address at once."""
+        also to the on-call address at once. The mail's ``files`` go along as far as
+        :func:`~mailbot.process.attachments.choose` lets them; each one is listed."""
         queued: list[str] = []
         assert ticket.id is not None
         if the_plan is None and ticket.due_at is not None:
@@ -85,6 +91,9 @@ class StaffDesk:
             "outside_hours": outside,
             "due_local": ticket.due_at.astimezone(self.calendar.zone) if ticket.due_at else None,
         }
+        enclosures, listed = choose(files, self.config.limits.forward_attachment_bytes)
+        context["files"] = listed
+        context["forward_mb"] = self.config.limits.forward_attachments_mb
         lang = self.config.staff.language
         targets: list[tuple[OutboxKind, str]] = []
         if self.config.staff.notify:
@@ -113,6 +122,7 @@ class StaffDesk:
                 # The first mail of the technicians' side: it continues the
                 # customer's conversation; reminders then continue this one.
                 answers_index=j.mail.thread_index,
+                attachments=enclosures,
             )
             record(
                 session,
@@ -120,6 +130,7 @@ class StaffDesk:
                 actor="process",
                 ticket=ticket,
                 detail=f"{out.message_id} to {address}",
+                reasons=[describe(item) for item in listed],
             )
             queued.append(kind)
         return queued
@@ -176,10 +187,17 @@ class StaffDesk:
     # -- from the technicians ------------------------------------------------------------
 
     def handle_reply(
-        self, session: Session, ticket: Ticket, j: Judgement, inbound_id: int, now: datetime
+        self,
+        session: Session,
+        ticket: Ticket,
+        j: Judgement,
+        inbound_id: int,
+        now: datetime,
+        files: Sequence[Kept] = (),
     ) -> list[str]:
         """Commands from an authenticated technician change the ticket; the rest of the
-        new text is relayed to the customer unless the mail is ``#intern``."""
+        new text is relayed to the customer with the mail's ``files`` (programs and
+        what exceeds the limit withheld) unless the mail is ``#intern``."""
         sender = j.mail.from_addr
         commands = scan(j.body)
         verdict = staff_authenticated(j.mail, self.config)
@@ -228,11 +246,18 @@ class StaffDesk:
             return []
         if not commands.text.strip():
             return []
-        return self._relay(session, ticket, commands.text, inbound_id, now)
+        return self._relay(session, ticket, commands.text, inbound_id, now, files)
 
     def _relay(
-        self, session: Session, ticket: Ticket, text: str, inbound_id: int, now: datetime
+        self,
+        session: Session,
+        ticket: Ticket,
+        text: str,
+        inbound_id: int,
+        now: datetime,
+        files: Sequence[Kept],
     ) -> list[str]:
+        """``text`` and ``files`` (as far as they may go) to the ticket's customer."""
         assert ticket.id is not None
         if not ticket.customer_address or self.config.is_staff(ticket.customer_address):
             record(
@@ -255,6 +280,7 @@ class StaffDesk:
             .order_by(col(Message.id).desc())
         ).first()
         lang = ticket.language
+        enclosures, listed = choose(files, self.config.limits.forward_attachment_bytes)
         out = self.outgoing.queue(
             session,
             kind=OutboxKind.RELAY,
@@ -274,6 +300,7 @@ class StaffDesk:
             references=thread_ids(session, ticket.id),
             auto_reply=None,
             answers_index=last_customer[1] if last_customer else "",
+            attachments=enclosures,
         )
         record(
             session,
@@ -282,8 +309,24 @@ class StaffDesk:
             ticket=ticket,
             inbound_id=inbound_id,
             detail=f"{out.message_id} to {ticket.customer_address}",
+            reasons=[describe(item) for item in listed if item.attached],
         )
+        _withheld(session, ticket, inbound_id, [item for item in listed if not item.attached])
         return [OutboxKind.RELAY]
+
+
+def _withheld(session: Session, ticket: Ticket, inbound_id: int, items: list[Listed]) -> None:
+    """A technician's files that did not go to the customer, each an event: the
+    technician can see why in ``mailbot ticket``."""
+    for item in items:
+        record(
+            session,
+            kind=EventKind.ATTACHMENT_WITHHELD,
+            actor="process",
+            ticket=ticket,
+            inbound_id=inbound_id,
+            detail=f"not relayed to {ticket.customer_address}: {describe(item)}",
+        )
 
 
 def _obey(
@@ -305,11 +348,19 @@ def _obey(
     else:
         value = command.value
         detail = f"{getattr(ticket, field.value)} -> {value}"
-    change_ticket(
-        session,
-        ticket,
-        [Change(field, value)],
-        Decision(kind, sender, detail, [command.line], inbound_id),
-        calendar=calendar,
-        now=now,
-    )
+    decision = Decision(kind, sender, detail, [command.line], inbound_id)
+    if field.value in MAIL_LABELS:
+        # A label of the bot's judgement: kept as a labelled example as well, also
+        # when it confirms the value (then nothing else changes).
+        apply_correction(
+            session,
+            ticket,
+            LabelField(field.value),
+            value,
+            decision,
+            source=CorrectionSource.COMMAND,
+            calendar=calendar,
+            now=now,
+        )
+        return
+    change_ticket(session, ticket, [Change(field, value)], decision, calendar=calendar, now=now)

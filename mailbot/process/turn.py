@@ -10,10 +10,11 @@ from datetime import datetime
 from sqlmodel import Session
 
 from mailbot.judge import Judgement
-from mailbot.kinds import OutcomeStatus
+from mailbot.kinds import InboundDisposition, OutcomeStatus
 from mailbot.mail import headers as hdr
 from mailbot.mail.parse import ParsedMail
 from mailbot.mail.threadindex import parse_thread_index
+from mailbot.process.attachments import Kept, keep_files
 from mailbot.process.tickets import record
 from mailbot.sla import Plan
 from mailbot.store import AuthorKind, Direction, EventKind, Message, Ticket, prepared_insert
@@ -30,8 +31,8 @@ class Arrival:
     received_at: datetime
     mailbox: str
     message_id: str
-
-
+    #: when a technician released it from spam; None for mail never held
+    released_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,18 @@ class Outcome:
     #: the kinds of the mail queued for it (OutboxKind values)
     queued: tuple[str, ...] = ()
     detail: str = ""
+    #: what the mail is when it is no work (spam, information); stored on its row
+    disposition: InboundDisposition | None = None
+    #: held mail this one released (a technician's #kein-spam): processed next
+    released: tuple[int, ...] = ()
 
 
 def reported_at(j: Judgement, row: Arrival) -> datetime:
     """When the sender reported it: the mail's Date, unless it arrived before that (a
-    wrong clock on their side). A ticket's SLA clock counts from here."""
+    wrong clock on their side); for mail released from spam, the release (nobody
+    saw it as work before). A ticket's SLA clock counts from here."""
+    if row.released_at is not None:
+        return row.released_at
     return min(j.sent_at, row.received_at)
 
 
@@ -68,16 +76,25 @@ class Turn:
         return self.j.mail
 
     def processed(
-        self, number: int | None = None, queued: tuple[str, ...] = (), detail: str = ""
+        self,
+        number: int | None = None,
+        queued: tuple[str, ...] = (),
+        detail: str = "",
+        *,
+        disposition: InboundDisposition | None = None,
+        released: tuple[int, ...] = (),
     ) -> Outcome:
-        return Outcome(self.row.id, OutcomeStatus.PROCESSED, number, queued, detail)
+        return Outcome(
+            self.row.id, OutcomeStatus.PROCESSED, number, queued, detail, disposition, released
+        )
 
     @property
     def arrived_at(self) -> datetime:
         return reported_at(self.j, self.row)
 
-    def store_message(self, ticket: Ticket) -> None:
-        """The mail, as the ticket's message, with the evidence of its judgement."""
+    def store_message(self, ticket: Ticket) -> tuple[Kept, ...]:
+        """The mail, as the ticket's message, with the evidence of its judgement, and
+        its files; the files as kept."""
         assert ticket.id is not None
         j, c = self.j, self.j.classification
         mail = j.mail
@@ -102,7 +119,7 @@ class Turn:
         # The whole index, as base64 again: a reply of ours continues it (the root
         # alone would make ours a sibling of the mail it answers).
         index = parse_thread_index(mail.thread_index) if mail.thread_index else None
-        _INSERT_MESSAGE.insert(
+        row_id = _INSERT_MESSAGE.insert(
             self.session.connection(),
             dict(
                 ticket_id=ticket.id,
@@ -121,6 +138,16 @@ class Turn:
                 created_at=self.row.received_at,
                 outbox_id=None,
             ),
+        )
+        if not mail.attachments:
+            return ()
+        return keep_files(
+            self.session,
+            ticket_id=ticket.id,
+            message_row_id=row_id,
+            inbound_id=self.row.id,
+            mail=mail,
+            now=self.now,
         )
 
     def record_opening(self, ticket: Ticket, why: str, the_plan: Plan | None) -> None:

@@ -8,6 +8,8 @@ What the rest of the code may use:
   :class:`QuarantineRow`, :class:`Health`.
 - the ``classify``/``evaluate`` output (``report``): :func:`classify_file`,
   :func:`evaluate_folder`.
+- technicians' corrections read back (``corrections``: export, training;
+  ``correction_report``: ``evaluate --corrections``), imported by their module path.
 
 ``drain`` (the backlog drain and the sending thread), ``watch`` (IDLE per mailbox
 under a lease) and ``pool`` (the forked processes) are the runtime's own parts.

@@ -48,6 +48,10 @@ class FileJudgement:
     category: str
     resolved: bool
     alarm: Alarm | None
+    #: our receiving server's spam verdict and the header that decided; None: no spam
+    spam: str | None = None
+    #: a robot's mail that would be stored as information, not as a ticket
+    information: bool = False
     #: None, or the other reading the judgement was weighed against and why
     unsure: Doubt | None = None
 
@@ -94,6 +98,8 @@ def classify_file(judge: Judge, path: Path) -> FileJudgement | FileError:
         category=c.category,
         resolved=c.resolved,
         alarm=c.alarm,
+        spam=f"{j.spam.reason} ({j.spam.header})" if j.spam.spam else None,
+        information=j.information,
         unsure=c.doubt,
     )
 

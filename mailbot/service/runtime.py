@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -21,13 +21,25 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from mailbot.config import Config
+from mailbot.errors import FetchError
+from mailbot.inbound.imap import ClientFactory, connector
 from mailbot.inbound.intake import store_raw
+from mailbot.oauth.status import TokenView, token_views
+from mailbot.oauth.tokens import TokenKeeper
 from mailbot.service.drain import (
     PARALLEL_FROM,
     BackgroundFetch,
     Drainer,
     DrainSummary,
     SendCounts,
+)
+from mailbot.service.held import (
+    InfoRow,
+    SpamDetail,
+    SpamRow,
+    info_list,
+    spam_detail,
+    spam_list,
 )
 from mailbot.service.pool import ProcessPool
 from mailbot.service.views import (
@@ -44,7 +56,9 @@ from mailbot.service.watch import start_watching, worker_name
 from mailbot.store import (
     Customer,
     Inbound,
+    StoredAttachment,
     background_checkpoints,
+    blob_chunks,
     open_store,
     session_scope,
 )
@@ -72,6 +86,9 @@ class Runtime:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._processor: Processor | None = None
         self._drainer = Drainer(config, engine, self.clock, lambda: self.processor)
+        #: the OAuth2 token sets the mailboxes log in with, shared through the store
+        self.tokens = TokenKeeper(config, engine)
+        self.imap: ClientFactory = connector(self.tokens)
 
     @classmethod
     def open(cls, config: Config, clock: Callable[[], datetime] | None = None) -> Runtime:
@@ -143,8 +160,19 @@ class Runtime:
         from mailbot.inbound.fetch import fetch_new
 
         total = 0
+        failed: list[FetchError] = []
         for box in self.config.imap:
-            total += fetch_new(box, self.engine, on_stored=on_stored).stored
+            # One mailbox that cannot log in (a broken token set) must not keep the
+            # others from being fetched; its error is recorded and raised at the end.
+            try:
+                total += fetch_new(
+                    box, self.engine, on_stored=on_stored, client_factory=self.imap
+                ).stored
+            except FetchError as exc:
+                log.error("%s: %s", box.name, exc)
+                failed.append(exc)
+        if failed:
+            raise failed[0] if len(failed) == 1 else FetchError("; ".join(map(str, failed)))
         return total
 
     def once(self, progress: bool = False) -> tuple[int, DrainSummary]:
@@ -207,6 +235,11 @@ class Runtime:
     def retry(self, inbound_id: int) -> Outcome:
         return self.processor.retry(inbound_id)
 
+    def release_spam(self, inbound_id: int) -> Outcome:
+        """``mailbot spam release``: the held mail becomes a ticket and is answered
+        (the caller sends)."""
+        return self.processor.release(inbound_id, self.clock())
+
     # -- the service -------------------------------------------------------------------
 
     def serve(self) -> None:
@@ -230,7 +263,9 @@ class Runtime:
         # while the fetch threads hold locks would copy those locks held. The
         # classifier is loaded here too, before the first mail, not with it.
         self.prepare()
-        threads = start_watching(self.config.imap, self.engine, worker_name(), stop, wake)
+        threads = start_watching(
+            self.config.imap, self.engine, worker_name(), stop, wake, self.imap
+        )
         try:
             with background_checkpoints(self.engine), self._drainer.keeping_sender():
                 self._serve_until(stop, wake)
@@ -250,7 +285,8 @@ class Runtime:
             except Exception:  # the store may be briefly away; never die on it
                 log.exception("cycle failed; trying again")
                 stop.wait(5.0)
-            wake.wait(_TICK_SECONDS)
+            if not self._drainer.more_due:  # else: go on sending after a look at new mail
+                wake.wait(_TICK_SECONDS)
 
     # -- views -------------------------------------------------------------------------
 
@@ -261,6 +297,18 @@ class Runtime:
     def ticket(self, number: int) -> TicketDetail | None:
         with Session(self.engine) as session:
             return ticket_detail(session, number)
+
+    def spam(self, include_released: bool = False) -> list[SpamRow]:
+        with Session(self.engine) as session:
+            return spam_list(session, include_released)
+
+    def spam_detail(self, inbound_id: int) -> SpamDetail | None:
+        with Session(self.engine) as session:
+            return spam_detail(session, inbound_id)
+
+    def information(self) -> list[InfoRow]:
+        with Session(self.engine) as session:
+            return info_list(session)
 
     def quarantine(self) -> list[QuarantineRow]:
         with Session(self.engine) as session:
@@ -273,11 +321,26 @@ class Runtime:
                 [b.name for b in self.config.imap],
                 self.config.limits.fetch_stale_after,
                 self.clock(),
+                token_views(session, self.config),
             )
+
+    def token_sets(self) -> list[TokenView]:
+        with Session(self.engine) as session:
+            return token_views(session, self.config)
 
     def inbound(self, inbound_id: int) -> Inbound | None:
         with Session(self.engine, expire_on_commit=False) as session:
             return session.get(Inbound, inbound_id)
+
+    def attachment(self, attachment_id: int) -> StoredAttachment | None:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return session.get(StoredAttachment, attachment_id)
+
+    def attachment_content(self, row: StoredAttachment) -> Iterator[bytes]:
+        """The stored file's content, a chunk at a time (checked against its hash at
+        the end: :class:`~mailbot.store.BlobDamagedError`)."""
+        with self.engine.connect() as connection:
+            yield from blob_chunks(connection, row.sha256)
 
     def local(self, value: str | datetime | None) -> str:
         """A time from the store (ISO text or a datetime; naive means UTC) as local

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, func, select
 
+from mailbot.oauth.status import TokenView, token_problems
 from mailbot.sla import work_order_key
 from mailbot.store import (
     OPEN_STATES,
@@ -22,6 +23,7 @@ from mailbot.store import (
     Outbox,
     OutboxStatus,
     Setting,
+    StoredAttachment,
     Ticket,
 )
 from mailbot.triage import Priority, Urgency
@@ -103,21 +105,43 @@ class EventView:
 
 
 @dataclass(frozen=True)
+class AttachmentView:
+    """A file of one of the ticket's mails; ``mailbot attachment ID`` writes it out."""
+
+    id: int
+    #: the Message-ID of the mail that carried it
+    message_id: str
+    direction: str
+    sender: str
+    name: str
+    content_type: str
+    size: int
+    sha256: str
+    inline: bool
+    #: why it is a program or script; "" when it is none
+    risk: str
+    time: str | None
+
+
+@dataclass(frozen=True)
 class TicketDetail:
-    """One ticket with its thread and its events, oldest first."""
+    """One ticket with its thread, its events and its files, oldest first."""
 
     ticket: Ticket
     messages: list[MessageView]
     events: list[EventView]
+    attachments: list[AttachmentView]
 
     def as_json(self) -> dict[str, Any]:
-        """``ticket --json``: the ticket's columns, then ``messages`` and ``events``."""
+        """``ticket --json``: the ticket's columns, then ``messages``, ``events`` and
+        ``attachments``."""
         dumped = self.ticket.model_dump(mode="json")
         # In the table's order: the row's own order is whatever the ORM loaded first,
         # which changes with the order modules were imported in.
         data = {name: dumped[name] for name in Ticket.model_fields}
         data["messages"] = [asdict(m) for m in self.messages]
         data["events"] = [asdict(e) for e in self.events]
+        data["attachments"] = [asdict(a) for a in self.attachments]
         return data
 
 
@@ -135,7 +159,33 @@ def ticket_detail(session: Session, number: int) -> TicketDetail | None:
         ticket=ticket,
         messages=[_message_view(m) for m in messages],
         events=[_event_view(e) for e in events],
+        attachments=_attachments(session, ticket.id),
     )
+
+
+def _attachments(session: Session, ticket_id: int) -> list[AttachmentView]:
+    rows = session.exec(
+        select(StoredAttachment, Message.message_id, Message.direction, Message.sender)
+        .join(Message, col(Message.id) == col(StoredAttachment.message_row_id))
+        .where(StoredAttachment.ticket_id == ticket_id)
+        .order_by(col(StoredAttachment.id))
+    ).all()
+    return [
+        AttachmentView(
+            id=_stored_id(a.id),
+            message_id=message_id,
+            direction=direction,
+            sender=sender,
+            name=a.name,
+            content_type=a.content_type,
+            size=a.size,
+            sha256=a.sha256,
+            inline=a.inline,
+            risk=a.risk,
+            time=_iso(a.created_at),
+        )
+        for a, message_id, direction, sender in rows
+    ]
 
 
 def _message_view(m: Message) -> MessageView:
@@ -221,6 +271,8 @@ class Health:
     unprocessed: int
     #: empty when healthy; otherwise why a monitoring system should alarm
     problems: list[str]
+    #: the OAuth2 token sets, without their tokens
+    token_sets: list[TokenView] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """``status --json``."""
@@ -228,7 +280,11 @@ class Health:
 
 
 def health(
-    session: Session, mailbox_names: list[str], stale_after_seconds: float, now: datetime
+    session: Session,
+    mailbox_names: list[str],
+    stale_after_seconds: float,
+    now: datetime,
+    token_sets: Sequence[TokenView] = (),
 ) -> Health:
     from mailbot.outbound.send import LAST_SEND_OK
 
@@ -240,6 +296,8 @@ def health(
         boxes.append(box)
         if problem:
             problems.append(problem)
+    # A broken sign-in is a problem at once, not after the fetch has gone stale.
+    problems.extend(token_problems(list(token_sets)))
     sent = session.get(Setting, LAST_SEND_OK)
     return Health(
         mailboxes=boxes,
@@ -249,6 +307,7 @@ def health(
         quarantined=_count(session, Inbound, Inbound.status == InboundStatus.QUARANTINED),
         unprocessed=_count(session, Inbound, Inbound.status == InboundStatus.NEW),
         problems=problems,
+        token_sets=list(token_sets),
     )
 
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from sqlalchemy.engine import Engine
 
 from mailbot.config import ImapConfig
+from mailbot.inbound.imap import ClientFactory, connect
 from mailbot.inbound.leader import LeaderLease
 
 log = logging.getLogger(__name__)
@@ -37,12 +38,13 @@ def start_watching(
     worker: str,
     stop: threading.Event,
     wake: threading.Event,
+    client_factory: ClientFactory = connect,
 ) -> list[threading.Thread]:
     """One started :func:`follow` thread per mailbox."""
     threads = [
         threading.Thread(
             target=follow,
-            args=(box, engine, worker, stop, wake),
+            args=(box, engine, worker, stop, wake, client_factory),
             name=f"fetch-{box.name}",
             daemon=True,
         )
@@ -54,14 +56,19 @@ def start_watching(
 
 
 def follow(
-    box: ImapConfig, engine: Engine, worker: str, stop: threading.Event, wake: threading.Event
+    box: ImapConfig,
+    engine: Engine,
+    worker: str,
+    stop: threading.Event,
+    wake: threading.Event,
+    client_factory: ClientFactory = connect,
 ) -> None:
     """Until ``stop``: wait for the mailbox's lease, then IDLE and fetch while it holds."""
     lease = LeaderLease(engine, box.name, worker, ttl=LEASE_SECONDS)
     while not stop.is_set():
         if _lead(lease, box.name):
             log.info("%s: this worker fetches (%s)", box.name, worker)
-            _fetch_while_leading(box, engine, lease, stop, wake)
+            _fetch_while_leading(box, engine, lease, stop, wake, client_factory)
         else:
             stop.wait(LEASE_SECONDS / 3)
     try:
@@ -84,15 +91,16 @@ def _fetch_while_leading(
     lease: LeaderLease,
     stop: threading.Event,
     wake: threading.Event,
+    client_factory: ClientFactory,
 ) -> None:
-    from mailbot.inbound.fetch import watch
+    from mailbot.inbound.idle import watch
 
     box_stop = threading.Event()
     renewer = threading.Thread(
         target=_renew, args=(lease, stop, box_stop), daemon=True, name=f"lease-{box.name}"
     )
     renewer.start()
-    for report in watch(box, engine, box_stop):
+    for report in watch(box, engine, box_stop, client_factory=client_factory):
         if report.stored or report.too_large:
             wake.set()
     box_stop.set()

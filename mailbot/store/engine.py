@@ -7,6 +7,7 @@ import fcntl
 import logging
 import os
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     event,
+    text,
 )
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -148,6 +150,45 @@ def _write_turn(engine: Engine) -> Iterator[None]:
         yield
         return
     with _TURNS.held(database + ".lock"):
+        yield
+
+
+_MEMORY_LOCKS: dict[str, threading.Lock] = {}
+_MEMORY_GUARD = threading.Lock()
+
+
+@contextmanager
+def exclusive(engine: Engine, name: str) -> Iterator[None]:
+    """While the block runs, no other worker of this store (process, thread, machine)
+    is inside an ``exclusive`` block of the same ``name``; the others wait.
+
+    For work that talks to the outside world while it holds the turn (an OAuth2
+    refresh: a token server that rotates refresh tokens must see one request, not one
+    per worker), so the store's write turn is not held meanwhile. PostgreSQL: an
+    advisory lock on a connection of its own, gone with the connection if the worker
+    dies. SQLite: a record lock on ``<database>.<name>.lock``, gone with the process.
+    """
+    if engine.dialect.name == "postgresql":
+        # The advisory lock space is shared with migrate()'s constant; a checksum of a
+        # prefixed name keeps apart from it.
+        key = zlib.crc32(f"mailbot:{name}".encode())
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                connection.commit()
+        return
+    database = _sqlite_file(engine)
+    if database is not None:
+        with _TURNS.held(f"{database}.{name}.lock"):
+            yield
+        return
+    with _MEMORY_GUARD:
+        lock = _MEMORY_LOCKS.setdefault(name, threading.Lock())
+    with lock:
         yield
 
 

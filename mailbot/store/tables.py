@@ -159,6 +159,11 @@ class Inbound(SQLModel, table=True):
     processed_at: datetime | None = None
     claimed_by: str | None = None
     claimed_until: datetime | None = None
+    #: an InboundDisposition for mail that is no work (spam, information), else None
+    #: (migration 0009)
+    disposition: str | None = Field(default=None, index=True)
+    #: when a technician released it from spam: its reaction time counts from here
+    released_at: datetime | None = None
 
 
 class Outbox(SQLModel, table=True):
@@ -187,6 +192,50 @@ class Outbox(SQLModel, table=True):
     claimed_until: datetime | None = None
 
 
+class Blob(SQLModel, table=True):
+    """The content of a file, once for every mail that carries it (named by its SHA-256:
+    the logo in every signature is stored once). Its bytes are :class:`BlobChunk` rows."""
+
+    sha256: str = Field(primary_key=True)
+    size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class BlobChunk(SQLModel, table=True):
+    """One piece of a blob (store.blobs.CHUNK bytes, the last one shorter): a file is
+    written and read a piece at a time, never held whole."""
+
+    __tablename__ = "blob_chunk"
+
+    sha256: str = Field(foreign_key="blob.sha256", primary_key=True)
+    seq: int = Field(primary_key=True)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class StoredAttachment(SQLModel, table=True):
+    """A file of one stored mail: its name and type as that mail gave them (sanitised),
+    its content by hash."""
+
+    __tablename__ = "attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    #: the ticket's message row of the mail that carried it
+    message_row_id: int = Field(foreign_key="message.id")
+    inbound_id: int | None = Field(default=None, foreign_key="inbound.id")
+    #: 1 for the mail's first file
+    position: int = 1
+    name: str = ""
+    content_type: str = ""
+    size: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    sha256: str = Field(foreign_key="blob.sha256", index=True)
+    #: shown inside the mail's text (a pasted screenshot, a logo) rather than as a file
+    inline: bool = False
+    #: why it is a program or script ("" when it is none): never relayed to customers
+    risk: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class MailboxState(SQLModel, table=True):
     mailbox: str = Field(primary_key=True)
     uidvalidity: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
@@ -202,3 +251,74 @@ class Setting(SQLModel, table=True):
     key: str = Field(primary_key=True)
     value: str = ""
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Correction(SQLModel, table=True):
+    """A technician's label for one of the bot's judgements of a ticket, kept with the
+    text the bot judged (migration 0007): a labelled example for training, and with
+    the tickets judged, the measure of how often the bot was corrected.
+
+    Rows are only added: a second label for the same ticket and field is a new row,
+    and the latest one is the technician's verdict. Adding never races with another
+    worker over a key, and the rows keep who said what when.
+    """
+
+    __table_args__ = (Index("ix_correction_ticket_field", "ticket_id", "field"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id")
+    #: a LabelField
+    field: str = ""
+    #: what the classifier said when the ticket opened; each label as a code: a
+    #: priority or urgency value, a deadline as an ISO date ("" for none),
+    #: "true"/"false" for a planned change
+    bot_value: str = ""
+    #: the ticket's value when the technician labelled it (a customer's follow-up or
+    #: an earlier label may have changed it since the bot's judgement)
+    before_value: str = ""
+    #: the technician's label
+    staff_value: str = ""
+    #: a CorrectionSource
+    source: str = ""
+    #: who labelled it: the technician's address
+    actor: str = ""
+    #: the technician's mail (None for a label given elsewhere)
+    inbound_id: int | None = Field(default=None, foreign_key="inbound.id")
+    #: the judged mail, as the ticket's first incoming message stored it
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    language: str = ""
+    subject: str = ""
+    text: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class OAuthToken(SQLModel, table=True):
+    """One OAuth2 token set per ``[oauth.NAME]``, shared by every worker of the store
+    (migration 0008). The tokens are never part of a repr, a log line or a view."""
+
+    __tablename__ = "oauth_token"
+
+    name: str = Field(primary_key=True)
+    #: the OAuthFlow it was obtained with
+    flow: str = ""
+    #: who signed in, as the provider's ID token names them ("" when it gave none)
+    account: str = ""
+    #: granted scopes, space-separated
+    scopes: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    access_token: str = Field(
+        default="", repr=False, sa_column=Column(Text, nullable=False, default="")
+    )
+    refresh_token: str = Field(
+        default="", repr=False, sa_column=Column(Text, nullable=False, default="")
+    )
+    expires_at: datetime | None = None
+    #: the last login (``mailbot auth login``)
+    obtained_at: datetime | None = None
+    #: the last refresh (or new app-only token)
+    refreshed_at: datetime | None = None
+    last_error: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    failed_at: datetime | None = None
+    #: the provider refused a refresh for good; cleared by the next login
+    broken: bool = False
+    #: when staff were told that it broke (once per breakage)
+    notified_at: datetime | None = None

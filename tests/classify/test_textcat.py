@@ -24,6 +24,7 @@ from mailbot.classify import Classifier
 from mailbot.classify._nlp import default_models_dir
 from mailbot.classify._textcat import OTHER, PLANNED, PlannedModel
 from mailbot.classify._train import (
+    FOLDED_IN,
     installed_versions,
     read_training_set,
     recorded_versions,
@@ -97,6 +98,13 @@ def test_a_version_change_is_named_with_both_versions() -> None:
 def test_the_committed_model_records_its_versions() -> None:
     recorded = recorded_versions(MODELS / "textcat")
     assert recorded.keys() == installed_versions().keys()
+
+
+def test_the_committed_model_took_in_no_corrections(retrained: Path) -> None:
+    # A model trained with a store's corrections is no longer reproducible from the
+    # repository; it must not be committed.
+    assert not (MODELS / "textcat" / FOLDED_IN).exists()
+    assert not (retrained / FOLDED_IN).exists()
 
 
 @dataclass(frozen=True)

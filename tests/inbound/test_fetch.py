@@ -18,15 +18,8 @@ from sqlmodel import Session, select
 
 from mailbot.config import ImapConfig
 from mailbot.errors import FetchError, FetchTimeoutError
-from mailbot.inbound.fetch import (
-    FIRST_BATCH,
-    Backoff,
-    FetchReport,
-    IdleWatcher,
-    WakeReason,
-    fetch_new,
-    watch,
-)
+from mailbot.inbound.fetch import FIRST_BATCH, FetchReport, fetch_new
+from mailbot.inbound.idle import Backoff, IdleWatcher, WakeReason, watch
 from mailbot.inbound.imap import ImapClientSession
 from mailbot.store import Inbound, MailboxState
 from tests.servers import Dovecot

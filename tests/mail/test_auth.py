@@ -124,6 +124,9 @@ def test_a_topmost_header_of_another_server_is_not_ours() -> None:
 def test_a_header_without_an_authserv_id() -> None:
     found = verdict(ANNA, "")
     assert found == AuthVerdict(False, "topmost Authentication-Results is from ?, not our server")
+    # Only a result where the id belongs: read as no id, not as a crash.
+    found = verdict(ANNA, "; dkim=pass header.d=itservice.example")
+    assert found == AuthVerdict(False, "topmost Authentication-Results is from ?, not our server")
 
 
 def test_without_any_authentication_results() -> None:

@@ -80,12 +80,64 @@ def test_own_mail_is_a_flag_of_its_own() -> None:
     assert not verdict("Precedence: bulk\r\n").own_mail
 
 
-def _subject_verdict(subject: str, body: str) -> bool:
+# -- a subject word alone makes no robot -------------------------------------------------
+
+
+def subject_verdict(subject: str, body: str, extra: str = ""):
     raw = (
-        f"From: kunde@praxis-weber.example\r\nSubject: {subject}\r\n"
+        f"From: Petra Hahn <p.hahn@praxis-weber.example>\r\nSubject: {subject}\r\n{extra}"
         f"Content-Type: text/plain; charset=utf-8\r\n\r\n{body}"
     ).encode()
-    return detect_automated(parse_message(raw)).automated
+    return detect_automated(parse_message(raw), own_addresses=["service@itservice.example"])
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Abwesenheitsnotiz funktioniert nicht",
+         "Hallo, bei mir lässt sich in Outlook keine Abwesenheitsnotiz einrichten, die "
+         "Option ist ausgegraut. Können Sie sich das ansehen?"),
+        ("Abwesenheitsnotiz für Frau Weber einrichten",
+         "Bitte richten Sie für Frau Weber eine Abwesenheitsnotiz ein, sie ist ab Montag "
+         "im Urlaub. Danke!"),
+        ("Automatische Antwort kommt bei Kunden nicht an",
+         "Ich bin ab morgen nicht im Büro und habe die automatische Antwort eingeschaltet, "
+         "aber Kunden bekommen sie nicht. Was mache ich falsch?"),
+        ("Unzustellbar: Angebot Praxisumbau",
+         "Diese Meldung kam zurück, als ich Herrn Kraus schreiben wollte. Was bedeutet das?"),
+    ],
+)
+def test_a_person_writing_about_an_auto_reply_is_no_robot(subject: str, body: str) -> None:
+    result = subject_verdict(subject, body)
+    assert not result.automated, result.reasons
+
+
+@pytest.mark.parametrize(
+    ("subject", "body"),
+    [
+        ("Automatische Antwort: Drucker",
+         "Vielen Dank für Ihre Nachricht. Ich bin bis einschließlich 11.12. nicht im\r\n"
+         "Haus. In dringenden Fällen wenden Sie sich bitte an info@praxis-weber.example."),
+        ("Abwesenheitsnotiz: Ihr Ticket", "Ich bin vom 31.10. bis 8.11. im Urlaub."),
+        ("Out of Office: Your ticket",
+         "Thank you for your mail. I am out of the office until 4 January."),
+        ("Automatic reply: Printer", "I'm travelling and will answer after my return."),
+    ],
+)
+def test_an_auto_reply_without_headers_is_known_by_its_own_words(subject: str, body: str) -> None:
+    result = subject_verdict(subject, body)
+    assert result.automated
+    assert any(r.startswith("auto-reply subject and words") for r in result.reasons)
+
+
+def test_quoted_words_are_not_the_senders_own() -> None:
+    """The words must be the sender's new text: a reply quoting an auto-reply asks."""
+    body = (
+        "Das kam von Frau Weber zurück, stimmt das so\r\n\r\n"
+        "Am 23.11.2026 um 09:12 schrieb Petra Weber <p.weber@praxis-weber.example>:\r\n"
+        "> Ich bin bis 30.11. nicht im Haus.\r\n"
+    )
+    assert not subject_verdict("Automatische Antwort: Drucker", body).automated
 
 
 @pytest.mark.parametrize(
@@ -104,7 +156,7 @@ def _subject_verdict(subject: str, body: str) -> bool:
     ],
 )
 def test_responder_and_report_subjects_are_automated(subject: str) -> None:
-    assert _subject_verdict(subject, "Ich bin bis 4.1. nicht im Büro.")
+    assert subject_verdict(subject, "Ich bin bis 4.1. nicht im Büro.").automated
 
 
 @pytest.mark.parametrize(
@@ -120,4 +172,4 @@ def test_responder_and_report_subjects_are_automated(subject: str) -> None:
 )
 def test_a_person_writing_about_out_of_office_is_not_automated(subject: str) -> None:
     # Issue 20: such mail was judged automated, and the customer got no acknowledgement.
-    assert not _subject_verdict(subject, "Wie richte ich das in Outlook ein?")
+    assert not subject_verdict(subject, "Wie richte ich das in Outlook ein?").automated

@@ -163,3 +163,39 @@ def test_text_without_commands_is_left_as_it_is() -> None:
     assert found.commands == () and found.unknown == ()
     assert found.text == text
     assert scan("").text == ""
+
+
+# -- #kein-spam in a reply to the spam notice ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "ids"),
+    [
+        ("#kein-spam 17", (17,)),
+        ("#not-spam 17", (17,)),
+        ("  #Kein-Spam #17, #18", (17, 18)),
+        ("#keinspam 3 3 4", (3, 4)),
+        ("#no-spam 5;6", (5, 6)),
+    ],
+)
+def test_not_spam_names_the_ids_it_releases(line: str, ids: tuple[int, ...]) -> None:
+    result = scan(f"Die ist echt.\n{line}\nGruß")
+    [command] = result.commands
+    assert command.name == CommandName.NOT_SPAM and command.ids == ids
+    assert result.text == "Die ist echt.\nGruß"
+
+
+@pytest.mark.parametrize("line", ["#kein-spam", "#kein-spam bitte 17", "#not-spam 17 und 18"])
+def test_not_spam_without_clean_ids_is_reported(line: str) -> None:
+    result = scan(line)
+    assert result.commands == () and result.unknown == (line,)
+
+
+def test_a_long_not_spam_line_is_read_at_once() -> None:
+    """A hostile line of digits must not make the reader backtrack for seconds."""
+    import time
+
+    started = time.perf_counter()
+    result = scan("#kein-spam " + "1" * 5000 + "x")
+    assert result.commands == ()
+    assert time.perf_counter() - started < 0.5

@@ -29,7 +29,8 @@ from mailbot.errors import ParseError
 from mailbot.judge import Judge, Judgement
 from mailbot.mail import headers as hdr
 from mailbot.mail.parse import parse_message
-from mailbot.outbound.render import AckView, Renderer, compose, hours_lines
+from mailbot.outbound.mime import compose
+from mailbot.outbound.render import AckView, Renderer, hours_lines
 from mailbot.sla import plan
 from tests.helpers import shared_classifier, write_config
 

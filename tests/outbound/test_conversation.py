@@ -17,8 +17,9 @@ from sqlmodel import Session, col, select
 from mailbot.kinds import STAFF_KINDS, ConversationSide
 from mailbot.mail.threadindex import ThreadIndex, filetime, new_index, parse_thread_index
 from mailbot.outbound.conversation import side_of
+from mailbot.outbound.mime import compose
 from mailbot.outbound.outgoing import Outgoing
-from mailbot.outbound.render import Rendered, compose
+from mailbot.outbound.render import Rendered
 from mailbot.store import (
     AuthorKind,
     Direction,

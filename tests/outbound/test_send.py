@@ -416,3 +416,26 @@ def test_a_kept_connection_the_server_closed_is_replaced_before_a_mail_is_lost_o
         report = sender.send_due(now=T0)
     assert (report.sent, report.deferred) == (1, 0)
     assert len(smtp_server.handler.connections) == 2
+
+
+def test_one_round_sends_everything_due_in_parts_of_bounded_bytes(
+    config: Config, engine: Engine, smtp_server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each of these mails is about 300 bytes: a part of at most 700 bytes holds two.
+    monkeypatch.setattr(_claims, "ROUND_BYTES", 700)
+    held: list[int] = []
+    real_claim = send_mod.claim
+
+    def counting_claim(*args: Any, **kwargs: Any) -> list[Outbox]:
+        rows = real_claim(*args, **kwargs)
+        held.append(sum(len(r.raw) for r in rows))
+        return rows
+
+    monkeypatch.setattr(send_mod, "claim", counting_claim)
+    ids = [queue(engine, n) for n in range(5)]
+    report = send_due(config, engine, now=T0)
+    assert (report.claimed, report.sent) == (5, 5)
+    assert len(held) == 3 and max(held) <= 700
+    assert [r.content for r in smtp_server.received] == [
+        outbox(engine, i).raw for i in ids
+    ]

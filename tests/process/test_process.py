@@ -212,15 +212,17 @@ def test_html_alternative_escapes_customer_text(desk: Runtime) -> None:
         assert "&lt;script&gt;" in ack.html
 
 
-def test_automated_mail_is_stored_but_never_answered(desk: Runtime) -> None:
+def test_automated_mail_is_stored_as_information_never_answered(desk: Runtime) -> None:
     raw = make_mail("k.becker@mueller-steuerberatung.example", "Automatische Antwort: Server",
                     "Ich bin bis 30.11. nicht im Haus.",
                     headers={"Auto-Submitted": "auto-replied"})
     feed(desk, raw)
     with session(desk) as s:
-        assert len(tickets(s)) == 1
-        assert outbox(s, "ack") == []
-        assert any("Auto-Submitted" in e.reasons for e in events(s, "ack_suppressed"))
+        assert tickets(s) == []
+        assert outbox(s) == []
+        [row] = s.exec(select(Inbound)).all()
+        assert row.raw == raw and row.disposition == "info"
+        assert any("Auto-Submitted" in e.reasons for e in events(s, "information"))
 
 
 def test_follow_up_makes_it_not_urgent_with_deadline_once(desk: Runtime) -> None:

@@ -95,10 +95,12 @@ def test_each_quarantine_path_records_its_kind(
     desk.processor.limits = replace(desk.processor.limits, max_bytes=5_000, max_parts=3)
     judge = desk.processor.judge.judge
 
-    def failing(mail: ParsedMail, arrival: datetime | None = None) -> Judgement:
+    def failing(
+        mail: ParsedMail, arrival: datetime | None = None, *, clock_from: datetime | None = None
+    ) -> Judgement:
         if mail.subject == "Boom":
             raise RuntimeError("the classifier broke")
-        return judge(mail, arrival)
+        return judge(mail, arrival, clock_from=clock_from)
 
     monkeypatch.setattr(desk.processor.judge, "judge", failing)
     desk.ingest([

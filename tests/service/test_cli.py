@@ -120,7 +120,8 @@ def test_classify_json_has_every_key_and_an_alarm_with_its_key(tmp_path: Path) -
     result = mailbot("classify", "--json", *map(str, files), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     printer, alarm = (json.loads(line) for line in result.stdout.decode().splitlines())
-    keys = CONTRACT | {"automated_reasons", "category", "resolved", "alarm", "unsure"}
+    keys = CONTRACT | {"automated_reasons", "category", "resolved", "alarm", "spam",
+                       "information", "unsure"}
     assert set(printer) == keys and set(alarm) == keys
     assert printer["alarm"] is None and printer["from"] == "j.petersen@kanzlei-hoffmann.example"
     assert printer["unsure"] is None
@@ -159,6 +160,7 @@ TICKET_KEYS = {
     "updated_at",
     "messages",
     "events",
+    "attachments",
 }
 
 
@@ -235,5 +237,48 @@ def test_ticket_quarantine_and_status_json(tmp_path: Path) -> None:
         "quarantined": 1,
         "unprocessed": 0,
         "problems": [],
+        "token_sets": [],  # no [oauth.NAME] in this configuration
     }
     assert health["last_send_ok_at"] is not None
+
+
+def test_attachment_writes_a_stored_file_out_and_refuses_a_damaged_one(tmp_path: Path) -> None:
+    from email.message import EmailMessage
+
+    from sqlalchemy import update
+
+    from mailbot.store import BlobChunk, open_store, session_scope
+
+    pdf = b"%PDF-1.7\n" + os.urandom(50_000)
+    msg = EmailMessage()
+    msg["From"] = "Jonas Petersen <j.petersen@kanzlei-hoffmann.example>"
+    msg["To"] = "service@itservice.example"
+    msg["Subject"] = "Scanner speichert nicht"
+    msg.set_content("Der Scanner speichert keine PDFs mehr, Beispiel anbei.")
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="Beispiel.pdf")
+    assert mailbot("ingest", "-", cwd=tmp_path, stdin=msg.as_bytes()).returncode == 0
+
+    number = json.loads(mailbot("tickets", "--json", cwd=tmp_path).stdout)[0]["number"]
+    detail = json.loads(mailbot("ticket", str(number), "--json", cwd=tmp_path).stdout)
+    [listed] = detail["attachments"]
+    assert set(listed) == {"id", "message_id", "direction", "sender", "name", "content_type",
+                           "size", "sha256", "inline", "risk", "time"}
+    assert (listed["name"], listed["content_type"], listed["size"]) == (
+        "Beispiel.pdf", "application/pdf", len(pdf))
+    piped = mailbot("attachment", str(listed["id"]), cwd=tmp_path)
+    assert piped.returncode == 0 and piped.stdout == pdf
+    target = tmp_path / "out.pdf"
+    written = mailbot("attachment", str(listed["id"]), "-o", str(target), cwd=tmp_path)
+    assert written.returncode == 0 and target.read_bytes() == pdf
+    assert b"50009 bytes written" in written.stderr
+    missing = mailbot("attachment", "999", cwd=tmp_path)
+    assert missing.returncode == 1 and b"no attachment 999" in missing.stderr
+
+    engine = open_store(f"sqlite:///{tmp_path}/mailbot.db")
+    with session_scope(engine) as s:
+        s.execute(update(BlobChunk).values(data=b"not the pdf"))  # type: ignore[arg-type]
+    engine.dispose()
+    damaged = tmp_path / "damaged.pdf"
+    refused = mailbot("attachment", str(listed["id"]), "-o", str(damaged), cwd=tmp_path)
+    assert refused.returncode == 1 and b"damaged" in refused.stderr
+    assert not damaged.exists() and list(tmp_path.glob(".damaged.pdf*")) == []

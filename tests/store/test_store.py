@@ -174,7 +174,8 @@ def _statements_of_one_mail(engine: Engine, mail: bytes) -> list[object]:
         record(session, kind="ticket_opened", actor="process", ticket=ticket, at=_T,
                reasons=["Kunde: Müller"])
         record(session, kind="classified", actor="classify", ticket=ticket, at=_T)
-        seen.append(process._DONE.execute(connection, {"inbound_id": inbound_id, "done_at": _T}))
+        done = {"inbound_id": inbound_id, "done_at": _T, "disposition": "info"}
+        seen.append(process._DONE.execute(connection, done))
     with write_scope(engine) as connection:
         # The claim ran out: the next round claims the row again, and reads it back.
         later = _T + timedelta(minutes=20)

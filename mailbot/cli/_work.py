@@ -1,83 +1,36 @@
-"""The command line (design.md's contract): run, once, ingest, classify, tickets, ticket, ...
-
-Every command takes ``--config``; a configuration problem is one line on stderr and
-exit status 2, never a traceback.
-"""
+"""The commands of design.md's contract: classify, ingest, once, run, tickets, ticket,
+status, evaluate and train."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from mailbot.config import Config, load_config
-from mailbot.errors import ConfigError, MailbotError
+from mailbot.kinds import ReportPeriod
 
 if TYPE_CHECKING:
+    from mailbot.classify import LabelledMail
     from mailbot.service.report import FileError, FileJudgement
     from mailbot.service.runtime import Runtime
 
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    help="mailbot: an email-driven ticket bot for small IT service providers.",
-    pretty_exceptions_enable=False,
+
+from mailbot.cli._common import (
+    ConfigOpt,
+    JsonOpt,
+    SinceOpt,
+    app,
+    config_of,
+    err,
+    friendly,
+    out,
+    runtime_of,
 )
-quarantine_app = typer.Typer(help="Messages that could not be processed.", no_args_is_help=True)
-app.add_typer(quarantine_app, name="quarantine")
-
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option("--config", "-c", help="TOML file (else $MAILBOT_CONFIG, else ./mailbot.toml)"),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-
-_state: dict[str, Path | None] = {"config": None}
-err = Console(stderr=True)
-# Piped output (less, grep, a log) gets wide tables instead of 80 columns of wrapping.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-
-
-@app.callback()
-def _main(config: ConfigOpt = None, verbose: Annotated[bool, typer.Option("-v")] = False) -> None:
-    _state["config"] = config
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
-def _config(explicit: Path | None) -> Config:
-    return load_config(explicit or _state["config"])
-
-
-@contextmanager
-def _friendly() -> Iterator[None]:
-    """Operator errors become one line and exit status 2."""
-    try:
-        yield
-    except ConfigError as exc:
-        # Plain print: one line, never wrapped to the terminal's width.
-        print(f"mailbot: configuration error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
-    except MailbotError as exc:
-        print(f"mailbot: {exc}", file=sys.stderr)
-        raise typer.Exit(1) from None
-
-
-def _runtime(config: Config) -> Runtime:
-    from mailbot.service.runtime import Runtime
-
-    return Runtime.open(config)
 
 
 @app.command()
@@ -87,8 +40,8 @@ def classify(
     config: ConfigOpt = None,
 ) -> None:
     """Judge messages without storing or sending anything."""
-    with _friendly():
-        cfg = _config(config)
+    with friendly():
+        cfg = config_of(config)
         from mailbot.judge import Judge
         from mailbot.service.report import classify_file
 
@@ -116,6 +69,10 @@ def _print_classification(result: FileJudgement | FileError) -> None:
     )
     for reason in result.reasons:
         out.print(f"  - {reason}", markup=False)
+    if result.spam:
+        out.print(f"  spam: {result.spam}", markup=False)
+    elif result.information:
+        out.print(f"  information: {'; '.join(result.automated_reasons)}", markup=False)
     if result.unsure is not None:
         d = result.unsure
         out.print(f"  unsure ({d.kind.value}): {d.alternative.value}? {d.reason}", markup=False)
@@ -127,8 +84,8 @@ def ingest(
     config: ConfigOpt = None,
 ) -> None:
     """Take raw messages from files or standard input (an MTA pipe), process and send."""
-    with _friendly():
-        rt = _runtime(_config(config))
+    with friendly():
+        rt = runtime_of(config_of(config))
         raws: list[tuple[str, bytes]] = []
         for name in files:
             if name == "-":
@@ -154,8 +111,8 @@ def ingest(
 @app.command()
 def once(config: ConfigOpt = None) -> None:
     """One full cycle: fetch all new mail, process it, send what is due; then exit."""
-    with _friendly():
-        rt = _runtime(_config(config))
+    with friendly():
+        rt = runtime_of(config_of(config))
         try:
             fetched, summary = rt.once(progress=sys.stderr.isatty())
         finally:
@@ -170,8 +127,8 @@ def once(config: ConfigOpt = None) -> None:
 @app.command()
 def run(config: ConfigOpt = None) -> None:
     """The service: fetch, process and send until stopped (SIGTERM or Ctrl-C)."""
-    with _friendly():
-        rt = _runtime(_config(config))
+    with friendly():
+        rt = runtime_of(config_of(config))
         rt.serve()
 
 
@@ -180,10 +137,16 @@ def tickets(
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="include solved")] = False,
+    info: Annotated[
+        bool, typer.Option("--info", help="robots' mail stored as information instead")
+    ] = False,
 ) -> None:
-    """The open tickets in the order of work."""
-    with _friendly():
-        rt = _runtime(_config(config))
+    """The open tickets in the order of work (information and spam are no work)."""
+    with friendly():
+        rt = runtime_of(config_of(config))
+        if info:
+            _print_information(rt, as_json)
+            return
         rows = rt.work_list(include_solved=all_)
         if as_json:
             from mailbot.service.views import as_dicts
@@ -220,11 +183,27 @@ def tickets(
         out.print(table)
 
 
+def _print_information(rt: Runtime, as_json: bool) -> None:
+    from mailbot.service.views import as_dicts
+
+    rows = rt.information()
+    if as_json:
+        print(json.dumps(as_dicts(rows), ensure_ascii=False, indent=1))
+        return
+    table = Table(title=f"Information, no work ({len(rows)})")
+    for col in ("id", "received", "sender", "subject", "why"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r.id), rt.local(r.received_at), r.sender, r.subject,
+                      "; ".join(r.reasons))
+    out.print(table)
+
+
 @app.command()
 def ticket(number: int, as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """One ticket: its thread, its events, its SLA clock."""
-    with _friendly():
-        rt = _runtime(_config(config))
+    with friendly():
+        rt = runtime_of(config_of(config))
         detail = rt.ticket(number)
         if detail is None:
             err.print(f"mailbot: no ticket #{number}")
@@ -246,76 +225,78 @@ def ticket(number: int, as_json: JsonOpt = False, config: ConfigOpt = None) -> N
                 f"{', '.join(m.recipients)}\n{m.subject}\n{m.text}",
                 markup=False,
             )
+        if detail.attachments:
+            out.print("\nAttachments (mailbot attachment ID -o FILE):")
+        for a in detail.attachments:
+            risk = f"  PROGRAM OR SCRIPT: {a.risk}" if a.risk else ""
+            out.print(
+                f"  {a.id:>5}  {a.name}  {a.content_type}  {a.size} bytes  "
+                f"({a.direction} {a.sender}){risk}",
+                markup=False,
+            )
         out.print("\nEvents:")
         for e in detail.events:
             reasons = f" [{'; '.join(e.reasons)}]" if e.reasons else ""
             out.print(f"  {e.time} {e.actor}: {e.kind} {e.detail}{reasons}", markup=False)
 
 
-@quarantine_app.command("list")
-def quarantine_list(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
-    """Messages held back, with the reason."""
-    with _friendly():
-        rows = _runtime(_config(config)).quarantine()
-        if as_json:
-            from mailbot.service.views import as_dicts
-
-            print(json.dumps(as_dicts(rows), ensure_ascii=False, indent=1))
-            return
-        table = Table(title=f"Quarantine ({len(rows)})")
-        for col in ("id", "received", "message-id", "size", "reason"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(str(r.id), r.received_at or "", r.message_id, str(r.size), r.reason)
-        out.print(table)
-
-
-@quarantine_app.command("show")
-def quarantine_show(
-    inbound_id: int,
+@app.command()
+def attachment(
+    attachment_id: Annotated[int, typer.Argument(help="the id `mailbot ticket N` lists")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="file to write (else standard output)")
+    ] = None,
     config: ConfigOpt = None,
-    raw: Annotated[bool, typer.Option("--raw", help="write the raw message to stdout")] = False,
 ) -> None:
-    """The reason and the raw message."""
-    with _friendly():
-        row = _runtime(_config(config)).inbound(inbound_id)
+    """Write one stored attachment out, as the customer sent it."""
+    with friendly():
+        rt = runtime_of(config_of(config))
+        row = rt.attachment(attachment_id)
         if row is None:
-            err.print(f"mailbot: no inbound message {inbound_id}")
+            err.print(f"mailbot: no attachment {attachment_id}")
             raise typer.Exit(1)
-        if raw:
-            sys.stdout.buffer.write(row.raw)
+        if output is None and sys.stdout.isatty():
+            # Binary content would garble the terminal.
+            err.print("mailbot: give -o FILE, or redirect standard output")
+            raise typer.Exit(2)
+        if row.risk:
+            err.print(f"warning: a program or script ({row.risk}); do not run it", markup=False)
+        if output is None:
+            for chunk in rt.attachment_content(row):
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
             return
-        out.print(
-            f"id {row.id}, status {row.status}, received {row.received_at}, "
-            f"{row.size} bytes, attempts {row.attempts}\nreason: {row.error}",
-            markup=False,
-        )
-        preview = row.raw[:4000].decode("utf-8", "replace")
-        out.print("\n" + preview, markup=False, highlight=False)
+        try:
+            _write_file(output, rt.attachment_content(row))
+        except OSError as exc:
+            err.print(f"mailbot: {output}: {exc.strerror}", markup=False)
+            raise typer.Exit(1) from None
+        err.print(f"{row.name}: {row.size} bytes written to {output}", markup=False)
 
 
-@quarantine_app.command("retry")
-def quarantine_retry(
-    inbound_ids: Annotated[list[int], typer.Argument(help="ids from 'quarantine list'")],
-    config: ConfigOpt = None,
-) -> None:
-    """Process quarantined messages again (after a fix)."""
-    with _friendly():
-        rt = _runtime(_config(config))
-        for inbound_id in inbound_ids:
-            outcome = rt.retry(inbound_id)
-            out.print(f"{inbound_id}: {outcome.status} {outcome.detail}", markup=False)
-        rt.send_due()
+def _write_file(path: Path, chunks: Iterator[bytes]) -> None:
+    """``chunks`` into ``path``, which appears only once everything is written and
+    checked (a damaged content leaves no half file behind)."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 @app.command()
 def status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
     """Health for people and monitoring: last fetch and send, outbox, quarantine.
 
-    Exits 1 when fetching has failed for longer than ``[limits] fetch_stale_after``.
+    Exits 1 when fetching has failed for longer than ``[limits] fetch_stale_after``, or
+    a mailbox's OAuth2 token set needs a new login (the problem names the command).
     """
-    with _friendly():
-        rt = _runtime(_config(config))
+    with friendly():
+        rt = runtime_of(config_of(config))
         health = rt.health()
         if as_json:
             print(json.dumps(health.as_json(), ensure_ascii=False, indent=1))
@@ -345,17 +326,39 @@ def status(as_json: JsonOpt = False, config: ConfigOpt = None) -> None:
 @app.command()
 def evaluate(
     paths: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(help="folders with labels.jsonl and <id>.eml files, measured together"),
-    ],
+    ] = None,
+    corrections: Annotated[
+        bool,
+        typer.Option(
+            "--corrections", help="instead: how often technicians corrected the bot (the store)"
+        ),
+    ] = False,
+    since: SinceOpt = None,
+    by: Annotated[
+        ReportPeriod, typer.Option("--by", help="--corrections: counts by week or month")
+    ] = ReportPeriod.WEEK,
     as_json: JsonOpt = False,
     config: ConfigOpt = None,
 ) -> None:
-    """Precision, recall, F1 and confusion matrices of the classifier on labelled sets."""
-    with _friendly():
-        from mailbot.service.report import evaluate_folder
+    """Precision, recall, F1 and confusion matrices of the classifier on labelled sets
+    (several folders are measured together: ``eval/de eval/en``); with --corrections,
+    the technicians' corrections per field, value and period."""
+    if corrections == bool(paths):
+        print("mailbot: evaluate takes PATH... or --corrections", file=sys.stderr)
+        raise typer.Exit(2)
+    with friendly():
+        if not paths:
+            from mailbot.service.correction_report import evaluate_corrections
 
-        text, data = evaluate_folder(_config(config), paths)
+            text, data = evaluate_corrections(
+                config_of(config), since.date() if since else None, by
+            )
+        else:
+            from mailbot.service.report import evaluate_folder
+
+            text, data = evaluate_folder(config_of(config), paths)
         if as_json:
             print(json.dumps(data, ensure_ascii=False, indent=1))
         else:
@@ -373,26 +376,35 @@ def train(
     cv: Annotated[
         int, typer.Option("--cv", help="k-fold cross-validation instead of training (k >= 2)")
     ] = 0,
+    with_corrections: Annotated[
+        bool,
+        typer.Option(
+            "--with-corrections",
+            help="also the technicians' corrections in the store (the model is then "
+            "no longer reproducible from the repository)",
+        ),
+    ] = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Train the planned-change text classifier (reproducible: fixed seed and order)."""
     from mailbot.classify import cross_validate, default_models_dir, train_to
 
     models = default_models_dir()
     data_dir = data or models / "train"
+    if cv and cv < 2:
+        print("mailbot: --cv needs at least 2 folds", file=sys.stderr)
+        raise typer.Exit(2)
+    extra: tuple[LabelledMail, ...] = ()
+    if with_corrections:
+        from mailbot.service.corrections import corrections_to_fold
+
+        with friendly():
+            extra, notes = corrections_to_fold(config_of(config))
+        print("\n".join(notes))
     if cv:
-        if cv < 2:
-            print("mailbot: --cv needs at least 2 folds", file=sys.stderr)
-            raise typer.Exit(2)
-        print(cross_validate(data_dir, models, folds=cv).report())
+        print(cross_validate(data_dir, models, folds=cv, extra=extra).report())
         return
     target = out or models / "textcat"
-    count = train_to(data_dir, target)
+    count = train_to(data_dir, target, extra=extra)
     print(f"trained on {count} mails from {data_dir}, written to {target}")
 
-
-def main() -> None:
-    try:
-        app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
