@@ -346,16 +346,20 @@ def test_announcements_are_not_folded_while_the_cap_lets_them_through(
 # -- through a real SMTP server -------------------------------------------------------
 
 
+def server_config(tmp_path: Path, server: SmtpServer, **smtp: int) -> Config:
+    relay = SmtpConfig(host=server.host, port=server.port, security="none", username="",
+                       password="", timeout=5.0, **smtp)  # type: ignore[arg-type]
+    return Config(path=None, store_url="sqlite://", outbox_dir=tmp_path / "outbox",
+                  service=ServiceConfig(address="service@itservice.example"), smtp=relay)
+
+
 def test_rounds_under_the_cap_never_exceed_it_and_a_page_goes_next(
     tmp_path: Path, engine: Engine, smtp_server: SmtpServer
 ) -> None:
     from mailbot.outbound.send import Sender
 
     cap = 12
-    smtp = SmtpConfig(host=smtp_server.host, port=smtp_server.port, security="none",
-                      username="", password="", timeout=5.0, max_per_minute=cap)
-    config = Config(path=None, store_url="sqlite://", outbox_dir=tmp_path / "outbox",
-                    service=ServiceConfig(address="service@itservice.example"), smtp=smtp)
+    config = server_config(tmp_path, smtp_server, max_per_minute=cap)
     put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 40)
     page: list[int] = []
     with Sender(config, engine) as sender:
@@ -381,10 +385,7 @@ def test_a_sender_claims_nothing_while_other_workers_hold_every_connection(
 ) -> None:
     from mailbot.outbound.send import Sender
 
-    smtp = SmtpConfig(host=smtp_server.host, port=smtp_server.port, security="none",
-                      username="", password="", timeout=5.0, connections=1)
-    config = Config(path=None, store_url="sqlite://", outbox_dir=tmp_path / "outbox",
-                    service=ServiceConfig(address="service@itservice.example"), smtp=smtp)
+    config = server_config(tmp_path, smtp_server, connections=1)
     put(engine, OutboxKind.ACK, SendRank.CUSTOMER, 3)
     elsewhere = ConnectionSlots(engine, 1, holder="other-host:4711")
     assert elsewhere.take(1, T0) == 1
@@ -405,10 +406,7 @@ def test_in_real_time_the_server_gets_no_more_than_the_cap_leaves(
     from mailbot.outbound.send import Sender
 
     cap = 10
-    smtp = SmtpConfig(host=smtp_server.host, port=smtp_server.port, security="none",
-                      username="", password="", timeout=5.0, max_per_minute=cap)
-    config = Config(path=None, store_url="sqlite://", outbox_dir=tmp_path / "outbox",
-                    service=ServiceConfig(address="service@itservice.example"), smtp=smtp)
+    config = server_config(tmp_path, smtp_server, max_per_minute=cap)
     queued_at = datetime.now(UTC) - timedelta(seconds=1)
 
     def due_now(n: int, kind: OutboxKind, rank: SendRank) -> None:
