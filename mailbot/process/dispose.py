@@ -235,34 +235,28 @@ def _alarm_ticket(turn: Turn, crew: Crew, alarm: Alarm) -> Outcome:
 def follow_up(turn: Turn, crew: Crew, ticket: Ticket, match: ThreadMatch) -> Outcome:
     """The mail joins its ticket; an automated one changes nothing and gets no answer."""
     files = turn.store_message(ticket)
-    record(
-        turn.session,
+    turn.record(
         kind=EventKind.MESSAGE_ADDED,
         actor="threads",
         ticket=ticket,
-        inbound_id=turn.row.id,
         detail=f"matched by {match.how}",
         reasons=[match.detail] if match.detail else [],
     )
     if turn.j.automated:
-        record(
-            turn.session,
+        turn.record(
             kind=EventKind.ACK_SUPPRESSED,
             actor="process",
             ticket=ticket,
-            inbound_id=turn.row.id,
             detail="automated mail",
             reasons=turn.j.automated_reasons,
         )
         if not turn.j.information:
             return turn.processed(ticket.number)
         # Attached as information: the ticket is neither reopened nor replanned.
-        record(
-            turn.session,
+        turn.record(
             kind=EventKind.INFORMATION,
             actor="process",
             ticket=ticket,
-            inbound_id=turn.row.id,
             detail=f"attached to #{ticket.number}, nothing changed",
             reasons=turn.j.automated_reasons,
         )
@@ -325,11 +319,9 @@ def reread(ticket: Ticket, c: Classification) -> list[Change]:
 def own_mail(turn: Turn) -> Outcome:
     """Mail from one of our own addresses that answers nothing we know: kept, never
     a ticket (it would acknowledge itself)."""
-    record(
-        turn.session,
+    turn.record(
         kind=EventKind.OWN_MAIL_IGNORED,
         actor="process",
-        inbound_id=turn.row.id,
         detail=f"mail from our own address {turn.mail.from_addr}",
     )
     return turn.processed(detail="own mail")
@@ -347,12 +339,10 @@ def information(turn: Turn) -> Outcome:
         detail = f"delivery report attached to #{ticket.number}, nothing changed"
     else:
         detail = "stored as information (mailbot tickets --info)"
-    record(
-        turn.session,
+    turn.record(
         kind=EventKind.INFORMATION,
         actor="process",
         ticket=ticket,
-        inbound_id=turn.row.id,
         detail=detail,
         reasons=turn.j.automated_reasons,
     )

@@ -54,11 +54,9 @@ NOTICE_MARK = "spam_notice"
 def hold(turn: Turn) -> Outcome:
     """Spam: kept, recorded with the header that decided, never answered."""
     verdict = turn.j.spam
-    record(
-        turn.session,
+    turn.record(
         kind=EventKind.SPAM,
         actor=verdict.source.value if verdict.source else "spam",
-        inbound_id=turn.row.id,
         detail=verdict.reason,
         reasons=[verdict.header],
     )
@@ -75,12 +73,10 @@ def note_ignored(turn: Turn, config: Config, ticket: Ticket) -> None:
         why = "not read: below our server's Received line, they came with the mail"
     else:
         why = "not read: [spam] mx is not set, so our server's copy cannot be told apart"
-    record(
-        turn.session,
+    turn.record(
         kind=EventKind.SPAM_HEADERS_IGNORED,
         actor="process",
         ticket=ticket,
-        inbound_id=turn.row.id,
         detail=why,
         reasons=ignored,
     )

@@ -4,6 +4,7 @@ context of its write transaction, and what came of it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -87,6 +88,19 @@ class Turn:
         return Outcome(
             self.row.id, OutcomeStatus.PROCESSED, number, queued, detail, disposition, released
         )
+
+    def record(
+        self,
+        kind: EventKind,
+        actor: str,
+        *,
+        ticket: Ticket | None = None,
+        detail: str = "",
+        reasons: Iterable[str] = (),
+    ) -> None:
+        """An event about this mail (:func:`mailbot.process.tickets.record`)."""
+        record(self.session, kind=kind, actor=actor, ticket=ticket, inbound_id=self.row.id,
+               detail=detail, reasons=reasons)
 
     @property
     def arrived_at(self) -> datetime:
