@@ -65,6 +65,7 @@ _FOLDABLE = (
     )
     .order_by(_OUTBOX.c.id)
 )
+_COUNT_FOLDABLE = sa_select(func.count()).select_from(_FOLDABLE.subquery())
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,12 @@ class StaffSummary:
         and no summary went out in the last minute; the number of mails folded."""
         smtp, notify = self.config.smtp, (self.config.staff.notify or "").lower()
         if smtp is None or not smtp.max_per_minute or not notify:
+            return 0
+        # Every capped round asks; a plain read first, so that a round with nothing to
+        # fold does not take the store's write turn.
+        with self.engine.connect() as reader:
+            waiting = reader.execute(_COUNT_FOLDABLE, {"now": now, "notify": notify}).scalar_one()
+        if int(waiting) < 2:  # one alone goes out as it is
             return 0
         with session_scope(self.engine) as session:
             connection = session.connection()
